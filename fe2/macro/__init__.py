@@ -1,0 +1,19 @@
+"""Macro finite-element problems on scikit-fem meshes, answered by oracles."""
+
+from .problem import (
+    ConvergenceError,
+    NewtonOptions,
+    Problem,
+    Solution,
+    StepFailure,
+    StepRecord,
+)
+
+__all__ = [
+    "Problem",
+    "NewtonOptions",
+    "Solution",
+    "StepRecord",
+    "ConvergenceError",
+    "StepFailure",
+]

@@ -1,0 +1,43 @@
+# fe2: two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Prebuilt petsc/petsc4py wheels (built on this machine kind) when the shared folder exists;
+# otherwise pip builds PETSc from source (about 20 minutes on two cores).
+WHEELS := $(firstword $(wildcard ../shared/wheels $(FE2_WHEELS)))
+FIND_LINKS := $(if $(WHEELS),--find-links $(abspath $(WHEELS)),)
+BUILD_PETSC := $(if $(WHEELS),0,1)
+EXTRAS ?= petsc,mesh,dev
+
+.PHONY: install demo test test-all verify bench lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml .ci/system-deps.sh
+	FE2_BUILD_PETSC=$(BUILD_PETSC) bash .ci/system-deps.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(FIND_LINKS) -e ".[$(EXTRAS)]"
+	$(PY) -c "import fe2, skfem, numba, meshio, pyvista; from petsc4py import PETSc; print('fe2', fe2.__version__, 'petsc', PETSc.Sys.getVersion())"
+	touch $@
+
+demo: install
+	$(VENV)/bin/fe2 demo --out out/demo
+
+test: install
+	$(PY) -m pytest -q -m "not slow" -p no:cacheprovider
+
+test-all: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+verify: install
+	$(PY) -m pytest -q -m slow -p no:cacheprovider
+
+bench: install
+	$(PY) bench/macro_solvers.py
+
+lint: install
+	$(VENV)/bin/ruff check fe2 tests examples bench verification meshes
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

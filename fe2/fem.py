@@ -1,0 +1,174 @@
+"""Vectorized finite-element kernels on top of scikit-fem bases.
+
+The macro problems and the RVE solvers both need the same three operations for
+a gradient-type weak form, given flux and tangent arrays at the quadrature
+points (typically straight from an oracle):
+
+* the field measure at the quadrature points (``grad u``, ``sym grad u`` or
+  ``F = I + grad u``), :meth:`GradientOperator.measure`;
+* the internal force vector ``r_i = sum_q w_q G_i(q) : flux(q)``;
+* the tangent matrix ``K_ij = sum_q w_q G_i(q) : T(q) : G_j(q)``.
+
+``G_i`` is the gradient of local basis function ``i``: ``(d, n_el, n_qp)`` for
+scalar elements, ``(d, d, n_el, n_qp)`` for vector elements. The CSR pattern is
+built once, so every re-assembly produces a matrix with the same ``indptr`` /
+``indices`` (the direct solvers reuse their symbolic analysis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import skfem
+
+__all__ = ["GradientOperator", "element_for", "check_jacobians", "CHUNK"]
+
+CHUNK = 20000  # elements per batched matmul block (bounds temporary memory)
+
+_ELEMENTS = {
+    ("MeshTri1", 1): "ElementTriP1",
+    ("MeshTri1", 2): "ElementTriP2",
+    ("MeshQuad1", 1): "ElementQuad1",
+    ("MeshQuad1", 2): "ElementQuad2",
+    ("MeshTet1", 1): "ElementTetP1",
+    ("MeshTet1", 2): "ElementTetP2",
+    ("MeshHex1", 1): "ElementHex1",
+    ("MeshHex1", 2): "ElementHex2",
+}
+
+
+def element_for(mesh: skfem.Mesh, order: int, vector: bool) -> skfem.Element:
+    """Lagrange element of ``order`` (1 or 2) for ``mesh``; an ``ElementVector`` if ``vector``."""
+    key = (type(mesh).__name__, int(order))
+    if key not in _ELEMENTS:
+        known = sorted({k[0] for k in _ELEMENTS})
+        raise ValueError(
+            f"no Lagrange element of order {order} for {type(mesh).__name__}; "
+            f"supported meshes: {', '.join(known)} with order 1 or 2"
+        )
+    elem = getattr(skfem, _ELEMENTS[key])()
+    return skfem.ElementVector(elem) if vector else elem
+
+
+def check_jacobians(basis: skfem.CellBasis, where: str = "mesh") -> None:
+    """Raise ``ValueError`` naming the first degenerate element (Jacobian ~ 0 or sign change).
+
+    Consistently clockwise elements are fine for scikit-fem (it integrates with
+    ``|det J|``); an element whose Jacobian vanishes or changes sign inside it
+    is folded or collapsed and cannot be integrated.
+    """
+    detdf = basis.mapping.detDF(basis.X)
+    scale = float(np.median(np.abs(detdf))) or 1.0
+    small = np.min(np.abs(detdf), axis=1) <= 1e-12 * scale
+    folded = np.min(detdf, axis=1) * np.max(detdf, axis=1) < 0
+    bad = np.where(small | folded)[0]
+    if len(bad):
+        e = int(bad[0])
+        raise ValueError(
+            f"{where}: {len(bad)} degenerate or folded elements, first is element {e} "
+            f"(Jacobian between {float(np.min(detdf[e])):.3e} and {float(np.max(detdf[e])):.3e}, "
+            f"expected nonzero and of one sign)"
+        )
+
+
+@dataclass
+class _Pattern:
+    indptr: np.ndarray
+    indices: np.ndarray
+    scatter: np.ndarray  # (n_el * nb * nb,) position in CSR data of each element entry
+    nnz: int
+
+
+class GradientOperator:
+    """Gradient-type operator of a scikit-fem basis with a fixed sparsity pattern.
+
+    Parameters
+    ----------
+    basis : skfem.CellBasis
+        Scalar or vector Lagrange basis.
+    kind : {"gradient", "strain", "deformation_gradient"}
+        What :meth:`measure` returns: ``grad u`` ``(d, *q)``, ``sym grad u``
+        ``(d, d, *q)`` or ``I + grad u`` ``(d, d, *q)``, with ``q = (n_el, n_qp)``.
+    """
+
+    def __init__(self, basis: skfem.CellBasis, kind: str):
+        if kind not in ("gradient", "strain", "deformation_gradient"):
+            raise ValueError(f"unknown operator kind {kind!r}")
+        self.basis = basis
+        self.kind = kind
+        self.nb = basis.Nbfun
+        self.nel = basis.nelems
+        self.nqp = basis.X.shape[-1]
+        self.ndofs = basis.N
+        self.dim = basis.mesh.dim()
+        grads = np.array([basis.basis[i][0].grad for i in range(self.nb)])
+        if kind == "strain":
+            grads = 0.5 * (grads + np.swapaxes(grads, 1, 2))
+        self.idx_shape = grads.shape[1:-2]  # (d,) or (d, d)
+        self.nA = int(np.prod(self.idx_shape))
+        # points-first layout for batched matmul: (n_el, n_qp, nb, nA)
+        self._G = np.ascontiguousarray(
+            grads.reshape(self.nb, self.nA, self.nel, self.nqp).transpose(2, 3, 0, 1)
+        )
+        self.dx = np.asarray(basis.dx)  # (n_el, n_qp)
+        self.element_dofs = np.asarray(basis.element_dofs)  # (nb, n_el)
+        self._pattern: _Pattern | None = None
+
+    @property
+    def points_shape(self) -> tuple[int, int]:
+        """``(n_el, n_qp)``."""
+        return (self.nel, self.nqp)
+
+    def measure(self, u: np.ndarray) -> np.ndarray:
+        """Field measure at quadrature points from the dof vector ``u`` ``(N,)``."""
+        ue = u[self.element_dofs].T  # (n_el, nb)
+        g = np.einsum("eqia,ei->aeq", self._G, ue, optimize=True)
+        g = g.reshape(self.idx_shape + (self.nel, self.nqp))
+        if self.kind == "deformation_gradient":
+            g = g + np.eye(self.dim)[:, :, None, None]
+        return g
+
+    def internal_force(self, flux: np.ndarray) -> np.ndarray:
+        """``r_i = sum_q dx G_i : flux``; ``flux`` is ``(*idx, n_el, n_qp)``; returns ``(N,)``."""
+        f = np.asarray(flux).reshape(self.nA, self.nel, self.nqp) * self.dx
+        re = np.einsum("eqia,aeq->ie", self._G, f, optimize=True)  # (nb, n_el)
+        return np.bincount(
+            self.element_dofs.ravel(), weights=re.ravel(), minlength=self.ndofs
+        )
+
+    def _build_pattern(self) -> _Pattern:
+        nb, nel, n = self.nb, self.nel, self.ndofs
+        dofs = self.element_dofs.T.astype(np.int64)  # (n_el, nb)
+        rows = np.repeat(dofs, nb, axis=1).ravel()
+        cols = np.tile(dofs, (1, nb)).ravel()
+        keys = rows * n + cols
+        uniq, inv = np.unique(keys, return_inverse=True)
+        urows = uniq // n
+        indices = (uniq % n).astype(np.int32)
+        indptr = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(urows, minlength=n), out=indptr[1:])
+        return _Pattern(indptr, indices, inv.astype(np.int64), len(uniq))
+
+    def element_matrices(self, tangent: np.ndarray, el: slice) -> np.ndarray:
+        """Element matrices ``(n, nb, nb)`` of elements ``el`` for tangent ``(*idx, *idx, *q)``."""
+        t = np.asarray(tangent).reshape(self.nA, self.nA, self.nel, self.nqp)
+        tq = np.moveaxis(t[:, :, el], (0, 1), (2, 3))  # (n, nqp, nA, nA)
+        g = self._G[el]
+        gw = g * self.dx[el][:, :, None, None]
+        return np.einsum("eqia,eqab,eqjb->eij", gw, tq, g, optimize=True)
+
+    def stiffness(self, tangent: np.ndarray) -> sp.csr_matrix:
+        """Assemble ``K`` for tangent ``(*idx, *idx, n_el, n_qp)``; same pattern every call."""
+        if self._pattern is None:
+            self._pattern = self._build_pattern()
+        p = self._pattern
+        data = np.zeros(p.nnz)
+        nbb = self.nb * self.nb
+        for start in range(0, self.nel, CHUNK):
+            el = slice(start, min(start + CHUNK, self.nel))
+            ke = self.element_matrices(tangent, el)
+            pos = p.scatter[el.start * nbb : el.stop * nbb]
+            data += np.bincount(pos, weights=ke.ravel(), minlength=p.nnz)
+        return sp.csr_matrix((data, p.indices, p.indptr), shape=(self.ndofs, self.ndofs))
