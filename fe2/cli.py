@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-DEMO_CASE = Path(__file__).resolve().parent / "data" / "demo.toml"
+DEMO_CASE = Path(__file__).resolve().parents[1] / "examples" / "cases" / "plate_hole_j2.toml"
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -236,6 +236,8 @@ class Problem:
         self.t = 0.0
         self.last_response: Response | None = None
         self._fixed: np.ndarray | None = None
+        self._converged: tuple | None = None  # (f_int, tangent, response) at self.u
+        self._trial_converged: tuple | None = None
 
     # ------------------------------------------------------------------ set-up
     def _make_regions(self, oracle: Any) -> list[_Region]:
@@ -321,7 +323,7 @@ class Problem:
         return self
 
     def neumann(self, boundary: str, value: Any) -> Problem:
-        """Prescribe a traction (vector problems) or a flux ``q.n`` into the body (scalar).
+        """Prescribe a traction (vector problems) or ``g = q . n = (K grad u) . n`` (scalar).
 
         ``value``: as in :meth:`dirichlet`; for vector problems ``(d,)``. In
         finite strain the traction is a dead load per reference area.
@@ -438,9 +440,15 @@ class Problem:
         pending = bool(np.any(dD != 0.0))  # Dirichlet increment still to apply
         fext = self._external_force(t)
         residuals = []
+        # the converged state of the last step (same u0) seeds the predictor: its
+        # algorithmic tangent, and no repeated oracle evaluation
+        cached = self._converged if u0 is self.u else None
         for it in range(opts.max_iter + 1):
-            flux, tangent, resp = self._evaluate(u)
-            fint = self.op.internal_force(flux)
+            if it == 0 and cached is not None:
+                fint, tangent, resp = cached
+            else:
+                flux, tangent, resp = self._evaluate(u)
+                fint = self.op.internal_force(flux)
             r = fint - fext
             rn = float(np.linalg.norm(r[free]))
             ref = max(float(np.linalg.norm(fext)), float(np.linalg.norm(fint)), 1e-300)
@@ -452,6 +460,7 @@ class Problem:
                 self.last_response = resp
                 self._last_fint = fint
                 self._last_fext = fext
+                self._trial_converged = (fint, tangent, resp)
                 return u, residuals
             if it == opts.max_iter:
                 break
@@ -521,6 +530,7 @@ class Problem:
                 continue
             self.u = u_new
             self.t = t_new
+            self._converged = self._trial_converged
             for r, st in zip(self.regions, self.last_response.state, strict=True):
                 r.state.set_trial(st)
                 r.state.commit()
@@ -543,10 +553,12 @@ class Problem:
 
     # ------------------------------------------------------------------ post
     def reaction(self, boundary: str) -> np.ndarray:
-        """Total reaction force (vector) or flux (scalar) on a boundary, ``(n_comp,)``.
+        """Total reaction on a boundary at the last converged step, ``(n_comp,)``.
 
-        Computed as the sum of the internal minus external nodal forces over the
-        boundary dofs, at the last converged step.
+        Vector problems: the force ``int sigma n`` (``P N`` in finite strain)
+        the support exerts on the body. Scalar problems: ``int q . n`` with
+        ``q = K grad u`` and ``n`` the outward normal. Computed as the sum of
+        internal minus external nodal forces over the boundary dofs.
         """
         facets = self.boundary(boundary)
         dofs, _ = self._component_dofs(facets, None)

@@ -1,0 +1,171 @@
+"""Macro problems against closed forms: patch tests, reactions, layered bars,
+body loads, load stepping with cut-back, commit/rollback, executors."""
+
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+import skfem
+
+from fe2.macro import ConvergenceError, NewtonOptions, Problem
+from fe2.materials import J2Plasticity, LinearConductivity, LinearElastic, NeoHookean
+from fe2.oracle import OracleError
+
+
+def square(n=4, kind="tri"):
+    cls = skfem.MeshTri if kind == "tri" else skfem.MeshQuad
+    return cls.init_tensor(*[np.linspace(0, 1, n + 1)] * 2).with_defaults()
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("plane", ["stress", "strain"])
+def test_uniaxial_traction_patch(order, plane):
+    """Uniform traction s on x=1, rollers on x=0 and y=0: u_x = s x / E', reaction -s."""
+    E, nu, s = 200.0, 0.3, 2.0
+    prob = Problem(square(3), LinearElastic(E, nu, plane=plane), order=order)
+    prob.dirichlet("left", 0.0, components=(0,)).dirichlet("bottom", 0.0, components=(1,))
+    prob.neumann("right", [s, 0.0])
+    prob.solve(reactions=("left",))
+    Ep = E if plane == "stress" else E / (1 - nu**2)
+    nup = nu if plane == "stress" else nu / (1 - nu)
+    x = prob.basis.doflocs
+    ux = prob.u[prob.basis.nodal_dofs[0]]
+    uy = prob.u[prob.basis.nodal_dofs[1]]
+    xn = prob.mesh.p
+    np.testing.assert_allclose(ux, s * xn[0] / Ep, atol=1e-12)
+    np.testing.assert_allclose(uy, -nup * s * xn[1] / Ep, atol=1e-12)
+    np.testing.assert_allclose(prob.reaction("left"), [-s, 0.0], atol=1e-10)
+    assert x.shape[0] == 2
+
+
+def test_layered_bar_conduction_subdomains():
+    """Two conductors in series along x: flux = dT / (L1/k1 + L2/k2), exactly for P1."""
+    k1, k2 = 1.0, 7.0
+    m = square(6, "quad").with_subdomains({"a": lambda x: x[0] < 0.5, "b": lambda x: x[0] > 0.5})
+    prob = Problem(
+        m, {"a": LinearConductivity(k1), "b": LinearConductivity(k2)}, kind="scalar", order=1
+    )
+    prob.dirichlet("left", 1.0).dirichlet("right", 0.0)
+    sol = prob.solve(reactions=("left", "right"))
+    q = 1.0 / (0.5 / k1 + 0.5 / k2)
+    # reaction = int q.n over the boundary, q = k grad u, n outward
+    np.testing.assert_allclose(sol.reactions["left"][-1], [q], rtol=1e-12)
+    np.testing.assert_allclose(sol.reactions["right"][-1], [-q], rtol=1e-12)
+
+
+def test_scalar_flux_neumann_and_source():
+    """-div(k grad u) = f with u=0 on the left, flux g on the right: reaction balances."""
+    prob = Problem(square(8), LinearConductivity(2.0), kind="scalar", order=2)
+    prob.dirichlet("left", 0.0).neumann("right", 0.5).body_load(3.0)
+    prob.solve()
+    # global balance: reaction on left = -(int f + int g) = -(3 + 0.5)
+    np.testing.assert_allclose(prob.reaction("left"), [-3.5], rtol=1e-10)
+    # 1D solution: u = -f/(2k) x^2 + (g + f)/k x
+    x = prob.mesh.p[0]
+    np.testing.assert_allclose(prob.vertex_values(), -3 / 4 * x**2 + 3.5 / 2 * x, atol=1e-12)
+
+
+def test_body_load_in_subdomain_reaction_is_weight():
+    m = square(4).with_subdomains({"upper": lambda x: x[1] > 0.5})
+    prob = Problem(m, LinearElastic(100.0, 0.25, plane="strain"), order=2)
+    prob.dirichlet("bottom").body_load([0.0, -9.0], subdomain="upper")
+    prob.solve()
+    np.testing.assert_allclose(prob.reaction("bottom"), [0.0, 9.0 * 0.5], atol=1e-10)
+
+
+def test_cutback_reaches_same_hyperelastic_state():
+    """A large stretch in one step cuts back and ends where eight steps end."""
+    def run(steps):
+        prob = Problem(square(4), NeoHookean(10.0, 0.3, dim=2), kind="finite_strain", order=1)
+        prob.dirichlet("left").dirichlet("right", [1.5, 0.5])
+        sol = prob.solve(NewtonOptions(steps=steps, max_iter=4, rtol=1e-10))
+        return prob, sol
+
+    p1, s1 = run(1)
+    p8, _ = run(8)
+    assert sum(s.cutbacks for s in s1.steps) >= 1
+    np.testing.assert_allclose(p1.u, p8.u, atol=1e-8)
+
+
+class FailOnce:
+    """Oracle wrapper raising OracleError at the n-th evaluation (simulated micro failure)."""
+
+    def __init__(self, inner, fail_at):
+        self.inner, self.fail_at, self.calls = inner, fail_at, 0
+        self.measure, self.dim = inner.measure, inner.dim
+        self.input_shape = inner.input_shape
+
+    def initial_state(self, pts):
+        return self.inner.initial_state(pts)
+
+    def evaluate(self, g, x=None, state=None):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise OracleError("simulated micro failure")
+        return self.inner.evaluate(g, x=x, state=state)
+
+
+def _plastic_plate(oracle, steps=4):
+    prob = Problem(square(4), oracle, order=1)
+    prob.dirichlet("left", 0.0, components=(0,)).dirichlet("bottom", 0.0, components=(1,))
+    prob.dirichlet("right", 0.01, components=(0,))
+    sol = prob.solve(NewtonOptions(steps=steps), reactions=("right",))
+    return prob, sol
+
+
+def test_rollback_after_failed_step_leaves_no_trace():
+    """A failed attempt (cut back) must not leak into the committed plastic history:
+    the run equals a clean run through the same sequence of load factors."""
+    j2 = J2Plasticity(E=100.0, nu=0.3, sigma_y=0.2, H_iso=5.0, H_kin=3.0, dim=2)
+    failing = FailOnce(j2, fail_at=5)
+    prob, sol = _plastic_plate(failing)
+    assert sum(s.cutbacks for s in sol.steps) == 1
+    assert np.max(prob.regions[0].state.committed["alpha"]) > 0  # it did yield
+
+    ref = Problem(square(4), j2, order=1)
+    ref.dirichlet("left", 0.0, components=(0,)).dirichlet("bottom", 0.0, components=(1,))
+    ref.dirichlet("right", 0.01, components=(0,))
+    for t in sol.load_factors:
+        ref.solve(NewtonOptions(steps=1, max_cutbacks=0), t_end=t)
+    np.testing.assert_allclose(prob.reaction("right"), ref.reaction("right"), rtol=1e-12)
+    for k, v in ref.regions[0].state.committed.items():
+        np.testing.assert_allclose(prob.regions[0].state.committed[k], v, atol=1e-14)
+
+
+def test_gives_up_with_clear_error():
+    class AlwaysFail(FailOnce):
+        def evaluate(self, g, x=None, state=None):
+            if np.abs(g).max() > 0:
+                raise OracleError("micro solve diverged")
+            return self.inner.evaluate(g, x=x, state=state)
+
+    prob = Problem(square(2), AlwaysFail(LinearElastic(1.0, 0.3, plane="strain"), 0), order=1)
+    prob.dirichlet("left").dirichlet("right", [0.1, 0.0])
+    with pytest.raises(ConvergenceError, match="cut-backs.*micro solve diverged"):
+        prob.solve(NewtonOptions(max_cutbacks=2))
+    assert prob.t == 0.0
+
+
+def test_process_pool_equals_serial():
+    j2 = J2Plasticity(E=100.0, nu=0.3, sigma_y=0.2, H_iso=5.0, dim=2)
+    ref, sref = _plastic_plate(j2, steps=2)
+    with ProcessPoolExecutor(2) as ex:
+        prob = Problem(square(4), j2, order=1, executor=ex, chunk_size=7)
+        prob.dirichlet("left", 0.0, components=(0,)).dirichlet("bottom", 0.0, components=(1,))
+        prob.dirichlet("right", 0.01, components=(0,))
+        sol = prob.solve(NewtonOptions(steps=2), reactions=("right",))
+    np.testing.assert_array_equal(prob.u, ref.u)
+    np.testing.assert_array_equal(sol.reactions["right"], sref.reactions["right"])
+
+
+def test_clear_errors():
+    m = square(2)
+    with pytest.raises(ValueError, match="measure 'strain'.*needs 'deformation_gradient'"):
+        Problem(m, LinearElastic(1.0, 0.3, plane="strain"), kind="finite_strain")
+    prob = Problem(m, LinearElastic(1.0, 0.3, plane="strain"))
+    with pytest.raises(KeyError, match="unknown boundary 'rigth'.*known: bottom, left, right, top"):
+        prob.dirichlet("rigth")
+    with pytest.raises(ValueError, match="is 3D but"):
+        Problem(m, LinearElastic(1.0, 0.3))
+    with pytest.raises(KeyError, match="unknown subdomain 'core'"):
+        Problem(m, {"core": LinearElastic(1.0, 0.3, plane="strain")})
