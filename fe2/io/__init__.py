@@ -1,0 +1,29 @@
+"""Input and output: meshes in, ParaView files and pictures out.
+
+- :func:`read_mesh` reads any meshio format (gmsh ``.msh`` with physical
+  groups) into a linear scikit-fem mesh with named ``boundaries`` and
+  ``subdomains``; :func:`boundary_facets` and :func:`subdomain_elements`
+  look names up with errors that list the known ones.
+- :func:`write_vtu` and :class:`PVDWriter` write VTU files and ``.pvd`` time
+  series (point data, cell data, quadrature data reduced by
+  :func:`quadrature_to_cell`); :func:`read_pvd` reads a collection back.
+- :func:`render_png` and :func:`render_voxels_png` make off-screen pyvista
+  pictures (pyvista is imported only when they are called).
+"""
+
+from .mesh import MeshError, boundary_facets, read_mesh, subdomain_elements
+from .render import render_png, render_voxels_png
+from .vtk import PVDWriter, quadrature_to_cell, read_pvd, write_vtu
+
+__all__ = [
+    "read_mesh",
+    "MeshError",
+    "boundary_facets",
+    "subdomain_elements",
+    "write_vtu",
+    "PVDWriter",
+    "read_pvd",
+    "quadrature_to_cell",
+    "render_png",
+    "render_voxels_png",
+]
