@@ -139,7 +139,7 @@ class GradientOperator:
         )
 
     def _build_pattern(self) -> _Pattern:
-        nb, nel, n = self.nb, self.nel, self.ndofs
+        nb, n = self.nb, self.ndofs
         dofs = self.element_dofs.T.astype(np.int64)  # (n_el, nb)
         rows = np.repeat(dofs, nb, axis=1).ravel()
         cols = np.tile(dofs, (1, nb)).ravel()

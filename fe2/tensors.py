@@ -183,7 +183,10 @@ def mandel_to_tensor4(m: np.ndarray) -> np.ndarray:
 
 
 def lame(E: float, nu: float) -> tuple[float, float]:
-    """Lamé constants ``(lambda, mu)`` from Young's modulus and Poisson's ratio (3D/plane strain)."""
+    """Lamé constants ``(lambda, mu)`` from Young's modulus and Poisson's ratio.
+
+    Valid in 3D and plane strain.
+    """
     return E * nu / ((1.0 + nu) * (1.0 - 2.0 * nu)), E / (2.0 * (1.0 + nu))
 
 

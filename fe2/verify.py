@@ -59,6 +59,8 @@ def check_tangent(
         Committed history passed to every evaluation.
     delta : float
         Perturbation, relative to ``max(1, |g|_inf)``.
+    x : ndarray, optional
+        Point coordinates for oracles that need them.
 
     Returns
     -------
@@ -78,7 +80,8 @@ def check_tangent(
         gm = g.copy()
         gp[idx] += step
         gm[idx] -= step
-        dq = (_perturb_eval(oracle, gp, state, x) - _perturb_eval(oracle, gm, state, x)) / (2 * step)
+        fp = _perturb_eval(oracle, gp, state, x)
+        dq = (fp - _perturb_eval(oracle, gm, state, x)) / (2 * step)
         fd[(slice(None),) * len(fshape) + idx] = dq
     scale = max(float(np.max(np.abs(tangent))), 1e-300)
     return float(np.max(np.abs(tangent - fd)) / scale)

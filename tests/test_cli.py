@@ -126,7 +126,8 @@ def test_non_converging_run_keeps_old_results(good_run):
     case, out = good_run
     before = (out / "summary.json").read_bytes()
     text = GOOD.replace('type = "LinearElastic"', 'type = "J2Plasticity"\nsigma_y = 0.01')
-    text = text.replace('plane = "stress"\n', "").replace("steps = 2", "steps = 1\nmax_iter = 1\nmax_cutbacks = 1")
+    text = text.replace('plane = "stress"\n', "")
+    text = text.replace("steps = 2", "steps = 1\nmax_iter = 1\nmax_cutbacks = 1")
     bad = case.with_name("bad.toml")
     bad.write_text(text)
     res = fe2("run", str(bad), "--out", str(out))

@@ -53,15 +53,19 @@ def vector_grad(x, a=0.05):
     return g
 
 
+def _grid(n, d):
+    return [np.linspace(0, 1, n + 1)] * d
+
+
 MESHES = {
-    ("tri", 1): (lambda n: skfem.MeshTri.init_tensor(*[np.linspace(0, 1, n + 1)] * 2), [8, 16, 32]),
-    ("tri", 2): (lambda n: skfem.MeshTri.init_tensor(*[np.linspace(0, 1, n + 1)] * 2), [4, 8, 16]),
-    ("quad", 1): (lambda n: skfem.MeshQuad.init_tensor(*[np.linspace(0, 1, n + 1)] * 2), [8, 16, 32]),
-    ("quad", 2): (lambda n: skfem.MeshQuad.init_tensor(*[np.linspace(0, 1, n + 1)] * 2), [4, 8, 16]),
-    ("tet", 1): (lambda n: skfem.MeshTet.init_tensor(*[np.linspace(0, 1, n + 1)] * 3), [3, 6, 12]),
-    ("tet", 2): (lambda n: skfem.MeshTet.init_tensor(*[np.linspace(0, 1, n + 1)] * 3), [2, 4, 8]),
-    ("hex", 1): (lambda n: skfem.MeshHex.init_tensor(*[np.linspace(0, 1, n + 1)] * 3), [3, 6, 12]),
-    ("hex", 2): (lambda n: skfem.MeshHex.init_tensor(*[np.linspace(0, 1, n + 1)] * 3), [2, 4, 8]),
+    ("tri", 1): (lambda n: skfem.MeshTri.init_tensor(*_grid(n, 2)), [8, 16, 32]),
+    ("tri", 2): (lambda n: skfem.MeshTri.init_tensor(*_grid(n, 2)), [4, 8, 16]),
+    ("quad", 1): (lambda n: skfem.MeshQuad.init_tensor(*_grid(n, 2)), [8, 16, 32]),
+    ("quad", 2): (lambda n: skfem.MeshQuad.init_tensor(*_grid(n, 2)), [4, 8, 16]),
+    ("tet", 1): (lambda n: skfem.MeshTet.init_tensor(*_grid(n, 3)), [3, 6, 12]),
+    ("tet", 2): (lambda n: skfem.MeshTet.init_tensor(*_grid(n, 3)), [2, 4, 8]),
+    ("hex", 1): (lambda n: skfem.MeshHex.init_tensor(*_grid(n, 3)), [3, 6, 12]),
+    ("hex", 2): (lambda n: skfem.MeshHex.init_tensor(*_grid(n, 3)), [2, 4, 8]),
 }
 
 

@@ -283,18 +283,16 @@ class Problem:
         """Facet indices of a named boundary; a clear error for an unknown name."""
         known = self.mesh.boundaries or {}
         if name not in known:
-            raise KeyError(
-                f"unknown boundary {name!r} in {self.name}; known: {', '.join(sorted(known)) or 'none'}"
-            )
+            names = ", ".join(sorted(known)) or "none"
+            raise KeyError(f"unknown boundary {name!r} in {self.name}; known: {names}")
         return np.asarray(known[name])
 
     def subdomain(self, name: str) -> np.ndarray:
         """Element indices of a named subdomain; a clear error for an unknown name."""
         known = self.mesh.subdomains or {}
         if name not in known:
-            raise KeyError(
-                f"unknown subdomain {name!r} in {self.name}; known: {', '.join(sorted(known)) or 'none'}"
-            )
+            names = ", ".join(sorted(known)) or "none"
+            raise KeyError(f"unknown subdomain {name!r} in {self.name}; known: {names}")
         return np.asarray(known[name])
 
     def _component_dofs(self, facets: np.ndarray, components: tuple[int, ...] | None):
@@ -473,9 +471,10 @@ class Problem:
             if pending:
                 u[D] = uD
                 pending = False
+        history = ", ".join(f"{x:.1e}" for x in residuals[-4:])
         raise StepFailure(
             f"Newton did not converge in {opts.max_iter} iterations at load factor {t:.4g} "
-            f"(residual {residuals[-1]:.3e}, history {', '.join(f'{x:.1e}' for x in residuals[-4:])})"
+            f"(residual {residuals[-1]:.3e}, history {history})"
         )
 
     def solve(
@@ -496,6 +495,8 @@ class Problem:
         callback : callable
             Called as ``callback(problem, record)`` after each converged step
             (write output, checkpoints).
+        t_end : float
+            Final load factor (default 1).
 
         Raises
         ------

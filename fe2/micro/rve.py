@@ -1,0 +1,1153 @@
+"""RVE micro oracle: homogenized flux and tangent from a unit-cell boundary-value problem.
+
+Given a macro input ``G`` at a point (a temperature gradient, a small strain,
+or a deformation gradient ``F``) the micro field on the cell ``Y`` is split as
+
+    u(x) = H (x - x_c) + w(x),   H = G (gradient, strain) or F - I,
+
+and the fluctuation ``w`` solves ``div flux(measure(u)) = 0`` in ``Y`` with one
+of three boundary conditions (``bc``):
+
+* ``"kubc"``: ``w = 0`` on the boundary (affine / kinematic uniform BC);
+* ``"periodic"``: ``w`` periodic (opposite boundary dofs paired by their
+  coordinates modulo the box size, corners tied), one corner fixed against
+  the rigid translation;
+* ``"tubc"``: uniform traction / flux: ``w`` is free except for the
+  constraints ``<grad w> = 0`` (the macro input is the volume average of the
+  micro gradient) and a zero boundary mean of ``w`` (no translation; it
+  does not change strains or fluxes), imposed by Lagrange
+  multipliers; no node is pinned. Small strain constrains the full
+  ``<grad w>`` (its skew part removes the rigid rotations).
+
+With the flux vector ``f = int grad(phi)^T flux`` and the matrix
+``A (N, n_H)`` of the affine fields (``u = A h``, ``h = vec(H)``) the
+homogenized flux and tangent are
+
+    <flux> = A^T f / |Y|,
+    T_hom  = A^T K (A + dW/dh) / |Y|,   dW/dh = -P (P^T K P)^-1 P^T K A,
+
+where ``P`` maps reduced to full fluctuation dofs (KUBC / periodic) or the
+same with the multiplier rows appended (TUBC): the static condensation of
+the converged micro stiffness ``K``, one factorization and ``n_H``
+right-hand sides. Averages are over the box volume ``|Y|``.
+
+Shapes follow :mod:`fe2.oracle`: tensor indices first, macro points last.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import skfem
+from scipy.spatial import cKDTree
+
+from fe2.fem import GradientOperator, check_jacobians, element_for
+from fe2.materials import LinearConductivity, LinearElastic
+from fe2.micro.cells import Cell
+from fe2.oracle import OracleBase, OracleError, Response
+
+__all__ = ["RVE", "MicroSolution", "MicroLU", "SolverStats", "BOUNDARY_CONDITIONS"]
+
+log = logging.getLogger(__name__)
+
+BOUNDARY_CONDITIONS: tuple[str, ...] = ("periodic", "kubc", "tubc")
+_MEASURES = ("gradient", "strain", "deformation_gradient")
+_LINEAR = (LinearConductivity, LinearElastic)
+
+State = dict[str, np.ndarray]
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class MicroSolution:
+    """Micro fields of one solved cell (from :meth:`RVE.solve`).
+
+    Attributes
+    ----------
+    basis : skfem.CellBasis
+        Basis of the micro problem (elements sorted by phase).
+    phase : ndarray (n_el,)
+        Phase id of every element.
+    u, w : ndarray (N,)
+        Total field and fluctuation dofs (temperature or displacement).
+    measure : ndarray (*idx, n_el, n_qp)
+        Micro input at the quadrature points (gradient, strain or F).
+    flux : ndarray (*idx, n_el, n_qp)
+        Micro flux / stress.
+    dx : ndarray (n_el, n_qp)
+        Quadrature weights times Jacobians.
+    volume : float
+        Box volume ``|Y|``.
+    macro_input, macro_flux : ndarray (*idx,)
+        Imposed macro input (solved components included under mixed control)
+        and the averaged flux.
+    tangent : ndarray (*idx, *idx)
+        Homogenized consistent tangent.
+    iterations : int
+        Micro Newton iterations.
+    converged : bool
+    hill_mandel : float
+        ``|<flux : measure> - <flux> : <measure>|``.
+    state : dict
+        Trial history of this point (arrays without macro point axes).
+    """
+
+    basis: Any
+    phase: np.ndarray
+    u: np.ndarray
+    w: np.ndarray
+    measure: np.ndarray
+    flux: np.ndarray
+    dx: np.ndarray
+    volume: float
+    macro_input: np.ndarray
+    macro_flux: np.ndarray
+    tangent: np.ndarray
+    iterations: int
+    converged: bool
+    hill_mandel: float
+    state: State
+
+    def average(self, field: np.ndarray) -> np.ndarray:
+        """Box average ``(1/|Y|) int field`` of a quadrature field ``(*idx, n_el, n_qp)``."""
+        return np.einsum("...eq,eq->...", field, self.dx) / self.volume
+
+
+class _MicroFailure(Exception):
+    """A material rejected the starting point of a micro solve (internal)."""
+
+
+@dataclass
+class _Point:
+    """Result of one micro solve (internal)."""
+
+    flux: np.ndarray  # (nH,)
+    tangent: np.ndarray  # (nH, nH)
+    w: np.ndarray  # (N,)
+    hist: State
+    iterations: int
+    converged: bool
+    hill_mandel: float
+    measure: np.ndarray | None = None
+    qflux: np.ndarray | None = None
+
+
+# ---------------------------------------------------------------- constrained system
+
+
+class _System:
+    """Reduced (KUBC / periodic) or augmented (TUBC) system with a fixed CSR pattern.
+
+    ``rmap (N,)`` gives the reduced index of every full dof (-1: fixed);
+    ``C (m, N)`` holds the constraint rows (TUBC; nonzero on boundary dofs
+    only). The matrix is
+    ``[[P^T K P, P^T C^T], [C P, 0]]`` with ``P[i, rmap[i]] = 1``.
+    """
+
+    def __init__(self, K0: sp.csr_matrix, rmap: np.ndarray, C: np.ndarray | None):
+        N = K0.shape[0]
+        self.N = N
+        self.rmap = rmap
+        self.n_red = int(rmap.max()) + 1
+        self.m = 0 if C is None else C.shape[0]
+        self.n = self.n_red + self.m
+        keep_rows = np.flatnonzero(rmap >= 0)
+        self.P = sp.csr_matrix(
+            (np.ones(keep_rows.size), (keep_rows, rmap[keep_rows])), shape=(N, self.n_red)
+        )
+        self.PT = self.P.T.tocsr()
+        rows = np.repeat(np.arange(N), np.diff(K0.indptr))
+        rr, rc = rmap[rows], rmap[K0.indices]
+        self.keep = (rr >= 0) & (rc >= 0)
+        keys = [rr[self.keep].astype(np.int64) * self.n + rc[self.keep]]
+        cdata = np.zeros(0)
+        if C is not None:
+            a, j = np.nonzero(C)
+            ri = self.n_red + a.astype(np.int64)
+            cj = rmap[j].astype(np.int64)
+            ok = cj >= 0
+            ri, cj, vals = ri[ok], cj[ok], C[a[ok], j[ok]]
+            keys += [ri * self.n + cj, cj * self.n + ri]
+            cdata = np.concatenate([vals, vals])
+        allkeys = np.concatenate(keys)
+        uniq, inv = np.unique(allkeys, return_inverse=True)
+        nk = int(self.keep.sum())
+        self.pos_K = inv[:nk]
+        self.nnz = uniq.size
+        self.const = np.bincount(inv[nk:], weights=cdata, minlength=self.nnz)
+        self.indices = (uniq % self.n).astype(np.int32)
+        self.indptr = np.zeros(self.n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(uniq // self.n, minlength=self.n), out=self.indptr[1:])
+        self.C = C
+        if C is not None:
+            self._CCt_inv = np.linalg.inv(C @ C.T)
+
+    def matrix(self, K: sp.csr_matrix) -> sp.csr_matrix:
+        """System matrix for the full stiffness ``K`` (same pattern every call)."""
+        data = np.bincount(self.pos_K, weights=K.data[self.keep], minlength=self.nnz)
+        data += self.const
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
+
+    def rhs(self, F: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+        """``-[P^T F; C w]`` for ``F (N,)`` or ``(N, k)`` (``w`` None: zero constraint part)."""
+        top = self.PT @ F
+        if self.m == 0:
+            return -top
+        bot = np.zeros((self.m,) + F.shape[1:]) if w is None else self.C @ w
+        return -np.concatenate([top, bot], axis=0)
+
+    def expand(self, x: np.ndarray) -> np.ndarray:
+        """Full fluctuation increment ``P x[:n_red]``."""
+        return self.P @ x[: self.n_red]
+
+    def residual_norm(self, f: np.ndarray, w: np.ndarray) -> float:
+        """Norm of the equilibrium residual (TUBC: with the best multipliers, and ``C w``)."""
+        if self.m == 0:
+            return float(np.linalg.norm(self.PT @ f))
+        lam = self._CCt_inv @ (self.C @ f)
+        return float(np.hypot(np.linalg.norm(f - self.C.T @ lam), np.linalg.norm(self.C @ w)))
+
+
+def _linear_solve(m: _Micro, A: sp.csr_matrix, b: np.ndarray) -> np.ndarray:
+    """Solve with the micro solver; a singular matrix fails the micro solve (internal)."""
+    try:
+        return m.solver(A, b)
+    except RuntimeError as err:  # fe2.linalg.SolverError, SuperLU "exactly singular"
+        raise _MicroFailure(f"singular micro stiffness: {err}") from err
+
+
+@dataclass
+class SolverStats:
+    """Counters of :class:`MicroLU`: factorizations made and reused ones."""
+
+    factorizations: int = 0
+    reuses: int = 0
+    fallbacks: int = 0
+
+
+class MicroLU:
+    """SuperLU for the symmetric-pattern micro systems, reusing the ordering.
+
+    The micro matrices (reduced stiffness, or stiffness bordered by dense
+    multiplier rows for TUBC) have a symmetric pattern that never changes.
+    The first call factorizes with the minimum-degree ordering of ``A^T + A``
+    in SuperLU's symmetric mode (diagonal pivots preferred unless smaller than
+    ``diag_pivot_thresh`` times the column maximum); on RVE matrices this is
+    up to several times sparser than the default COLAMD, which fills badly
+    around the TUBC multiplier rows. Later calls with the same pattern permute
+    the matrix symmetrically with the stored ordering (one gather) and
+    factorize with ``NATURAL`` order; the same values reuse the factors. A
+    solve whose relative residual exceeds ``1e-8`` is redone with SuperLU's
+    default partial pivoting. Called as ``solve(A, b)``, ``b (n,)`` or ``(n, k)``.
+    """
+
+    def __init__(self, diag_pivot_thresh: float = 1e-3):
+        self.diag_pivot_thresh = diag_pivot_thresh
+        self.stats = SolverStats()
+        self._lu = None
+        self._pattern: tuple[np.ndarray, np.ndarray] | None = None
+        self._data: np.ndarray | None = None
+        self._q: np.ndarray | None = None
+        self._gather: np.ndarray | None = None
+        self._pindices: np.ndarray | None = None
+        self._pindptr: np.ndarray | None = None
+        self._permuted = False
+
+    def _splu(self, A, spec: str):
+        from scipy.sparse.linalg import splu
+
+        return splu(A, permc_spec=spec, diag_pivot_thresh=self.diag_pivot_thresh,
+                    options={"SymmetricMode": True})
+
+    def __call__(self, A: sp.csr_matrix, b: np.ndarray) -> np.ndarray:
+        """Solve ``A x = b``."""
+        A = sp.csr_matrix(A)
+        b = np.asarray(b, dtype=float)
+        same = (
+            self._pattern is not None
+            and np.array_equal(self._pattern[0], A.indptr)
+            and np.array_equal(self._pattern[1], A.indices)
+        )
+        if same and np.array_equal(self._data, A.data):
+            self.stats.reuses += 1
+        elif same:
+            Ap = sp.csc_matrix((A.data[self._gather], self._pindices, self._pindptr), shape=A.shape)
+            self._lu = self._splu(Ap, "NATURAL")
+            self._permuted = True  # factors of A[q][:, q]
+            self.stats.factorizations += 1
+        else:
+            self._lu = self._splu(A.tocsc(), "MMD_AT_PLUS_A")
+            self._permuted = False  # factors of A itself
+            self.stats.factorizations += 1
+            q = np.argsort(self._lu.perm_c)
+            T = sp.csr_matrix(
+                (np.arange(1, A.nnz + 1, dtype=float), A.indices, A.indptr), shape=A.shape
+            )
+            P = T[q][:, q].tocsc()
+            P.sort_indices()
+            self._q = q
+            self._gather = P.data.astype(np.int64) - 1
+            self._pindices, self._pindptr = P.indices, P.indptr
+            self._pattern = (A.indptr.copy(), A.indices.copy())
+        self._data = A.data.copy()
+        if self._permuted:
+            x = np.empty_like(b)
+            x[self._q] = self._lu.solve(np.ascontiguousarray(b[self._q]))
+        else:
+            x = self._lu.solve(b)
+        r = np.linalg.norm(np.reshape(b - A @ x, (b.shape[0], -1)), axis=0)
+        nb = np.linalg.norm(np.reshape(b, (b.shape[0], -1)), axis=0)
+        if np.any(r > 1e-8 * nb) or not np.all(np.isfinite(x)):
+            from scipy.sparse.linalg import splu
+
+            self.stats.fallbacks += 1
+            log.debug("MicroLU: residual %.2e, refactorizing with partial pivoting", r.max())
+            x = splu(A.tocsc()).solve(b)
+            self._pattern = None  # the next call starts afresh
+        return x
+
+
+def _default_solver() -> MicroLU:
+    """Linear solver of the micro problems (see :class:`MicroLU`)."""
+    return MicroLU()
+
+
+# ---------------------------------------------------------------- discretisation
+
+
+class _Micro:
+    """Everything built from the cell once: mesh, basis, operators, constraints, solver."""
+
+    def __init__(self, rve: RVE):
+        cell: Cell = rve.cell
+        mesh, phase = cell.to_mesh()
+        order = np.argsort(phase, kind="stable")
+        kw = {"sort_t": False} if isinstance(mesh, skfem.MeshTri1) else {}
+        t = np.ascontiguousarray(np.asarray(mesh.t)[:, order])
+        mesh = type(mesh)(np.ascontiguousarray(mesh.p), t, **kw)
+        self.mesh = mesh
+        self.phase = np.asarray(phase)[order]
+        bounds = np.searchsorted(self.phase, np.arange(len(rve.phases) + 1))
+        self.slices = [slice(int(bounds[p]), int(bounds[p + 1])) for p in range(len(rve.phases))]
+        vector = rve.measure != "gradient"
+        elem = element_for(mesh, rve.order, vector)
+        if rve.intorder is not None:
+            basis = skfem.Basis(mesh, elem, intorder=rve.intorder)
+        elif isinstance(mesh, skfem.MeshTri1) and rve.order == 1:
+            quad = (np.array([[1.0 / 3.0], [1.0 / 3.0]]), np.array([0.5]))
+            basis = skfem.Basis(mesh, elem, quadrature=quad)
+        elif isinstance(mesh, skfem.MeshTri1 | skfem.MeshTet1):
+            # gradients of degree order - 1: their products are exact at 2 (order - 1)
+            basis = skfem.Basis(mesh, elem, intorder=2 * (rve.order - 1))
+        else:
+            basis = skfem.Basis(mesh, elem, intorder=2 * rve.order)
+        check_jacobians(basis, where=f"RVE cell {cell.description or ''}".strip())
+        self.basis = basis
+        self.op = GradientOperator(basis, rve.measure)
+        self.nel, self.nqp = self.op.nel, self.op.nqp
+        self.N = basis.N
+        self.volume = cell.volume
+        d = cell.dim
+        self.d = d
+        self.ishape = (d,) if not vector else (d, d)
+        self.nH = int(np.prod(self.ishape))
+        X = np.asarray(basis.doflocs)
+        self.X = X
+        xc = cell.center
+        self.comp_dofs = basis.split_indices() if vector else [np.arange(self.N)]
+        A = np.zeros((self.N, self.nH))
+        if not vector:
+            A[:, :] = (X - xc[:, None]).T
+        else:
+            for i, idx in enumerate(self.comp_dofs):
+                for j in range(d):
+                    A[idx, i * d + j] = X[j, idx] - xc[j]
+        self.A = A
+        # virgin micro history, per field (*idx, n_el, n_qp)
+        self.hist0: State = {}
+        self.fields: list[tuple[str, ...]] = []
+        for p, mat in enumerate(rve.phases):
+            n_p = self.slices[p].stop - self.slices[p].start
+            init = mat.initial_state((n_p, self.nqp)) if hasattr(mat, "initial_state") else None
+            names = tuple(init) if init else ()
+            self.fields.append(names)
+            for k in names:
+                v = np.asarray(init[k], dtype=float)
+                shape = v.shape[:-2] + (self.nel, self.nqp)
+                if k in self.hist0 and self.hist0[k].shape != shape:
+                    raise ValueError(
+                        f"RVE: phases share the history field {k!r} with different shapes "
+                        f"{self.hist0[k].shape[:-2]} and {v.shape[:-2]}"
+                    )
+                if k not in self.hist0:
+                    self.hist0[k] = np.zeros(shape)
+                self.hist0[k][..., self.slices[p], :] = v
+        # constraints
+        self.bc = rve.bc
+        zero_t = np.zeros(self.ishape * 2 + (self.nel, self.nqp))
+        self.pattern_K = self.op.stiffness(zero_t)  # fixes the pattern
+        rmap, C = self._constraints(cell)
+        self.rmap = rmap
+        self._C_unscaled = C
+        self.system: _System | None = None
+        self.solver = (rve.solver or _default_solver)()
+
+    # .............................................................. constraints
+
+    def _constraints(self, cell: Cell) -> tuple[np.ndarray, np.ndarray | None]:
+        N = self.N
+        if self.bc == "kubc":
+            fixed = np.asarray(self.basis.get_dofs().all())
+            rmap = np.full(N, -1, dtype=np.int64)
+            free = np.setdiff1d(np.arange(N), fixed)
+            rmap[free] = np.arange(free.size)
+            return rmap, None
+        if self.bc == "periodic":
+            return self._periodic_map(cell), None
+        # tubc: <grad w> = 0 and the boundary mean of w = 0, by multipliers
+        rows = []
+        const = np.zeros(self.ishape + (self.nel, self.nqp))
+        op = self.op
+        if self.op.kind == "strain":
+            op = GradientOperator(self.basis, "deformation_gradient")
+        for idx in np.ndindex(*self.ishape):
+            const[...] = 0.0
+            const[idx] = 1.0
+            rows.append(op.internal_force(const))
+        fb = skfem.FacetBasis(self.basis.mesh, self.basis.elem)
+        if len(self.comp_dofs) == 1:
+            rows.append(skfem.asm(skfem.LinearForm(lambda v, w: v), fb))
+        else:
+            for i in range(len(self.comp_dofs)):
+                rows.append(skfem.asm(skfem.LinearForm(lambda v, w, i=i: v[i]), fb))
+        C = np.asarray(rows)
+        # interior dofs contribute nothing to int grad w = int_boundary w x n; drop round-off
+        C[np.abs(C) < 1e-12 * np.abs(C).max(axis=1, keepdims=True)] = 0.0
+        return np.arange(N, dtype=np.int64), C
+
+    def _periodic_map(self, cell: Cell) -> np.ndarray:
+        X, N, d = self.X, self.N, self.d
+        lo = np.asarray(cell.origin)
+        L = np.asarray(cell.size)
+        tol = 1e-7 * L.max()
+        on_lo = np.abs(X - lo[:, None]) < tol
+        on_hi = np.abs(X - (lo + L)[:, None]) < tol
+        canon = np.where(on_hi, lo[:, None], X)
+        master = np.arange(N)
+        pinned = []
+        for idx in self.comp_dofs:
+            tree = cKDTree(X[:, idx].T)
+            slaves = idx[on_hi[:, idx].any(axis=0)]
+            if slaves.size:
+                dist, j = tree.query(canon[:, slaves].T)
+                bad = np.flatnonzero(dist > tol)
+                if bad.size:
+                    s = int(slaves[bad[0]])
+                    raise ValueError(self._unmatched(s, canon[:, s], bad.size, tol))
+                master[slaves] = idx[j]
+            for a in range(d):
+                src = idx[on_lo[a, idx]]
+                target = X[:, src].copy()
+                target[a] += L[a]
+                dist, _ = tree.query(target.T)
+                bad = np.flatnonzero(dist > tol)
+                if bad.size:
+                    s = int(src[bad[0]])
+                    raise ValueError(self._unmatched(s, target[:, bad[0]], bad.size, tol))
+            corner = idx[on_lo[:, idx].all(axis=0)]
+            if corner.size != 1:
+                raise ValueError(
+                    f"periodic bc: expected one node at the box corner {lo.tolist()}, "
+                    f"found {corner.size}"
+                )
+            pinned.append(int(corner[0]))
+        rmap = np.full(N, -1, dtype=np.int64)
+        masters = np.flatnonzero(master == np.arange(N))
+        masters = np.setdiff1d(masters, pinned)
+        rmap[masters] = np.arange(masters.size)
+        rmap = rmap[master]
+        return rmap
+
+    def _unmatched(self, dof: int, target: np.ndarray, count: int, tol: float) -> str:
+        nodal = np.asarray(self.basis.nodal_dofs)
+        hit = np.argwhere(nodal == dof)
+        what = f"mesh node {int(hit[0, 1])}" if hit.size else f"dof {dof}"
+        x = ", ".join(f"{v:.6g}" for v in self.X[:, dof])
+        t = ", ".join(f"{v:.6g}" for v in target)
+        return (
+            f"periodic bc: boundary nodes do not match: {what} at ({x}) has no partner at "
+            f"({t}) on the opposite face (tolerance {tol:.1e}; {count} such nodes); periodic "
+            "conditions need a mesh whose opposite boundary nodes match"
+        )
+
+    def ensure_system(self, K0: sp.csr_matrix) -> _System:
+        """Build the constrained system once, scaling constraint rows to the stiffness."""
+        if self.system is None:
+            C = self._C_unscaled
+            if C is not None:
+                diag = np.abs(K0.diagonal())
+                scale = float(diag.mean()) if diag.size and diag.mean() > 0 else 1.0
+                C = C * (scale / np.abs(C).max(axis=1))[:, None]
+            self.system = _System(self.pattern_K, self.rmap, C)
+        return self.system
+
+
+# ---------------------------------------------------------------- the oracle
+
+
+class RVE(OracleBase):
+    """Micro oracle solving a unit-cell problem at every macro point.
+
+    Parameters
+    ----------
+    cell : Cell
+        Unit cell from :mod:`fe2.micro.cells`.
+    phases : sequence of oracles
+        One material per phase id (``phases[k]`` fills the elements of phase
+        ``k``), all with the same measure and the cell's dimension:
+        conductivities (``"gradient"``), ``LinearElastic`` / ``J2Plasticity``
+        (``"strain"``) or ``NeoHookean`` / ``SaintVenantKirchhoff``
+        (``"deformation_gradient"``). The RVE takes that measure.
+    bc : {"periodic", "kubc", "tubc"}
+        Boundary condition of the fluctuation (see the module docs).
+    order : int
+        Lagrange element order, 1 or 2.
+    intorder : int, optional
+        Quadrature order (default: exact for the stiffness of affine cells;
+        one point for linear triangles and tetrahedra).
+    mixed : array_like of bool, optional
+        Mask of shape ``input_shape``: components where the macro *flux* is
+        prescribed instead of the input (e.g. uniaxial stress: every
+        component but ``[0, 0]``). Symmetric for ``"strain"``.
+    mixed_flux : array_like, optional
+        Prescribed flux values at the masked components (default 0).
+    rtol : float
+        Micro Newton tolerance: equilibrium residual below ``rtol`` times the
+        norm of the internal force vector; the same relative tolerance is
+        used for the mixed-control loop.
+    max_iter : int
+        Micro Newton iterations per solve.
+    solver : callable, optional
+        Zero-argument factory of a linear solver ``solve(A, b)`` with ``b``
+        ``(n,)`` or ``(n, k)``, e.g. :func:`fe2.linalg.scipy_direct`. Default
+        :class:`MicroLU`: SuperLU with a minimum-degree ordering computed once
+        and reused across Newton steps and macro points (the pattern is fixed).
+    executor : concurrent.futures.Executor, optional
+        When given, :meth:`evaluate` splits the macro points into chunks run
+        through :func:`fe2.oracle.evaluate` on it (process pools welcome: the
+        RVE pickles without its caches).
+    chunk_size : int, optional
+        Points per chunk with ``executor``.
+
+    Notes
+    -----
+    ``evaluate(g, x=None, state=None)`` returns, for ``g (*idx, *pts)``:
+
+    * ``flux (*idx, *pts)``: volume-averaged flux / Cauchy stress / PK1;
+    * ``tangent (*idx, *idx, *pts)``: consistent homogenized tangent by static
+      condensation of the converged micro stiffness (with ``mixed``: the
+      tangent of the flux at fixed prescribed components; masked rows and
+      columns are zero);
+    * ``state``: None when every phase is linear (then the answer is
+      ``T_eff : g`` with the effective tensor of one factorization), else
+      the trial micro history:
+
+      - ``"fluctuation"``: ``(N, *pts)``, the micro fluctuation dofs (warm start);
+      - ``"macro_input"``: ``(*idx, *pts)``, the input of the solve (with
+        ``mixed``: the solved components), start of the sub-stepping fallback;
+      - every history field of the phases, e.g. J2's ``"eps_p"``
+        ``(3, 3, n_el, n_qp, *pts)``, ``"alpha"`` ``(n_el, n_qp, *pts)``,
+        ``"beta"``, over all micro elements (sorted by phase; zeros in
+        phases without that field);
+    * ``info``: ``"iterations"`` (micro Newton iterations), ``"hill_mandel"``
+      ``|<flux : measure> - <flux> : <measure>|``, ``"converged"`` (bool),
+      all of shape ``pts``.
+
+    A micro solve that fails from the warm start is retried by sub-stepping
+    the macro input from the committed ``"macro_input"``; a point that still
+    fails is reported with ``converged = False`` (and a warning).
+
+    Examples
+    --------
+    >>> from fe2.materials import LinearConductivity
+    >>> from fe2.micro import RVE, cells
+    >>> rve = RVE(cells.laminate([0.5, 0.5]), [LinearConductivity(1.0), LinearConductivity(3.0)])
+    >>> K = rve.effective_tensor()
+    >>> round(float(K[0, 0]), 12), round(float(K[1, 1]), 12)   # harmonic, arithmetic means
+    (1.5, 2.0)
+    """
+
+    def __init__(
+        self,
+        cell: Cell,
+        phases: Sequence[Any],
+        bc: str = "periodic",
+        *,
+        order: int = 1,
+        intorder: int | None = None,
+        mixed: np.ndarray | None = None,
+        mixed_flux: np.ndarray | None = None,
+        rtol: float = 1e-10,
+        max_iter: int = 25,
+        solver: Callable[[], Callable] | None = None,
+        executor: Any = None,
+        chunk_size: int | None = None,
+    ):
+        if not isinstance(cell, Cell):
+            raise ValueError(
+                f"RVE: cell must be a fe2.micro.cells.Cell (e.g. cells.from_image(array)), "
+                f"got {type(cell).__name__}"
+            )
+        self.cell = cell
+        if isinstance(phases, str) or not isinstance(phases, Sequence) or len(phases) == 0:
+            raise ValueError(
+                f"RVE: phases must be a non-empty list of materials indexed by phase id, "
+                f"got {phases!r}"
+            )
+        self.phases = list(phases)
+        measures = []
+        for k, mat in enumerate(self.phases):
+            if not hasattr(mat, "evaluate") or not hasattr(mat, "measure"):
+                raise ValueError(f"RVE: phases[{k}] = {mat!r} is not a material oracle")
+            measures.append(mat.measure)
+        if len(set(measures)) > 1:
+            listing = ", ".join(
+                f"phases[{k}] {type(m).__name__}: {m.measure!r}" for k, m in enumerate(self.phases)
+            )
+            raise ValueError(
+                f"RVE: all phases must share one measure, got a mix ({listing}); combine "
+                "conductivities, small-strain or finite-strain materials only among themselves"
+            )
+        if measures[0] not in _MEASURES:
+            raise ValueError(
+                f"RVE: phase measure {measures[0]!r} is not supported; expected one of "
+                f"{', '.join(_MEASURES)}"
+            )
+        self.measure = measures[0]
+        self.dim = cell.dim
+        for k, mat in enumerate(self.phases):
+            if int(getattr(mat, "dim", -1)) != cell.dim:
+                raise ValueError(
+                    f"RVE: phases[{k}] {mat!r} has dim {getattr(mat, 'dim', None)}, but the "
+                    f"cell is {cell.dim}D"
+                )
+        ids = np.unique(cell.image if cell.image is not None else cell.phase)
+        missing = ids[ids >= len(self.phases)]
+        if missing.size:
+            raise ValueError(
+                f"RVE: the cell has phase id {int(missing[0])} but phases has "
+                f"{len(self.phases)} materials (ids 0..{len(self.phases) - 1}); give one "
+                "material per phase id"
+            )
+        if bc not in BOUNDARY_CONDITIONS:
+            raise ValueError(
+                f"RVE: bc must be one of {', '.join(map(repr, BOUNDARY_CONDITIONS))}, got {bc!r}"
+            )
+        self.bc = bc
+        if order not in (1, 2):
+            raise ValueError(f"RVE: order must be 1 or 2, got {order!r}")
+        self.order = int(order)
+        self.intorder = intorder
+        if not (isinstance(rtol, float | int) and 0 < rtol < 1):
+            raise ValueError(f"RVE: rtol must be in (0, 1), got {rtol!r}")
+        self.rtol = float(rtol)
+        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+            raise ValueError(f"RVE: max_iter must be an integer >= 1, got {max_iter!r}")
+        self.max_iter = max_iter
+        self.solver = solver
+        self.executor = executor
+        self.chunk_size = chunk_size
+        self.linear = all(isinstance(m, _LINEAR) for m in self.phases)
+        self.mixed, self.mixed_flux = self._check_mixed(mixed, mixed_flux)
+        self._lin: tuple[np.ndarray, np.ndarray] | None = None
+        self._local = threading.local()
+        self._micro()  # validate the mesh and the boundary conditions now
+
+    # .............................................................. plumbing
+
+    def __repr__(self) -> str:
+        mats = ", ".join(type(m).__name__ for m in self.phases)
+        return f"RVE({self.cell!r}, phases=[{mats}], bc={self.bc!r}, measure={self.measure!r})"
+
+    def __getstate__(self) -> dict:
+        st = self.__dict__.copy()
+        del st["_local"]  # bases, operators, factorizations: rebuilt lazily
+        st["executor"] = None
+        return st
+
+    def __setstate__(self, st: dict) -> None:
+        self.__dict__.update(st)
+        self._local = threading.local()
+
+    def _micro(self) -> _Micro:
+        """The discretisation and solver caches of this thread (built on first use)."""
+        m = getattr(self._local, "m", None)
+        if m is None:
+            m = self._local.m = _Micro(self)
+        return m
+
+    def _check_mixed(self, mixed, mixed_flux):
+        if mixed is None:
+            if mixed_flux is not None:
+                raise ValueError("RVE: mixed_flux needs a mixed mask")
+            return None, None
+        ishape = self.input_shape
+        mask = np.asarray(mixed)
+        if mask.shape != ishape or mask.dtype != bool:
+            raise ValueError(
+                f"RVE: mixed must be a bool mask of shape {ishape} (components with prescribed "
+                f"flux), got {mask.dtype} array of shape {mask.shape}"
+            )
+        if self.measure == "strain" and not np.array_equal(mask, mask.T):
+            raise ValueError(
+                f"RVE: mixed mask must be symmetric for measure 'strain', got {mask.tolist()}"
+            )
+        vals = np.zeros(ishape) if mixed_flux is None else np.asarray(mixed_flux, dtype=float)
+        if vals.shape != ishape:
+            raise ValueError(f"RVE: mixed_flux must have shape {ishape}, got {vals.shape}")
+        if not mask.any():
+            return None, None
+        return mask.copy(), vals
+
+    # .............................................................. micro physics
+
+    def _to_h(self, g: np.ndarray) -> np.ndarray:
+        """Macro input ``(*idx,)`` -> affine gradient ``h (nH,)``."""
+        h = np.array(g, dtype=float).reshape(-1)
+        if self.measure == "deformation_gradient":
+            h -= np.eye(self.dim).ravel()
+        return h
+
+    def _zero_input(self) -> np.ndarray:
+        if self.measure == "deformation_gradient":
+            return np.eye(self.dim)
+        return np.zeros(self.input_shape)
+
+    def _materials(self, m: _Micro, gq: np.ndarray, hist_c: State):
+        """Flux, tangent and trial history of all phases at micro input ``gq (*idx, n_el, n_qp)``.
+
+        Elements are sorted by phase, so every phase is a slice (views, no copies).
+        """
+        flux = np.empty(gq.shape)
+        tangent = np.empty(m.ishape + gq.shape)
+        new = {k: v.copy() for k, v in hist_c.items()}
+        for p, mat in enumerate(self.phases):
+            sl = m.slices[p]
+            if sl.stop == sl.start:
+                continue
+            st = {k: hist_c[k][..., sl, :] for k in m.fields[p]} or None
+            r = mat.evaluate(gq[..., sl, :], state=st)
+            flux[..., sl, :] = r.flux
+            tangent[..., sl, :] = r.tangent
+            if r.state:
+                for k, v in r.state.items():
+                    new[k][..., sl, :] = v
+        return flux, tangent, new
+
+    def _newton(self, m: _Micro, h: np.ndarray, hist_c: State, w0: np.ndarray) -> _Point:
+        """Micro Newton at affine gradient ``h`` from the fluctuation ``w0``."""
+        u_aff = m.A @ h
+        w = np.array(w0, dtype=float)
+        gq = m.op.measure(u_aff + w)
+        try:
+            flux, tangent, hist = self._materials(m, gq, hist_c)
+        except OracleError as err:
+            raise _MicroFailure(str(err)) from err
+        f = m.op.internal_force(flux)
+        it = 0
+        converged = False
+        system = m.system if m.system is not None else m.ensure_system(m.op.stiffness(tangent))
+        while True:
+            rn = system.residual_norm(f, w)
+            if rn <= self.rtol * np.linalg.norm(f) or rn == 0.0:
+                converged = True
+                break
+            if it >= self.max_iter:
+                break
+            K = m.op.stiffness(tangent)
+            dw = system.expand(_linear_solve(m, system.matrix(K), system.rhs(f, w)))
+            step = 1.0
+            for _ in range(10):
+                try:
+                    wt = w + step * dw
+                    gq = m.op.measure(u_aff + wt)
+                    flux, tangent, hist = self._materials(m, gq, hist_c)
+                    break
+                except OracleError as err:
+                    log.debug("micro Newton: %s; halving the step", err)
+                    step *= 0.5
+            else:
+                break
+            w = wt
+            f = m.op.internal_force(flux)
+            it += 1
+        # static condensation at the last iterate
+        K = m.op.stiffness(tangent)
+        KA = K @ m.A
+        dW = system.expand(_linear_solve(m, system.matrix(K), system.rhs(KA, None)))
+        V = m.volume
+        T = m.A.T @ (KA + K @ dW) / V
+        Sigma = m.A.T @ f / V
+        mean_g = np.einsum("...eq,eq->...", gq, m.op.dx) / V
+        work = float(np.sum(flux * gq * m.op.dx)) / V
+        hm = abs(work - float(np.sum(Sigma.reshape(m.ishape) * mean_g)))
+        return _Point(Sigma, T, w, hist, it, converged, hm, gq, flux)
+
+    def _solve_point(
+        self, m: _Micro, h: np.ndarray, hist_c: State, w0: np.ndarray, h_prev: np.ndarray | None,
+        fields: bool = False,
+    ) -> _Point:
+        """One micro solve; linear cells in closed form unless ``fields``; sub-stepping fallback."""
+        if self.linear and not fields:
+            C, M = self._linearization()
+            return _Point(C @ h, C, w0, hist_c, 0, True, abs(float(h @ M @ h)))
+        try:
+            r: _Point | None = self._newton(m, h, hist_c, w0)
+            failure = ""
+        except _MicroFailure as err:
+            r, failure = None, str(err)
+        if (r is not None and r.converged) or h_prev is None or np.array_equal(h, h_prev):
+            if r is None:
+                raise OracleError(f"RVE: micro solve failed: {failure}")
+            return r
+        iters = 0 if r is None else r.iterations
+        for nsub in (2, 4, 8, 16):
+            w = w0
+            ok = True
+            for s in range(1, nsub + 1):
+                try:
+                    rs = self._newton(m, h_prev + s / nsub * (h - h_prev), hist_c, w)
+                except _MicroFailure as err:
+                    ok, failure = False, str(err)
+                    break
+                iters += rs.iterations
+                if not rs.converged:
+                    ok = False
+                    break
+                w = rs.w
+            if ok:
+                log.debug("micro solve converged with %d sub-steps", nsub)
+                rs.iterations = iters
+                return rs
+        if r is None:
+            raise OracleError(f"RVE: micro solve failed, also with 16 sub-steps: {failure}")
+        r.iterations = iters
+        return r
+
+    def _mixed_point(
+        self, m: _Micro, g: np.ndarray, hist_c: State, w0: np.ndarray, g_prev: np.ndarray | None,
+        fields: bool = False,
+    ) -> tuple[_Point, np.ndarray]:
+        """Solve with mixed control; returns the point result and the full macro input."""
+        h_prev = None if g_prev is None else self._to_h(g_prev)
+        if self.mixed is None:
+            return self._solve_point(m, self._to_h(g), hist_c, w0, h_prev, fields), g
+        mask = self.mixed
+        # unknowns: masked independent components; D maps them to input increments
+        cols, rows = [], []
+        for idx in zip(*np.nonzero(mask), strict=True):
+            if self.measure == "strain" and idx[0] > idx[1]:
+                continue
+            col = np.zeros(self.input_shape)
+            col[idx] = 1.0
+            if self.measure == "strain":
+                col[idx[::-1]] = 1.0
+            cols.append(col.ravel())
+            rows.append(int(np.ravel_multi_index(idx, self.input_shape)))
+        D = np.array(cols).T  # (nH, nU)
+        rows = np.asarray(rows)
+        target = self.mixed_flux.ravel()[rows]
+        x = np.array(g, dtype=float)
+        if g_prev is not None:
+            x[mask] = np.asarray(g_prev)[mask]
+        x = x.ravel()
+        w = w0
+        iters = 0
+        for _ in range(self.max_iter):
+            r = self._solve_point(m, self._to_h(x.reshape(self.input_shape)), hist_c, w, h_prev,
+                                  fields)
+            iters += r.iterations
+            w = r.w
+            res = r.flux[rows] - target
+            scale = max(np.abs(r.flux).max(), np.abs(r.tangent).max() * np.abs(x).max(), 1e-300)
+            if np.abs(res).max() <= self.rtol * scale or not r.converged:
+                break
+            J = r.tangent[rows] @ D
+            x = x - D @ np.linalg.solve(J, res)
+        else:
+            r.converged = False
+        # tangent at fixed prescribed flux: condense the masked unknowns
+        T = r.tangent
+        J = T[rows] @ D
+        Tc = T - (T @ D) @ np.linalg.solve(J, T[rows])
+        Tc[:, mask.ravel()] = 0.0
+        r.tangent = Tc
+        r.iterations = iters
+        return r, x.reshape(self.input_shape)
+
+    def _linearization(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tangent at zero input and virgin state ``(nH, nH)`` and the Hill–Mandel form."""
+        if self._lin is None:
+            m = self._micro()
+            h = np.zeros(m.nH)
+            try:
+                r = self._newton(m, h, m.hist0, np.zeros(m.N))
+                # Hill–Mandel form: <eps : C : eps> - E : C_hom : E for the linear fluctuation
+                K = m.op.stiffness(self._materials(m, m.op.measure(np.zeros(m.N)), m.hist0)[1])
+                system = m.ensure_system(K)
+                KA = K @ m.A
+                U = m.A + system.expand(_linear_solve(m, system.matrix(K), system.rhs(KA, None)))
+            except _MicroFailure as err:
+                raise ValueError(f"RVE: the cell problem at zero input fails: {err}") from err
+            M = U.T @ (K @ U) / m.volume - r.tangent
+            self._lin = (r.tangent, M)
+        return self._lin
+
+    # .............................................................. public API
+
+    def effective_tensor(self) -> np.ndarray:
+        """Effective (homogenized) tensor of the cell at zero input.
+
+        For linear phases this is the effective conductivity ``(d, d)`` or
+        stiffness ``(d, d, d, d)`` of the chosen boundary condition; for
+        nonlinear phases, the homogenized tangent at zero macro input and
+        virgin history (``F = I`` for finite strain: the linearised
+        stiffness ``dP/dF``). One factorization of the micro stiffness serves
+        all load cases.
+        """
+        C, _ = self._linearization()
+        return C.reshape(self.input_shape * 2).copy()
+
+    def initial_state(self, pts: tuple[int, ...]) -> State | None:
+        """History before loading, arrays with point axes ``pts`` last; None for linear cells.
+
+        Fields: ``"fluctuation" (N, *pts)``, ``"macro_input" (*idx, *pts)`` and
+        the phases' history fields over all micro quadrature points
+        ``(*f, n_el, n_qp, *pts)``.
+        """
+        if self.linear:
+            return None
+        m = self._micro()
+        pts = tuple(pts)
+        one = (1,) * len(pts)
+        st = {
+            "fluctuation": np.zeros((m.N,) + pts),
+            "macro_input": np.broadcast_to(
+                self._zero_input().reshape(self.input_shape + one), self.input_shape + pts
+            ).copy(),
+        }
+        for k, v in m.hist0.items():
+            st[k] = np.broadcast_to(v.reshape(v.shape + one), v.shape + pts).copy()
+        return st
+
+    def _point_state(self, state: State | None, p: int | None) -> tuple[State, np.ndarray, Any]:
+        """Committed history, fluctuation and macro input of point ``p`` (None: no point axes)."""
+        m = self._micro()
+        if state is None:
+            return m.hist0, np.zeros(m.N), None if self.linear else self._zero_input()
+        take = (lambda v: v) if p is None else (lambda v: v[..., p])
+        missing = [k for k in ("fluctuation", *m.hist0) if k not in state]
+        if missing:
+            raise OracleError(
+                f"RVE: state lacks field(s) {', '.join(map(repr, missing))}; use "
+                "RVE.initial_state(pts) for the layout"
+            )
+        hist = {k: np.asarray(take(state[k]), dtype=float) for k in m.hist0}
+        w0 = np.asarray(take(state["fluctuation"]), dtype=float)
+        if w0.shape != (m.N,):
+            raise OracleError(
+                f"RVE: state field 'fluctuation' has {w0.shape} per point, expected ({m.N},)"
+            )
+        g_prev = take(state["macro_input"]) if "macro_input" in state else None
+        return hist, w0, g_prev
+
+    def evaluate(
+        self, g: np.ndarray, x: np.ndarray | None = None, state: State | None = None
+    ) -> Response:
+        """Homogenized flux and tangent at macro inputs ``g (*idx, *pts)`` (see class notes)."""
+        pts = self.check_input(g)
+        if self.executor is not None:
+            from fe2.oracle import evaluate as batch_evaluate
+
+            serial = copy.copy(self)
+            serial.executor = None
+            return batch_evaluate(
+                serial, g, x=x, state=state, executor=self.executor, chunk_size=self.chunk_size
+            )
+        g = np.asarray(g, dtype=float)
+        ishape = self.input_shape
+        npts = int(np.prod(pts)) if pts else 1
+        gf = g.reshape(ishape + (npts,))
+        m = self._micro()
+        if self.linear and self.mixed is None:
+            C, M = self._linearization()
+            h = np.stack([self._to_h(gf[..., p]) for p in range(npts)], axis=-1)
+            flux = (C @ h).reshape(ishape + pts)
+            tangent = np.broadcast_to(C.reshape(ishape * 2 + (1,) * len(pts)), ishape * 2 + pts)
+            hm = np.abs(np.einsum("ip,ij,jp->p", h, M, h)).reshape(pts)
+            info = {
+                "iterations": np.zeros(pts, dtype=np.int64),
+                "hill_mandel": hm,
+                "converged": np.ones(pts, dtype=bool),
+            }
+            return Response(flux=flux, tangent=tangent, state=None, info=info)
+        if state is not None:
+            state = {k: np.asarray(v).reshape(np.shape(v)[: np.ndim(v) - len(pts)] + (npts,))
+                     for k, v in state.items()}
+        flux = np.empty((m.nH, npts))
+        tangent = np.empty((m.nH, m.nH, npts))
+        iters = np.zeros(npts, dtype=np.int64)
+        hm = np.zeros(npts)
+        conv = np.zeros(npts, dtype=bool)
+        new: State | None = None if self.linear else self.initial_state((npts,))
+        for p in range(npts):
+            hist, w0, g_prev = self._point_state(state, p)
+            try:
+                r, g_used = self._mixed_point(m, gf[..., p], hist, w0, g_prev)
+            except OracleError as err:
+                where = tuple(int(i) for i in np.unravel_index(p, pts)) if pts else ()
+                raise OracleError(
+                    f"{err} (macro point {where}, input "
+                    f"{np.array2string(gf[..., p].ravel(), precision=5)})"
+                ) from err
+            flux[:, p] = r.flux
+            tangent[:, :, p] = r.tangent
+            iters[p], hm[p], conv[p] = r.iterations, r.hill_mandel, r.converged
+            if new is not None:
+                new["fluctuation"][:, p] = r.w
+                new["macro_input"][..., p] = g_used
+                for k, v in r.hist.items():
+                    new[k][..., p] = v
+        if not conv.all():
+            first = np.unravel_index(int(np.argmin(conv)), pts) if pts else ()
+            log.warning(
+                "RVE: micro solve did not converge at %d of %d points, first at %s",
+                int((~conv).sum()), npts, tuple(int(i) for i in first),
+            )
+        if new is not None:
+            new = {k: v.reshape(v.shape[:-1] + pts) for k, v in new.items()}
+        return Response(
+            flux=flux.reshape(ishape + pts),
+            tangent=tangent.reshape(ishape * 2 + pts),
+            state=new,
+            info={
+                "iterations": iters.reshape(pts),
+                "hill_mandel": hm.reshape(pts),
+                "converged": conv.reshape(pts),
+            },
+        )
+
+    def solve(self, g: np.ndarray, state: State | None = None) -> MicroSolution:
+        """Solve the cell at one macro input ``g`` ``(*idx,)`` and return the micro fields.
+
+        ``state`` is the committed history of this one point (the arrays of
+        :meth:`initial_state` without point axes), or None.
+        """
+        g = np.asarray(g, dtype=float)
+        self.check_input(g)
+        if g.shape != self.input_shape:
+            raise ValueError(
+                f"RVE.solve: g must be one macro input of shape {self.input_shape}, got {g.shape}"
+            )
+        m = self._micro()
+        hist, w0, g_prev = self._point_state(state, None)
+        r, g_used = self._mixed_point(m, g, hist, w0, g_prev, fields=True)
+        u = m.A @ self._to_h(g_used) + r.w
+        st = {"fluctuation": r.w.copy(), "macro_input": np.array(g_used), **r.hist}
+        return MicroSolution(
+            basis=m.basis,
+            phase=m.phase,
+            u=u,
+            w=r.w.copy(),
+            measure=r.measure,
+            flux=r.qflux,
+            dx=np.asarray(m.op.dx),
+            volume=m.volume,
+            macro_input=np.array(g_used),
+            macro_flux=r.flux.reshape(self.input_shape),
+            tangent=r.tangent.reshape(self.input_shape * 2),
+            iterations=r.iterations,
+            converged=r.converged,
+            hill_mandel=r.hill_mandel,
+            state=st,
+        )
+
+    def write_vtu(
+        self,
+        path: str | PathLike,
+        g: np.ndarray,
+        state: State | None = None,
+        points: Sequence[tuple[int, ...]] | None = None,
+    ) -> list[Path]:
+        """Write the micro fields of chosen macro points as VTU files for ParaView.
+
+        Parameters
+        ----------
+        path : path
+            Output file. For a batch ``g (*idx, *pts)`` one file per chosen
+            point, named ``<stem>_<i>_<j>.vtu`` after the point index.
+        g : ndarray
+            One macro input ``(*idx,)`` or a batch ``(*idx, *pts)``.
+        state : dict, optional
+            Committed history (with the point axes of ``g``).
+        points : sequence of tuple, optional
+            Point indices to write (default: all).
+
+        Returns
+        -------
+        list of Path
+            The files written. Point data: ``"u"`` (temperature) or
+            ``"displacement"``, and ``"fluctuation"``; cell data: ``"phase"``,
+            element averages of the micro measure (``"gradient"``,
+            ``"strain"``, ``"deformation_gradient"``) and flux (``"flux"``,
+            ``"stress"``, ``"first_piola_kirchhoff"``).
+        """
+        from fe2.io import write_vtu
+
+        g = np.asarray(g, dtype=float)
+        pts = self.check_input(g)
+        path = Path(path)
+        if not pts:
+            jobs = [((), path)]
+        else:
+            chosen = list(np.ndindex(*pts)) if points is None else [tuple(p) for p in points]
+            jobs = []
+            for p in chosen:
+                if len(p) != len(pts) or any(not 0 <= i < n for i, n in zip(p, pts, strict=True)):
+                    raise ValueError(f"RVE.write_vtu: point {p} is outside the batch {pts}")
+                name = "_".join(str(i) for i in p)
+                jobs.append((p, path.with_name(f"{path.stem}_{name}{path.suffix or '.vtu'}")))
+        m = self._micro()
+        names = {
+            "gradient": ("u", "gradient", "flux"),
+            "strain": ("displacement", "strain", "stress"),
+            "deformation_gradient": ("displacement", "deformation_gradient",
+                                     "first_piola_kirchhoff"),
+        }[self.measure]
+        nodal = np.asarray(m.basis.nodal_dofs)
+        out = []
+        for p, fname in jobs:
+            st = None if state is None else {k: np.asarray(v)[(...,) + p] for k, v in state.items()}
+            sol = self.solve(g[(...,) + p], st)
+            wq = sol.dx / sol.dx.sum(axis=1, keepdims=True)
+            cell_avg = {
+                names[1]: np.moveaxis(np.einsum("...eq,eq->...e", sol.measure, wq), -1, 0),
+                names[2]: np.moveaxis(np.einsum("...eq,eq->...e", sol.flux, wq), -1, 0),
+                "phase": sol.phase,
+            }
+            point = {names[0]: sol.u[nodal].T, "fluctuation": sol.w[nodal].T}
+            if self.measure == "gradient":
+                point = {k: v[:, 0] for k, v in point.items()}
+            out.append(write_vtu(fname, m.mesh, point_data=point, cell_data=cell_avg))
+        return out
