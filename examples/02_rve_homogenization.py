@@ -39,14 +39,14 @@ Expected result
   elastic cell and bends at the matrix yield; the micro Hill–Mandel residual
   stays at round-off.
 
-Runs in a few seconds. Usage: ``python examples/02_rve_homogenization.py [outdir]``.
+Runs in a few seconds. Usage: ``python examples/02_rve_homogenization.py [--out DIR]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -167,4 +167,6 @@ def main(outdir: Path) -> dict:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("output/02_rve_homogenization"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("out/02_rve_homogenization"))
+    main(ap.parse_args().out)

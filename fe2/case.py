@@ -161,9 +161,15 @@ def _build_oracles(case: Case, dim: int) -> Any:
     out = {}
     for name, spec in case.materials.items():
         try:
-            out[name] = materials.from_dict(dict(spec), dim=dim)
+            if spec.get("type") == "RVE":
+                from .micro.spec import rve_from_dict
+
+                out[name] = rve_from_dict(spec, dim, case.path.parent, f"materials.{name}")
+            else:
+                out[name] = materials.from_dict(dict(spec), dim=dim)
         except (ValueError, TypeError) as err:
-            raise CaseError(f"{case.path}: materials.{name}: {err}") from err
+            where = "" if str(err).startswith(f"materials.{name}") else f"materials.{name}: "
+            raise CaseError(f"{case.path}: {where}{err}") from err
     return out["all"] if "all" in out else out
 
 
