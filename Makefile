@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 WHEELS := $(firstword $(wildcard ../shared/wheels $(FE2_WHEELS)))
 FIND_LINKS := $(if $(WHEELS),--find-links $(abspath $(WHEELS)),)
 BUILD_PETSC := $(if $(WHEELS),0,1)
-EXTRAS ?= petsc,mesh,dev
+EXTRAS ?= petsc,mesh,dev,parallel
 
 .PHONY: install demo test test-all verify bench lint clean
 
@@ -31,7 +31,7 @@ test-all: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 verify: install
-	$(PY) -m pytest -q -m slow -p no:cacheprovider
+	$(VENV)/bin/fe2 verify --out verification/report
 
 bench: install
 	$(PY) bench/macro_solvers.py

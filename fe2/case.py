@@ -46,7 +46,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "solver": {"type": (str, "scipy"), "prefix": (str, "macro_"), "options": (dict, None)},
     "output": {"vtu": (bool, True), "png": (bool, True), "scalars": (str, None),
                "warp": (NUMBER, 1.0), "reactions": (list, None), "curve": (dict, None)},
-    "parallel": {"workers": (int, 0)},
+    "parallel": {"workers": (int, 0), "executor": (str, "process"), "chunk_size": (int, None)},
 }
 LIST_SECTIONS = {"dirichlet", "neumann", "body"}
 KINDS = ("scalar", "small_strain", "finite_strain")
@@ -190,11 +190,7 @@ def build_problem(case: Case):
             solver = make_solver(sol["type"], **opts)
     except (ValueError, ImportError) as err:
         raise CaseError(f"{case.path}: solver: {err}") from err
-    executor = None
-    if case.parallel["workers"] > 0:
-        from concurrent.futures import ProcessPoolExecutor
-
-        executor = ProcessPoolExecutor(case.parallel["workers"])
+    executor = _case_executor(case)
     try:
         prob = Problem(
             mesh,
@@ -204,6 +200,7 @@ def build_problem(case: Case):
             intorder=case.mesh["intorder"],
             solver=solver,
             executor=executor,
+            chunk_size=case.parallel["chunk_size"],
             name=Path(case.mesh["file"]).name,
         )
         for d in case.dirichlet:
@@ -215,11 +212,41 @@ def build_problem(case: Case):
             prob.body_load(b["value"], b["subdomain"])
         for name in case.output["reactions"] or []:
             prob.boundary(name)
-    except KeyError as err:
-        raise CaseError(f"{case.path}: {err.args[0]}") from err
-    except ValueError as err:
-        raise CaseError(f"{case.path}: {err}") from err
+    except BaseException as err:
+        if executor is not None:
+            executor.shutdown()
+        if isinstance(err, KeyError | ValueError):
+            msg = err.args[0] if isinstance(err, KeyError) else err
+            raise CaseError(f"{case.path}: {msg}") from err
+        raise
     return prob
+
+
+def _case_executor(case: Case):
+    """The executor of ``[parallel]`` (None when ``workers = 0``: serial)."""
+    from .parallel import EXECUTOR_KINDS, make_executor
+
+    par = case.parallel
+    kinds = EXECUTOR_KINDS
+    if par["executor"] not in kinds:
+        raise CaseError(
+            f"{case.path}: field 'parallel.executor' is {par['executor']!r}; expected one of "
+            f"{', '.join(map(repr, kinds))}"
+        )
+    if par["workers"] < 0:
+        raise CaseError(
+            f"{case.path}: field 'parallel.workers' must be >= 0 (0: serial), got {par['workers']}"
+        )
+    if par["chunk_size"] is not None and par["chunk_size"] < 1:
+        raise CaseError(
+            f"{case.path}: field 'parallel.chunk_size' must be >= 1, got {par['chunk_size']}"
+        )
+    if par["workers"] == 0:
+        return None
+    try:
+        return make_executor(par["executor"], workers=par["workers"])
+    except (ImportError, RuntimeError, ValueError) as err:
+        raise CaseError(f"{case.path}: [parallel] executor {par['executor']!r}: {err}") from err
 
 
 def _von_mises(stress: np.ndarray) -> np.ndarray:
@@ -248,33 +275,85 @@ def step_fields(prob) -> tuple[dict, dict]:
     return point, quad
 
 
-def run_case(case: Case, out: str | os.PathLike, overwrite: bool = True) -> dict:
+def run_case(
+    case: Case, out: str | os.PathLike, overwrite: bool = True, resume: bool = False
+) -> dict:
     """Run a validated case, writing into ``out`` only once it has succeeded.
 
-    The run writes into a sibling temporary folder; on success that folder
-    replaces ``out`` (earlier results are replaced whole, never mixed); on
-    failure ``out`` is left as it was and the partial output is kept in
-    ``out.failed`` for diagnosis. Returns the summary dictionary.
+    The run writes into a sibling temporary folder ``out.partial-<pid>``; on
+    success that folder replaces ``out`` (earlier results are replaced whole,
+    never mixed); on failure ``out`` is left as it was and the partial output
+    is kept in ``out.failed`` for diagnosis. Returns the summary dictionary.
+
+    After every converged load step the folder gets ``checkpoint.npz``
+    (:meth:`fe2.macro.Problem.save_checkpoint`: macro solution, all
+    quadrature states, load-stepping state, step records so far), written
+    atomically; the finished ``out`` keeps the last one.
+
+    With ``resume`` the run continues from the newest checkpoint found in
+    ``out.partial-*`` (a killed run; folders of live processes are skipped),
+    ``out.failed`` (an interrupted or failed run) or ``out`` (a finished
+    run: nothing left to step, the outputs are rewritten). That folder
+    becomes the new temporary folder, so the VTU series, load-displacement
+    curve and step records continue, and the run ends with the result of an
+    uninterrupted one. The checkpoint must belong to this case: a different
+    mesh, element, subdomain layout, or changed [mesh], [problem],
+    [materials], [[dirichlet]], [[neumann]] or [[body]] sections raise
+    :class:`CaseError` naming the checkpoint file ([newton], [solver],
+    [output] and [parallel] may change). When there is nothing to resume
+    the run starts afresh, with a warning.
+
+    For tests, the environment variable ``FE2_STOP_AFTER_STEP=k`` makes the
+    process exit abruptly (``os._exit``, status 75) right after the
+    checkpoint of the k-th converged step of the run, as if it were killed.
     """
     from . import __version__
     from .io import PVDWriter, render_png
-    from .macro import NewtonOptions
+    from .macro import CheckpointError, NewtonOptions
 
     out = Path(out)
     prob = build_problem(case)  # all validation happens before any output
     if out.exists() and not overwrite:
         raise CaseError(f"output folder {out} exists; pass --overwrite to replace it")
+    meta: dict[str, Any] = {}
+    start = _find_checkpoint(out) if resume else None
+    if resume and start is None:
+        log.warning("--resume: no checkpoint in %s.partial-*, %s.failed or %s; starting a "
+                    "fresh run", out.name, out.name, out)
+    if start is not None:
+        try:
+            meta = prob.load_checkpoint(start)
+            _check_case_digest(case, start, meta)
+        except BaseException as err:
+            _close(prob)
+            if isinstance(err, CheckpointError):
+                raise CaseError(f"cannot resume {case.path}: {err}") from err
+            raise
+    t_start = prob.t
     tmp = out.with_name(out.name + f".partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    if start is None or start.parent != tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if start is None:
+        tmp.mkdir(parents=True)
+    elif start.parent == out:
+        shutil.copytree(out, tmp)
+    elif start.parent != tmp:
+        start.parent.rename(tmp)
     handler = logging.FileHandler(tmp / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("fe2")
     root.addHandler(handler)
     t0 = time.perf_counter()
-    writer = PVDWriter(tmp, "solution") if case.output["vtu"] else None
-    curve = []
+    writer = PVDWriter(tmp, "solution", resume=start is not None) if case.output["vtu"] else None
+    curve = [tuple(c) for c in meta.get("curve", [])]
+    records: list[dict] = list(meta.get("steps", []))
+    reactions = tuple(case.output["reactions"] or ())
+    react_hist = {k: list(meta.get("reactions", {}).get(k, [])) for k in reactions}
+    digest = _case_digest(case)
     try:
+        if start is not None:
+            log.info("case %s: resuming from %s at load factor %.6g after %d steps",
+                     case.path, start, prob.t, len(records))
         log.info("case %s: %s problem, %d elements, %d dofs", case.path, prob.kind,
                  prob.mesh.nelements, prob.basis.N)
         cfg = case.output["curve"] or {}
@@ -289,12 +368,21 @@ def run_case(case: Case, out: str | os.PathLike, overwrite: bool = True) -> dict
                 dofs, _ = p._component_dofs(facets, None)
                 dd = np.asarray(dofs[min(c, len(dofs) - 1)], dtype=np.int64)
                 curve.append((float(p.u[dd].mean()), float(p.reaction(b)[min(c, len(dofs) - 1)])))
+            records.append(rec.to_dict())
+            for name in reactions:
+                react_hist[name].append(p.reaction(name).tolist())
+            p.save_checkpoint(tmp / CHECKPOINT, meta={
+                "case": digest, "steps": records, "curve": curve, "reactions": react_hist})
+            stop = os.environ.get("FE2_STOP_AFTER_STEP")
+            if stop and len(records) == int(stop):
+                log.warning("FE2_STOP_AFTER_STEP=%s: stopping as if killed", stop)
+                handler.flush()
+                os._exit(STOP_EXIT_CODE)
 
         nw = {k: v for k, v in case.newton.items()}
-        reactions = tuple(case.output["reactions"] or ())
         if cfg and cfg.get("boundary") not in reactions:
             prob.boundary(cfg.get("boundary"))
-        sol = prob.solve(NewtonOptions(**nw), reactions=reactions, callback=on_step)
+        prob.solve(NewtonOptions(**nw), reactions=reactions, callback=on_step)
         point, quad = step_fields(prob)
         summary: dict[str, Any] = {
             "fe2_version": __version__,
@@ -302,19 +390,21 @@ def run_case(case: Case, out: str | os.PathLike, overwrite: bool = True) -> dict
             "kind": prob.kind,
             "mesh": {"file": case.mesh["file"], "elements": int(prob.mesh.nelements),
                      "vertices": int(prob.mesh.nvertices), "dofs": int(prob.basis.N)},
-            "steps": [
-                {"t": s.t, "iterations": s.iterations, "residuals": list(s.residuals),
-                 "cutbacks": s.cutbacks, "seconds": s.seconds}
-                for s in sol.steps
-            ],
-            "reactions": {k: v.tolist() for k, v in sol.reactions.items()},
+            "steps": records,
+            "micro": _work_totals(records),
+            "reactions": react_hist,
             "max_abs_u": float(np.max(np.abs(prob.u))),
             "wall_seconds": time.perf_counter() - t0,
             "outputs": [],
         }
+        if start is not None:
+            summary["resumed_from"] = {"checkpoint": str(start), "t": t_start,
+                                       "steps_before": len(meta.get("steps", []))}
         for key in ("von_mises", "von_mises_P", "state_alpha"):
             if key in quad:
                 summary["max_" + key] = float(np.max(quad[key]))
+        if (tmp / CHECKPOINT).exists():
+            summary["outputs"].append(CHECKPOINT)
         if writer is not None:
             summary["outputs"].append("solution.pvd")
         if case.output["png"]:
@@ -366,6 +456,73 @@ def run_case(case: Case, out: str | os.PathLike, overwrite: bool = True) -> dict
     else:
         tmp.rename(out)
     return summary
+
+
+CHECKPOINT = "checkpoint.npz"
+STOP_EXIT_CODE = 75
+# sections whose change makes a checkpoint useless ([newton], [solver], [output] may change)
+_PHYSICS = ("mesh", "problem", "materials", "dirichlet", "neumann", "body")
+
+
+def _case_digest(case: Case) -> dict[str, str]:
+    """Short hash of each physics section of a case (mesh: without the file path)."""
+    import hashlib
+
+    out = {}
+    for sec in _PHYSICS:
+        val = getattr(case, sec)
+        if sec == "mesh":
+            val = {k: v for k, v in val.items() if k != "file"}
+        text = json.dumps(val, sort_keys=True, default=str)
+        out[sec] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return out
+
+
+def _check_case_digest(case: Case, path: Path, meta: dict) -> None:
+    saved = meta.get("case")
+    if not isinstance(saved, dict):
+        raise CaseError(f"cannot resume {case.path}: checkpoint {path} has no case record")
+    now = _case_digest(case)
+    changed = [s for s in _PHYSICS if saved.get(s) != now[s]]
+    if changed:
+        names = ", ".join(f"[{s}]" for s in changed)
+        raise CaseError(
+            f"cannot resume {case.path}: checkpoint {path} was written for a different case "
+            f"({names} changed since); run without --resume to start afresh"
+        )
+
+
+def _find_checkpoint(out: Path) -> Path | None:
+    """Newest checkpoint in ``out.partial-*`` (of dead processes), ``out.failed`` or ``out``."""
+    found = []
+    for folder in sorted(out.parent.glob(out.name + ".partial-*")):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            log.info("skipping %s: process %s is still running", folder, pid)
+            continue
+        found.append(folder / CHECKPOINT)
+    found += [out.with_name(out.name + ".failed") / CHECKPOINT, out / CHECKPOINT]
+    found = [f for f in found if f.is_file()]
+    return max(found, key=lambda f: f.stat().st_mtime) if found else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _work_totals(records: list[dict]) -> dict[str, Any]:
+    """Sums of the work counters of the step records, and the overall cache hit rate."""
+    keys = ("evaluations", "points", "micro_iterations", "cache_hits", "cache_misses")
+    tot: dict[str, Any] = {k: int(sum(r.get(k, 0) for r in records)) for k in keys}
+    n = tot["cache_hits"] + tot["cache_misses"]
+    tot["cache_hit_rate"] = tot["cache_hits"] / n if n else None
+    return tot
 
 
 def _close(prob) -> None:

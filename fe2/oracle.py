@@ -33,9 +33,12 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+from .parallel import Shipped, executor_workers, in_process, run_chunks
 
 __all__ = [
     "MEASURES",
@@ -265,8 +268,21 @@ def _take(state: State | None, sl: slice) -> State | None:
     return {k: v[..., sl] for k, v in state.items()}
 
 
-def _evaluate_chunk(oracle: Any, g: np.ndarray, x: np.ndarray | None, state: State | None):
-    return oracle.evaluate(g, x=x, state=state)
+def _evaluate_chunk(
+    oracle: Any, offset: int, npts: int, g: np.ndarray, x: np.ndarray | None,
+    state: State | None,
+) -> Response:
+    """Evaluate one chunk (in a worker); ``oracle`` may be a :class:`fe2.parallel.Shipped`."""
+    if isinstance(oracle, Shipped):
+        oracle = oracle.load()
+    try:
+        return oracle.evaluate(g, x=x, state=state)
+    except OracleError as err:
+        stop = offset + g.shape[-1] - 1
+        raise OracleError(
+            f"{err} [chunk of flat points {offset}..{stop} of {npts}; point indices above "
+            "count from the chunk start]"
+        ) from None
 
 
 def _concat(parts: list[np.ndarray | None]) -> np.ndarray | None:
@@ -289,6 +305,7 @@ def evaluate(
     executor: Executor | None = None,
     chunk_size: int | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
+    window: int | None = None,
 ) -> Response:
     """Evaluate ``oracle`` at all points, optionally in chunks through an executor.
 
@@ -304,17 +321,32 @@ def evaluate(
     state : dict, optional
         Committed history, arrays ``(..., *pts)``.
     executor : concurrent.futures.Executor, optional
-        Where to run the chunks; serial in this process when None.
+        Where to run the chunks: any executor (process pool, ``MPIPoolExecutor``,
+        a dask client's executor, :func:`fe2.parallel.make_executor`); serial in
+        this process when None.
     chunk_size : int, optional
         Points per chunk. Default: all points in one call when serial, else
-        about four chunks per worker so that slow points do not stall a queue.
+        about eight chunks per worker (dynamic load balancing: a worker that
+        finishes takes the next chunk).
     on_chunk : callable, optional
         Called as ``on_chunk(done, total)`` after each chunk (progress).
+    window : int, optional
+        Chunks in flight at once (default two per worker).
 
     Returns
     -------
     Response
-        With arrays shaped like a single call on all points.
+        With arrays shaped like a single call on all points; chunks are
+        reassembled in point order, so the result does not depend on the
+        executor or on the order in which chunks finish.
+
+    Notes
+    -----
+    In other processes the oracle is pickled once per call and unpickled once
+    per worker process (:class:`fe2.parallel.Shipped`), so its caches (e.g.
+    an RVE's micro mesh and factorization pattern) are built once per worker.
+    A worker that dies has its chunks re-run (see :func:`fe2.parallel.run_chunks`);
+    an :class:`OracleError` in a chunk propagates, naming the chunk's points.
     """
     g = np.asarray(g, dtype=float)
     ishape = tuple(oracle.input_shape) if hasattr(oracle, "input_shape") else g.shape[:2]
@@ -325,42 +357,32 @@ def evaluate(
         )
     pts = g.shape[nidx:]
     npts = int(np.prod(pts)) if pts else 1
-    if executor is None and chunk_size is None:
+    if (executor is None and chunk_size is None) or npts == 0:
         return oracle.evaluate(g, x=x, state=state)
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer)
+        or chunk_size < 1
+    ):
+        raise ValueError(f"evaluate: chunk_size must be an integer >= 1, got {chunk_size!r}")
     gf = _split_points(g, nidx, npts)
     xf = _split_points(x, 1, npts)
     sf = _state_split(state, pts)
     if chunk_size is None:
-        workers = getattr(executor, "_max_workers", 2) or 2
-        chunk_size = max(1, -(-npts // (4 * workers)))
+        chunk_size = max(1, -(-npts // (8 * executor_workers(executor))))
     bounds = [slice(i, min(i + chunk_size, npts)) for i in range(0, npts, chunk_size)]
-    results: list[Response | None] = [None] * len(bounds)
-    if executor is None:
-        for n, sl in enumerate(bounds):
-            results[n] = oracle.evaluate(
-                gf[..., sl], x=None if xf is None else xf[..., sl], state=_take(sf, sl)
-            )
-            if on_chunk:
-                on_chunk(n + 1, len(bounds))
-    else:
-        futures = {
-            executor.submit(
-                _evaluate_chunk,
-                oracle,
-                gf[..., sl],
-                None if xf is None else xf[..., sl],
-                _take(sf, sl),
-            ): n
-            for n, sl in enumerate(bounds)
-        }
-        from concurrent.futures import as_completed
-
-        done = 0
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            done += 1
-            if on_chunk:
-                on_chunk(done, len(bounds))
+    chunks = [
+        (sl.start, npts, gf[..., sl], None if xf is None else xf[..., sl], _take(sf, sl))
+        for sl in bounds
+    ]
+    shipped = oracle if in_process(executor) else Shipped(oracle)
+    results = run_chunks(
+        partial(_evaluate_chunk, shipped),
+        chunks,
+        executor,
+        local=partial(_evaluate_chunk, oracle),
+        window=window,
+        on_done=on_chunk,
+    )
     return _gather(results, pts)
 
 

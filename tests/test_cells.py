@@ -208,3 +208,24 @@ def test_cell_errors_are_actionable():
         cells.laminate([0.5, 0.5], normal=2, dim=2)
     with pytest.raises(ValueError, match="dim must be 2 or 3"):
         cells.checkerboard(2, dim=4)
+
+
+def test_gmsh_cell_keeps_python_sigpipe_handling():
+    """gmsh resets SIGPIPE to 'terminate'; after a meshed cell a write to a closed pipe
+    (e.g. to a dead worker) must still raise BrokenPipeError, not kill the process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "from fe2.micro import cells\n"
+        "cells.circular_inclusion(0.3, mesh_size=0.2)\n"
+        "r, w = os.pipe(); os.close(r)\n"
+        "try:\n"
+        "    os.write(w, b'x')\n"
+        "except BrokenPipeError:\n"
+        "    print('broken pipe raised')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, (res.returncode, res.stderr[-500:])
+    assert "broken pipe raised" in res.stdout

@@ -237,7 +237,10 @@ def test_import_without_petsc4py():
 
 @pytest.fixture
 def PETSc():
-    return pytest.importorskip("petsc4py.PETSc")
+    pytest.importorskip("petsc4py")
+    from fe2.linalg.petsc_backend import import_petsc
+
+    return import_petsc()
 
 
 @pytest.mark.petsc
@@ -365,3 +368,25 @@ def test_petsc_objects_destroyed(PETSc, elast2d):
     with la.make_solver("petsc-direct", prefix="t_destroy2_") as direct:
         ksp = direct.ksp
     assert ksp.handle == 0 and direct.destroyed
+
+
+@pytest.mark.petsc
+def test_petsc_start_keeps_python_sigpipe_handling():
+    """PETSc's default signal handler turns SIGPIPE (a write to a dead worker's pipe)
+    into an abort; after fe2 starts PETSc the write must raise BrokenPipeError."""
+    import subprocess
+
+    pytest.importorskip("petsc4py")
+    code = (
+        "import os\n"
+        "from fe2.linalg import petsc_krylov, petsc_available\n"
+        "assert petsc_available()\n"
+        "r, w = os.pipe(); os.close(r)\n"
+        "try:\n"
+        "    os.write(w, b'x')\n"
+        "except BrokenPipeError:\n"
+        "    print('broken pipe raised')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, (res.returncode, res.stderr[-500:])
+    assert "broken pipe raised" in res.stdout

@@ -60,8 +60,10 @@ _NEEDS_PETSC = {"petsc", "petsc-direct"}
 
 def petsc_available() -> bool:
     """True when ``petsc4py`` (and the PETSc library under it) can be imported."""
+    from .petsc_backend import import_petsc
+
     try:
-        from petsc4py import PETSc  # noqa: F401
+        import_petsc()
     except (ImportError, OSError):
         return False
     return True

@@ -66,13 +66,49 @@ _RIGHT_PC = {"gmres", "lgmres", "dgmres", "pgmres", "bcgs", "bcgsl", "ibcgs"}
 _UNPRECONDITIONED = {"cg", "pipecg", "cr", "pipecr", "minres", "chebyshev", "richardson"}
 
 
+_SIGNALS_RESTORED = False
+
+
 def import_petsc():
-    """Import and return ``petsc4py.PETSc``; ImportError with install advice if absent."""
+    """Import and return ``petsc4py.PETSc``; ImportError with install advice if absent.
+
+    PETSc installs C signal handlers at start-up that turn a SIGPIPE (a write to
+    the pipe of a dead worker process) into an abort of the whole program. fe2
+    starts PETSc with ``-no_signal_handler`` when it is the first to import it,
+    and otherwise pops PETSc's handler and restores Python's own handling, so a
+    lost worker stays a recoverable error.
+    """
+    global _SIGNALS_RESTORED
+    import sys
+
     try:
+        if "petsc4py.PETSc" not in sys.modules:
+            import petsc4py
+
+            petsc4py.init(["-no_signal_handler"])
         from petsc4py import PETSc
     except ImportError as err:
         raise ImportError(PETSC_MISSING) from err
+    if not _SIGNALS_RESTORED:
+        _SIGNALS_RESTORED = True
+        _restore_python_signals(PETSc)
     return PETSc
+
+
+def _restore_python_signals(PETSc) -> None:
+    """Drop PETSc's signal handler (if any) and re-install Python's SIGPIPE/SIGINT."""
+    import signal
+    import threading
+
+    try:
+        PETSc.Sys.popSignalHandler()
+    except Exception:  # noqa: BLE001 - no handler pushed (started with -no_signal_handler)
+        pass
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGPIPE, signal.SIGINT):
+            handler = signal.getsignal(sig)
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def _petsc_message(err) -> str:

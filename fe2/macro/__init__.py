@@ -1,6 +1,7 @@
 """Macro finite-element problems on scikit-fem meshes, answered by oracles."""
 
 from .problem import (
+    CheckpointError,
     ConvergenceError,
     NewtonOptions,
     Problem,
@@ -16,4 +17,5 @@ __all__ = [
     "StepRecord",
     "ConvergenceError",
     "StepFailure",
+    "CheckpointError",
 ]

@@ -20,15 +20,40 @@ by ``t``; callables are called as ``value(x, t)``). A step whose Newton iteratio
 fails (no convergence, an oracle error such as an inverted element, a micro solve
 reported as not converged) is rolled back and retried with half the increment.
 The quadrature state is committed only after a converged step.
+
+FE²: any oracle, including :class:`fe2.micro.RVE` at every quadrature point.
+The Newton iteration uses the oracle's consistent (for an RVE: homogenized,
+statically condensed) tangent; micro histories are the regions'
+:class:`~fe2.oracle.QuadratureState` (the oracle gets the committed one,
+its trial answer is committed with the macro step); a micro solve that fails
+(raises :class:`~fe2.oracle.OracleError` or reports ``converged`` False) fails
+the step, which is cut back, and the message names the global element, the
+quadrature point and the macro input there. Identical RVEs (equal
+``fingerprint()``) in several subdomains are replaced by one shared object.
+Work counters (oracle calls, points, micro iterations, cache hits of an
+:class:`fe2.micro.EvaluationCache`) go into each :class:`StepRecord`.
+
+Checkpoints: :meth:`Problem.save_checkpoint` writes the macro solution, all
+committed quadrature states, the converged response that seeds the next
+predictor and the load-stepping state to one ``.npz`` (atomically);
+:meth:`Problem.load_checkpoint` restores them into a problem built the same
+way, and the next :meth:`Problem.solve` continues with the saved step size,
+so a resumed run repeats the arithmetic of an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import re
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -46,6 +71,7 @@ __all__ = [
     "Solution",
     "ConvergenceError",
     "StepFailure",
+    "CheckpointError",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,6 +86,10 @@ class ConvergenceError(RuntimeError):
 
 class StepFailure(RuntimeError):
     """One load step failed (Newton or an oracle); the solver cuts back."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read or does not belong to this problem."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +131,62 @@ class NewtonOptions:
 
 @dataclass(frozen=True)
 class StepRecord:
-    """A converged load step: load factor, Newton iterations and residual norms."""
+    """A converged load step: load factor, Newton iterations, residual norms and work.
+
+    The work counters include the failed attempts (cut-backs) since the
+    previous converged step.
+
+    Attributes
+    ----------
+    t : float
+        Load factor reached.
+    iterations : int
+        Newton iterations of the converged attempt.
+    residuals : tuple of float
+        Free-dof residual norm at each iterate of the converged attempt.
+    cutbacks : int
+        Failed attempts before it.
+    seconds : float
+        Wall time of the step (all attempts).
+    evaluations : int
+        Oracle calls (one per region and Newton iterate).
+    points : int
+        Quadrature points asked for, summed over the calls.
+    micro_iterations : int
+        Sum of the oracles' ``info["iterations"]`` (micro Newton iterations),
+        not counting cache hits.
+    cache_hits, cache_misses : int
+        Points answered from / passed through an evaluation cache
+        (:class:`fe2.micro.EvaluationCache`); zero without one.
+    """
 
     t: float
     iterations: int
     residuals: tuple[float, ...]
     cutbacks: int
     seconds: float
+    evaluations: int = 0
+    points: int = 0
+    micro_iterations: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """``cache_hits / (cache_hits + cache_misses)``; None without a cache."""
+        n = self.cache_hits + self.cache_misses
+        return self.cache_hits / n if n else None
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-ready) with ``cache_hit_rate`` added."""
+        d = asdict(self)
+        d["residuals"] = list(self.residuals)
+        d["cache_hit_rate"] = self.cache_hit_rate
+        return d
+
+
+_COUNTERS = ("evaluations", "points", "micro_iterations", "cache_hits", "cache_misses")
+_CHECKPOINT_FORMAT = "fe2-checkpoint-1"
 
 
 @dataclass
@@ -238,6 +317,16 @@ class Problem:
         self._fixed: np.ndarray | None = None
         self._converged: tuple | None = None  # (f_int, tangent, response) at self.u
         self._trial_converged: tuple | None = None
+        self._last_fint: np.ndarray | None = None
+        self._last_fext: np.ndarray | None = None
+        # load stepping after the last converged step (for checkpoints), and the one
+        # restored from a checkpoint, consumed by the next solve()
+        self._stepping: dict | None = None
+        self._resume_stepping: dict | None = None
+        #: running totals of the work counters of :class:`StepRecord`
+        self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+        #: converged load steps so far (over all solve calls, and before a checkpoint)
+        self.steps_done = 0
 
     # ------------------------------------------------------------------ set-up
     def _make_regions(self, oracle: Any) -> list[_Region]:
@@ -263,6 +352,7 @@ class Problem:
                 )
         else:
             regions = [_Region("all", np.arange(self.mesh.nelements), oracle, None)]  # type: ignore[arg-type]
+        _share_identical_oracles(regions)
         want = _MEASURE[self.kind]
         for r in regions:
             m = getattr(r.oracle, "measure", None)
@@ -380,7 +470,11 @@ class Problem:
         return self._fixed
 
     def _evaluate(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, Response]:
-        """Measure, then flux, tangent and merged response at all quadrature points."""
+        """Measure, then flux, tangent and merged response at all quadrature points.
+
+        Raises :class:`StepFailure` when an oracle fails or reports a point as
+        not converged, naming the global element, quadrature point and input.
+        """
         g = self.op.measure(u)
         flux = np.empty_like(g)
         tangent = np.empty(g.shape[:-2] + g.shape[:-2] + g.shape[-2:])
@@ -388,27 +482,34 @@ class Problem:
         trials = []
         for r in self.regions:
             gr = g[..., r.elements, :]
+            x = None if not _wants_x(r.oracle) else self._coords(r.elements)
+            batch = getattr(r.oracle, "evaluate_batch", None)
             try:
-                resp = evaluate_oracle(
-                    r.oracle,
-                    gr,
-                    x=None if not _wants_x(r.oracle) else self._coords(r.elements),
-                    state=r.state.committed,
-                    executor=self.executor,
-                    chunk_size=self.chunk_size,
-                )
+                if callable(batch):  # e.g. an evaluation cache: it dispatches its misses itself
+                    resp = batch(gr, x=x, state=r.state.committed, executor=self.executor,
+                                 chunk_size=self.chunk_size)
+                else:
+                    resp = evaluate_oracle(r.oracle, gr, x=x, state=r.state.committed,
+                                           executor=self.executor, chunk_size=self.chunk_size)
             except OracleError as err:
-                raise StepFailure(f"oracle for {r.name!r}: {err}") from err
+                raise StepFailure(self._oracle_failure(r, gr, err)) from err
+            self._count(resp, gr.shape[-2:])
             if resp.tangent is None:
                 raise StepFailure(f"oracle for {r.name!r} returned no tangent")
             conv = resp.info.get("converged")
             if conv is not None and not np.all(conv):
+                conv = np.asarray(conv)
                 e, q = np.unravel_index(int(np.argmin(conv)), conv.shape)
-                el = int(r.elements[e])
                 raise StepFailure(
-                    f"micro solve did not converge at {int((~np.asarray(conv)).sum())} points; "
-                    f"first: element {el}, quadrature point {int(q)}, "
-                    f"{_MEASURE[self.kind]} {np.array2string(gr[..., e, q].ravel(), precision=4)}"
+                    f"micro solve did not converge at {int((~conv).sum())} of {conv.size} "
+                    f"points{_in(r)}; first: {self._where(r, gr, e, q)}"
+                )
+            bad = ~np.all(np.isfinite(resp.flux), axis=tuple(range(resp.flux.ndim - 2)))
+            if bad.any():
+                e, q = np.argwhere(bad)[0]
+                raise StepFailure(
+                    f"non-finite flux returned by the oracle at {int(bad.sum())} points{_in(r)}; "
+                    f"first: {self._where(r, gr, e, q)}"
                 )
             flux[..., r.elements, :] = resp.flux
             tangent[..., r.elements, :] = resp.tangent
@@ -418,10 +519,60 @@ class Problem:
                     info[k] = np.zeros((self.mesh.nelements, self.op.nqp), dtype=v.dtype)
                 info[k][r.elements] = v
             trials.append(resp.state)
-        bad = ~np.isfinite(flux)
-        if bad.any():
-            raise StepFailure("non-finite flux returned by an oracle")
         return flux, tangent, Response(flux=flux, tangent=tangent, state=trials, info=info)
+
+    def _where(self, r: _Region, gr: np.ndarray, e: int, q: int) -> str:
+        """``element E, quadrature point Q, <measure> [...]`` in the global numbering."""
+        return (
+            f"element {int(r.elements[e])}, quadrature point {int(q)}, {_MEASURE[self.kind]} "
+            f"{np.array2string(gr[..., e, q].ravel(), precision=6)}"
+        )
+
+    def _oracle_failure(self, r: _Region, gr: np.ndarray, err: OracleError) -> str:
+        """Message for an oracle that raised: the failing point in the global numbering.
+
+        The region-local point comes from ``err.point`` (set by
+        :class:`fe2.micro.RVE`) when the region went in one call; else from
+        the RVE's message ``(macro point ...)``, counted from the chunk start
+        noted by :func:`fe2.oracle.evaluate`; else from ``err.macro_input``
+        (the first point with that input).
+        """
+        nidx = gr.ndim - 2
+        whole = self.executor is None and self.chunk_size is None
+        loc = None
+        point = getattr(err, "point", None)
+        if whole and point is not None and len(point) == 2:
+            loc = (int(point[0]), int(point[1]))
+        if loc is None:
+            loc = _location_from_message(str(err), gr.shape[-2:], whole)
+        val = getattr(err, "macro_input", None)
+        if loc is None and val is not None and np.shape(val) == gr.shape[:nidx]:
+            val = np.asarray(val, dtype=float).reshape(gr.shape[:nidx] + (1, 1))
+            hit = np.argwhere(np.all(gr == val, axis=tuple(range(nidx))))
+            if len(hit):
+                loc = (int(hit[0][0]), int(hit[0][1]))
+        if loc is None:
+            hint = "" if r.name == "all" or not whole else (
+                f" (point indices count within subdomain {r.name!r})"
+            )
+            return f"oracle for {r.name!r} failed: {err}{hint}"
+        reason = getattr(err, "reason", None) or _MACRO_POINT.split(str(err))[0].rstrip()
+        return f"micro solve failed{_in(r)} at {self._where(r, gr, *loc)}: {reason}"
+
+    def _count(self, resp: Response, pts: tuple[int, ...]) -> None:
+        n = int(np.prod(pts))
+        c = self.counters
+        c["evaluations"] += 1
+        c["points"] += n
+        hit = resp.info.get("cache_hit")
+        hits = 0 if hit is None else int(np.count_nonzero(hit))
+        if hit is not None:
+            c["cache_hits"] += hits
+            c["cache_misses"] += n - hits
+        its = resp.info.get("iterations")
+        if its is not None:
+            its = np.asarray(its)
+            c["micro_iterations"] += int(its.sum() if hit is None else its[~np.asarray(hit)].sum())
 
     def _coords(self, elements: np.ndarray) -> np.ndarray:
         return self.basis.global_coordinates().value[:, elements, :]
@@ -503,18 +654,29 @@ class Problem:
         ConvergenceError
             If a step fails after ``max_cutbacks`` halvings; the problem keeps
             the last converged solution and committed state.
+
+        Notes
+        -----
+        After :meth:`load_checkpoint`, the first call with the same ``t_end``
+        continues with the saved increment (and the saved initial increment
+        as the growth limit) instead of ``(t_end - t) / steps``.
         """
         opts = newton or NewtonOptions()
         for name in reactions:
             self.boundary(name)
         sol = Solution(u=self.u)
         react: dict[str, list] = {name: [] for name in reactions}
-        dt0 = (t_end - self.t) / opts.steps
-        dt = dt0
+        saved, self._resume_stepping = self._resume_stepping, None
+        if saved is not None and saved.get("t_end") == t_end:
+            dt0, dt = float(saved["dt0"]), float(saved["dt"])
+        else:
+            dt0 = (t_end - self.t) / opts.steps
+            dt = dt0
         cut = 0
+        mark = dict(self.counters)
+        t0 = time.perf_counter()
         while self.t < t_end - 1e-12:
             t_new = min(self.t + dt, t_end)
-            t0 = time.perf_counter()
             try:
                 u_new, res = self.newton(t_new, self.u, opts)
             except StepFailure as err:
@@ -535,22 +697,165 @@ class Problem:
             for r, st in zip(self.regions, self.last_response.state, strict=True):
                 r.state.set_trial(st)
                 r.state.commit()
-            rec = StepRecord(t_new, len(res) - 1, tuple(res), cut, time.perf_counter() - t0)
+            work = {k: self.counters[k] - mark[k] for k in _COUNTERS}
+            rec = StepRecord(t_new, len(res) - 1, tuple(res), cut, time.perf_counter() - t0,
+                             **work)
+            mark = dict(self.counters)
+            self.steps_done += 1
             sol.steps.append(rec)
             for name in reactions:
                 react[name].append(self.reaction(name))
+            hits = "" if rec.cache_hit_rate is None else f", cache hits {rec.cache_hit_rate:.0%}"
             log.info(
-                "step %d: t=%.4g converged in %d Newton iterations (%.2fs)",
-                len(sol.steps), t_new, rec.iterations, rec.seconds,
+                "step %d: t=%.4g converged in %d Newton iterations (%.2fs%s)",
+                self.steps_done, t_new, rec.iterations, rec.seconds, hits,
             )
-            if callback is not None:
-                callback(self, rec)
             cut = 0
             if rec.iterations <= max(2, opts.max_iter // 4):
                 dt = min(dt * opts.grow, dt0)
+            self._stepping = {"dt": dt, "dt0": dt0, "t_end": t_end, "steps": self.steps_done}
+            if callback is not None:
+                callback(self, rec)
+            t0 = time.perf_counter()
         sol.u = self.u
         sol.reactions = {k: np.array(v) for k, v in react.items()}
         return sol
+
+    # ------------------------------------------------------------------ checkpoints
+    def _layout(self) -> dict[str, Any]:
+        """What a checkpoint must match: kind, element, mesh, regions, state fields."""
+        return {
+            "mesh": f"{type(self.mesh).__name__}, {self.mesh.nvertices} vertices, "
+                    f"{self.mesh.nelements} elements, sha {_sha(self.mesh.p, self.mesh.t)}",
+            "kind": self.kind,
+            "dim": self.dim,
+            "order": self.order,
+            "element": type(self.element).__name__,
+            "dofs": int(self.basis.N),
+            "quadrature_points": int(self.op.nqp),
+            "regions": [
+                {"name": r.name, "elements": int(len(r.elements)), "sha": _sha(r.elements),
+                 "state": _state_fields(r.state)}
+                for r in self.regions
+            ],
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike, meta: Mapping[str, Any] | None = None
+                        ) -> Path:
+        """Write the state after the last converged step to ``path`` (``.npz``), atomically.
+
+        Saved: the dof vector ``u (N,)``, the load factor, every region's
+        committed quadrature state, the converged internal force, flux,
+        tangent and diagnostics (the predictor of the next step), the
+        external force (reactions) and the load-stepping state, plus a layout
+        record (mesh hash, element, regions, state fields) that
+        :meth:`load_checkpoint` checks, and ``meta``: any JSON-serialisable
+        dict of the caller (e.g. step records of a case run).
+
+        The file is written to a temporary name in the same folder, flushed
+        to disk and renamed over ``path``: a run killed meanwhile leaves the
+        previous checkpoint intact.
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {
+            "format": np.array(_CHECKPOINT_FORMAT),
+            "layout": np.array(json.dumps(self._layout())),
+            "meta": np.array(json.dumps(dict(meta or {}))),
+            "stepping": np.array(json.dumps(self._stepping)),
+            "t": np.array(self.t),
+            "u": self.u,
+        }
+        for i, r in enumerate(self.regions):
+            arrays.update(r.state.as_arrays(prefix=f"state{i}/"))
+        if self._converged is not None:
+            fint, tangent, resp = self._converged
+            arrays.update({"conv/fint": fint, "conv/tangent": tangent, "conv/flux": resp.flux,
+                           "conv/fext": self._last_fext})
+            arrays.update({f"conv/info/{k}": np.asarray(v) for k, v in resp.info.items()})
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+    def load_checkpoint(self, path: str | os.PathLike) -> dict[str, Any]:
+        """Restore a checkpoint of :meth:`save_checkpoint` into this problem.
+
+        The problem must be built as the one that wrote it (same mesh,
+        element, kind, subdomains and oracles' state layout); loads and
+        solver options are the caller's business. The next :meth:`solve`
+        continues the load stepping where the checkpoint left it.
+
+        Returns
+        -------
+        dict
+            The ``meta`` dict stored with the checkpoint.
+
+        Raises
+        ------
+        CheckpointError
+            Unreadable file, or one written for a different problem; the
+            message names the file and the first difference.
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except FileNotFoundError as err:
+            raise CheckpointError(f"checkpoint {path} not found") from err
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise CheckpointError(f"checkpoint {path} is not a readable .npz file: {err}") from err
+        if "format" not in arrays or str(arrays["format"]) != _CHECKPOINT_FORMAT:
+            found = str(arrays["format"]) if "format" in arrays else "no format record"
+            raise CheckpointError(
+                f"checkpoint {path} is not an fe2 checkpoint (expected format "
+                f"{_CHECKPOINT_FORMAT!r}, found {found!r})"
+            )
+        saved, here = json.loads(str(arrays["layout"])), self._layout()
+        diff = _first_difference(saved, here)
+        if diff is not None:
+            key, a, b = diff
+            raise CheckpointError(
+                f"checkpoint {path} does not match this problem ({self.name}): {key} is {b} "
+                f"here but {a} in the checkpoint"
+            )
+        self.u = np.array(arrays["u"], dtype=float)
+        self.t = float(arrays["t"])
+        states = []
+        for i, r in enumerate(self.regions):
+            prefix = f"state{i}/"
+            r.state = QuadratureState.from_arrays(
+                {k: v for k, v in arrays.items() if k.startswith(prefix)}, prefix=prefix
+            )
+            states.append(r.state.committed)
+        if "conv/fint" in arrays:
+            info = {k[len("conv/info/"):]: v for k, v in arrays.items()
+                    if k.startswith("conv/info/")}
+            resp = Response(flux=arrays["conv/flux"], tangent=arrays["conv/tangent"],
+                            state=states, info=info)
+            self._converged = (arrays["conv/fint"], arrays["conv/tangent"], resp)
+            self._trial_converged = self._converged
+            self.last_response = resp
+            self._last_fint = arrays["conv/fint"]
+            self._last_fext = arrays["conv/fext"]
+        else:
+            self._converged = self._trial_converged = self.last_response = None
+        self._stepping = json.loads(str(arrays["stepping"]))
+        self._resume_stepping = self._stepping
+        self.steps_done = int((self._stepping or {}).get("steps", 0))
+        log.info("%s: resumed from %s at load factor %.6g", self.name, path, self.t)
+        return json.loads(str(arrays["meta"]))
 
     # ------------------------------------------------------------------ post
     def reaction(self, boundary: str) -> np.ndarray:
@@ -590,5 +895,89 @@ class Problem:
         return u[self.basis.nodal_dofs[0]]
 
 
+def _in(r: _Region) -> str:
+    return "" if r.name == "all" else f" in subdomain {r.name!r}"
+
+
 def _wants_x(oracle: Any) -> bool:
     return bool(getattr(oracle, "needs_coordinates", False))
+
+
+# "(macro point (i, j), input [...])" of fe2.micro.RVE, and the chunk note of fe2.oracle.evaluate
+_MACRO_POINT = re.compile(r"\s*\(macro point \(([\d, ]*)\)")
+_CHUNK = re.compile(r"\[chunk of flat points (\d+)\.\.")
+
+
+def _location_from_message(msg: str, pts: tuple[int, int], whole: bool
+                           ) -> tuple[int, int] | None:
+    """Region-local ``(e, q)`` from an RVE error message (also one re-raised for a chunk).
+
+    With ``[chunk of flat points a..]`` the point index is a flat index counted
+    from ``a``; without, it is ``(e, q)`` (or a flat index), trusted only when
+    the region went in one call (``whole``).
+    """
+    m = _MACRO_POINT.search(msg)
+    if m is None or (not whole and _CHUNK.search(msg) is None):
+        return None
+    idx = [int(i) for i in m.group(1).replace(" ", "").split(",") if i]
+    c = _CHUNK.search(msg)
+    if c is not None and len(idx) == 1:
+        flat = int(c.group(1)) + idx[0]
+    elif c is None and len(idx) == 2:
+        return (idx[0], idx[1]) if idx[0] < pts[0] and idx[1] < pts[1] else None
+    elif c is None and len(idx) == 1:
+        flat = idx[0]
+    else:
+        return None
+    if not 0 <= flat < pts[0] * pts[1]:
+        return None
+    e, q = np.unravel_index(flat, pts)
+    return int(e), int(q)
+
+
+def _share_identical_oracles(regions: list[_Region]) -> None:
+    """Give regions whose oracles have equal ``fingerprint()`` one shared object.
+
+    Identical RVEs then share one micro discretisation, one linearization
+    (linear cells: one solve per distinct microstructure) and one solver cache.
+    """
+    seen: dict[str, Any] = {}
+    for r in regions:
+        fp = getattr(r.oracle, "fingerprint", None)
+        if not callable(fp):
+            continue
+        key = f"{type(r.oracle).__qualname__}:{fp()}"
+        first = seen.setdefault(key, r.oracle)
+        if first is not r.oracle:
+            log.info("subdomain %r: oracle identical to an earlier one; sharing it", r.name)
+            r.oracle = first
+
+
+def _first_difference(a: Any, b: Any, key: str = "layout") -> tuple[str, Any, Any] | None:
+    """First differing entry of two JSON-like records: (dotted key, a value, b value)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            d = _first_difference(a.get(k), b.get(k), f"{key}.{k}")
+            if d is not None:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            d = _first_difference(x, y, f"{key}[{i}]")
+            if d is not None:
+                return d
+        return None
+    return None if a == b else (key, a, b)
+
+
+def _state_fields(state: QuadratureState) -> dict[str, list[int]]:
+    return {k: list(np.shape(v)) for k, v in (state.committed or {}).items()}
+
+
+def _sha(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]

@@ -559,7 +559,9 @@ def _gmsh_cell(
         raise ValueError(f"mesh_size must be > 0, got {mesh_size!r}")
     own = not gmsh.isInitialized()
     if own:
+        saved = _python_signals()
         gmsh.initialize(readConfigFiles=False, interruptible=False)
+        _restore_signals(saved)
     try:
         gmsh.option.setNumber("General.Terminal", 0)
         gmsh.option.setNumber("General.NumThreads", 1)
@@ -627,6 +629,32 @@ def _gmsh_cell(
     mesh = cls(np.ascontiguousarray(p), np.ascontiguousarray(t.astype(np.int32)))
     log.debug("%s: %d elements, %d nodes", description, t.shape[1], p.shape[1])
     return Cell(size=tuple(L), origin=tuple(lo), mesh=mesh, phase=phase, description=description)
+
+
+def _python_signals() -> dict:
+    """Python's record of the handlers gmsh's initialization overwrites in C."""
+    import signal
+
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGPIPE, signal.SIGINT)}
+
+
+def _restore_signals(saved: dict) -> None:
+    """Put back the handlers gmsh replaced, and faulthandler.
+
+    gmsh resets SIGPIPE to the default action, which would kill the process on a
+    write to a dead worker's pipe.
+    """
+    import faulthandler
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig, handler in saved.items():
+        if handler is not None:
+            signal.signal(sig, handler)
+    if faulthandler.is_enabled():
+        faulthandler.enable()
 
 
 def _set_periodic(gmsh, dim: int, lo: np.ndarray, L: np.ndarray) -> None:

@@ -37,6 +37,8 @@ Shapes follow :mod:`fe2.oracle`: tensor indices first, macro points last.
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -141,6 +143,9 @@ class _Point:
     hill_mandel: float
     measure: np.ndarray | None = None
     qflux: np.ndarray | None = None
+    predicted: bool = False  # accepted from the elastic predictor (no Newton iteration)
+    dW: np.ndarray | None = None  # (N, nH) condensation fluctuations at the last iterate
+    K: sp.csr_matrix | None = None  # (N, N) micro stiffness at the last iterate
 
 
 # ---------------------------------------------------------------- constrained system
@@ -229,11 +234,20 @@ def _linear_solve(m: _Micro, A: sp.csr_matrix, b: np.ndarray) -> np.ndarray:
 
 @dataclass
 class SolverStats:
-    """Counters of :class:`MicroLU`: factorizations made and reused ones."""
+    """Counters of :class:`MicroLU`.
+
+    ``orderings``: fill-reducing orderings computed (once per sparsity
+    pattern); ``factorizations``: numeric factorizations; ``reuses``: solves
+    with unchanged values that reused the factors; ``fallbacks``: solves
+    redone with partial pivoting.
+    """
 
     factorizations: int = 0
     reuses: int = 0
     fallbacks: int = 0
+    orderings: int = 0
+    krylov: int = 0  # solves by GMRES preconditioned with earlier factors (no factorization)
+    krylov_iterations: int = 0
 
 
 class MicroLU:
@@ -250,10 +264,35 @@ class MicroLU:
     factorize with ``NATURAL`` order; the same values reuse the factors. A
     solve whose relative residual exceeds ``1e-8`` is redone with SuperLU's
     default partial pivoting. Called as ``solve(A, b)``, ``b (n,)`` or ``(n, k)``.
+
+    Factors are reused across values, too: a matrix with the same pattern but
+    new values is solved by GMRES (right-preconditioned with the current
+    factors, true residual ``<= krylov_rtol * |b|`` per column) and factorized
+    only when GMRES needs more than ``max_krylov`` iterations. The Newton
+    matrices of one micro solve and its condensation differ little, so most
+    of them cost a few triangular solves instead of a factorization.
+    :meth:`reset` (called by the RVE at the start of every micro solve) makes
+    the next new matrix be factorized, so the reuse stays within one solve and
+    an answer does not depend on the points solved before it.
+    ``max_krylov=0``: a factorization for every new matrix.
+
+    Parameters
+    ----------
+    diag_pivot_thresh : float
+        SuperLU's threshold for preferring the diagonal pivot.
+    max_krylov : int
+        GMRES iterations per right-hand side before falling back to a factorization.
+    krylov_rtol : float
+        Relative true-residual tolerance of the GMRES solves.
     """
 
-    def __init__(self, diag_pivot_thresh: float = 1e-3):
+    def __init__(
+        self, diag_pivot_thresh: float = 1e-3, max_krylov: int = 20, krylov_rtol: float = 1e-12
+    ):
         self.diag_pivot_thresh = diag_pivot_thresh
+        self.max_krylov = int(max_krylov)
+        self.krylov_rtol = float(krylov_rtol)
+        self._fresh = True  # factorize the next matrix with new values
         self.stats = SolverStats()
         self._lu = None
         self._pattern: tuple[np.ndarray, np.ndarray] | None = None
@@ -270,6 +309,47 @@ class MicroLU:
         return splu(A, permc_spec=spec, diag_pivot_thresh=self.diag_pivot_thresh,
                     options={"SymmetricMode": True})
 
+    def reset(self) -> None:
+        """Factorize the next matrix with new values (start of an independent solve)."""
+        self._fresh = True
+
+    def _apply(self, b: np.ndarray) -> np.ndarray:
+        """Solve with the current factors, ``b (n,)`` or ``(n, k)``."""
+        if self._permuted:
+            x = np.empty_like(b)
+            x[self._q] = self._lu.solve(np.ascontiguousarray(b[self._q]))
+            return x
+        return self._lu.solve(b)
+
+    def _krylov(self, A: sp.csr_matrix, b: np.ndarray) -> np.ndarray | None:
+        """GMRES with the current factors as preconditioner; None if it does not converge."""
+        B = b.reshape(b.shape[0], -1)
+        X = np.asarray(self._apply(np.ascontiguousarray(B)))  # one block triangular solve
+        R = B - A @ X
+        nb = np.linalg.norm(B, axis=0)
+        left = self.max_krylov  # iteration budget of this call, all columns together
+        for j in range(B.shape[1]):
+            tol = self.krylov_rtol * nb[j]
+            if nb[j] == 0.0:
+                X[:, j] = 0.0
+                continue
+            if np.linalg.norm(R[:, j]) <= tol:
+                continue
+            # the columns still to come are assumed to need as many iterations as this one
+            dx, its = _gmres(A, R[:, j], self._apply, 0.5 * tol, left, B.shape[1] - j)
+            self.stats.krylov_iterations += its
+            left -= its
+            if dx is None:
+                self._fresh = True
+                return None
+            X[:, j] += dx
+        r = np.linalg.norm(B - A @ X, axis=0)
+        if np.any(r > self.krylov_rtol * nb) or not np.all(np.isfinite(X)):
+            return None
+        if 2 * (self.max_krylov - left) > self.max_krylov:
+            self._fresh = True  # the factors have aged: refresh them with the next matrix
+        return X.reshape(b.shape)
+
     def __call__(self, A: sp.csr_matrix, b: np.ndarray) -> np.ndarray:
         """Solve ``A x = b``."""
         A = sp.csr_matrix(A)
@@ -279,6 +359,13 @@ class MicroLU:
             and np.array_equal(self._pattern[0], A.indptr)
             and np.array_equal(self._pattern[1], A.indices)
         )
+        if same and not self._fresh and self.max_krylov > 0 and self._lu is not None and not (
+            np.array_equal(self._data, A.data)
+        ):
+            x = self._krylov(A, b)
+            if x is not None:
+                self.stats.krylov += 1
+                return x
         if same and np.array_equal(self._data, A.data):
             self.stats.reuses += 1
         elif same:
@@ -290,6 +377,7 @@ class MicroLU:
             self._lu = self._splu(A.tocsc(), "MMD_AT_PLUS_A")
             self._permuted = False  # factors of A itself
             self.stats.factorizations += 1
+            self.stats.orderings += 1
             q = np.argsort(self._lu.perm_c)
             T = sp.csr_matrix(
                 (np.arange(1, A.nnz + 1, dtype=float), A.indices, A.indptr), shape=A.shape
@@ -301,11 +389,8 @@ class MicroLU:
             self._pindices, self._pindptr = P.indices, P.indptr
             self._pattern = (A.indptr.copy(), A.indices.copy())
         self._data = A.data.copy()
-        if self._permuted:
-            x = np.empty_like(b)
-            x[self._q] = self._lu.solve(np.ascontiguousarray(b[self._q]))
-        else:
-            x = self._lu.solve(b)
+        self._fresh = False
+        x = self._apply(b)
         r = np.linalg.norm(np.reshape(b - A @ x, (b.shape[0], -1)), axis=0)
         nb = np.linalg.norm(np.reshape(b, (b.shape[0], -1)), axis=0)
         if np.any(r > 1e-8 * nb) or not np.all(np.isfinite(x)):
@@ -316,6 +401,94 @@ class MicroLU:
             x = splu(A.tocsc()).solve(b)
             self._pattern = None  # the next call starts afresh
         return x
+
+
+def _gmres(
+    A: sp.csr_matrix, r0: np.ndarray, M: Callable, tol: float, maxit: int, share: int = 1
+) -> tuple[np.ndarray | None, int]:
+    """Right-preconditioned GMRES for ``A d = r0`` from ``d = 0`` (internal).
+
+    Stops when the Arnoldi residual estimate is ``<= tol``; returns ``(d, iterations)``,
+    ``d`` None when ``maxit`` iterations do not reach it, or when the convergence rate of
+    the first iterations predicts more than ``maxit / share`` (gives up early).
+    Classical Gram–Schmidt with one reorthogonalization.
+    """
+    if maxit < 1:
+        return None, 0
+    n = r0.shape[0]
+    V = np.empty((maxit + 1, n))
+    Z = np.empty((maxit, n))
+    H = np.zeros((maxit + 1, maxit))
+    g = np.zeros(maxit + 1)
+    cs, sn = np.zeros(maxit), np.zeros(maxit)
+    beta = float(np.linalg.norm(r0))
+    V[0] = r0 / beta
+    g[0] = beta
+    for k in range(maxit):
+        Z[k] = M(V[k])
+        w = A @ Z[k]
+        h = V[: k + 1] @ w
+        w -= V[: k + 1].T @ h
+        h2 = V[: k + 1] @ w
+        w -= V[: k + 1].T @ h2
+        h += h2
+        hn = float(np.linalg.norm(w))
+        col = np.append(h, hn)
+        for i in range(k):
+            a, c = col[i], col[i + 1]
+            col[i], col[i + 1] = cs[i] * a + sn[i] * c, -sn[i] * a + cs[i] * c
+        rho = float(np.hypot(col[k], col[k + 1]))
+        if rho == 0.0:
+            return None, k + 1
+        cs[k], sn[k] = col[k] / rho, col[k + 1] / rho
+        col[k], col[k + 1] = rho, 0.0
+        H[: k + 2, k] = col
+        g[k + 1] = -sn[k] * g[k]
+        g[k] = cs[k] * g[k]
+        if abs(g[k + 1]) <= tol or hn == 0.0:
+            y = np.linalg.solve(np.triu(H[: k + 1, : k + 1]), g[: k + 1])
+            return Z[: k + 1].T @ y, k + 1
+        if k >= 1:  # predicted iterations from the mean reduction so far
+            rate = (abs(g[k + 1]) / beta) ** (1.0 / (k + 1))
+            if rate >= 1.0 or np.log(tol / beta) / np.log(rate) * share > maxit:
+                return None, k + 1
+        V[k + 1] = w / hn
+    return None, maxit
+
+
+def _digest(h: Any, obj: Any, depth: int = 0) -> None:
+    """Feed the content of ``obj`` (numbers, strings, arrays, containers, objects) to ``h``.
+
+    Beyond a nesting depth of 12 (a cycle?) the object's identity is used, so that
+    such oracles are never taken for identical ones.
+    """
+    if depth > 12:
+        h.update(f"id:{id(obj)};".encode())
+    elif obj is None or isinstance(obj, bool | int | float | str | np.generic):
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+    elif isinstance(obj, np.ndarray):
+        a = np.ascontiguousarray(obj)
+        h.update(f"array:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    elif isinstance(obj, list | tuple):
+        h.update(f"seq:{len(obj)}[".encode())
+        for x in obj:
+            _digest(h, x, depth + 1)
+        h.update(b"]")
+    elif isinstance(obj, dict):
+        h.update(f"dict:{len(obj)}{{".encode())
+        for k in sorted(obj, key=str):
+            _digest(h, str(k), depth + 1)
+            _digest(h, obj[k], depth + 1)
+        h.update(b"}")
+    elif isinstance(obj, functools.partial):
+        _digest(h, (obj.func, obj.args, obj.keywords), depth + 1)
+    elif hasattr(obj, "__dict__") and not callable(obj):
+        h.update(f"obj:{type(obj).__module__}.{type(obj).__qualname__}".encode())
+        _digest(h, {k: v for k, v in vars(obj).items() if not k.startswith("_")}, depth + 1)
+    else:  # functions, classes, factories: by name
+        name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+        h.update(f"named:{getattr(obj, '__module__', '')}.{name};".encode())
 
 
 def _default_solver() -> MicroLU:
@@ -374,6 +547,18 @@ class _Micro:
                 for j in range(d):
                     A[idx, i * d + j] = X[j, idx] - xc[j]
         self.A = A
+        # independent load cases: h = S c, c = Q h (small strain: c are the d (d + 1) / 2
+        # symmetric unit strains, S Q h = sym(h); otherwise S = Q = I)
+        if rve.measure == "strain":
+            pairs = [(i, j) for i in range(d) for j in range(i, d)]
+            S = np.zeros((self.nH, len(pairs)))
+            Q = np.zeros((len(pairs), self.nH))
+            for k, (i, j) in enumerate(pairs):
+                S[[i * d + j, j * d + i], k] = 1.0
+                Q[k, [i * d + j, j * d + i]] = 0.5 if i != j else 1.0
+            self.load_cases = (S, Q)
+        else:
+            self.load_cases = (np.eye(self.nH), np.eye(self.nH))
         # virgin micro history, per field (*idx, n_el, n_qp)
         self.hist0: State = {}
         self.fields: list[tuple[str, ...]] = []
@@ -395,8 +580,13 @@ class _Micro:
                 self.hist0[k][..., self.slices[p], :] = v
         # constraints
         self.bc = rve.bc
-        zero_t = np.zeros(self.ishape * 2 + (self.nel, self.nqp))
-        self.pattern_K = self.op.stiffness(zero_t)  # fixes the pattern
+        # the fixed CSR pattern of the stiffness (no assembly: a zero matrix on the pattern)
+        if self.op._pattern is None:
+            self.op._pattern = self.op._build_pattern()
+        pat = self.op._pattern
+        self.pattern_K = sp.csr_matrix(
+            (np.zeros(pat.nnz), pat.indices, pat.indptr), shape=(self.N, self.N)
+        )
         rmap, C = self._constraints(cell)
         self.rmap = rmap
         self._C_unscaled = C
@@ -542,13 +732,33 @@ class RVE(OracleBase):
         Zero-argument factory of a linear solver ``solve(A, b)`` with ``b``
         ``(n,)`` or ``(n, k)``, e.g. :func:`fe2.linalg.scipy_direct`. Default
         :class:`MicroLU`: SuperLU with a minimum-degree ordering computed once
-        and reused across Newton steps and macro points (the pattern is fixed).
+        and reused across Newton steps and macro points (the pattern is fixed);
+        within one micro solve its factors precondition GMRES for the later
+        Newton matrices and the condensation. A solver with a ``reset()``
+        method has it called at the start of every micro solve.
     executor : concurrent.futures.Executor, optional
         When given, :meth:`evaluate` splits the macro points into chunks run
         through :func:`fe2.oracle.evaluate` on it (process pools welcome: the
         RVE pickles without its caches).
     chunk_size : int, optional
         Points per chunk with ``executor``.
+    predictor : {None, "elastic"}
+        ``"elastic"`` (measure ``"strain"``, not with ``mixed``): before a
+        micro Newton iteration, predict the fluctuation as the committed one
+        plus the linear-elastic response to the macro strain increment,
+        ``w = w_c + dW_el (h - h_c)``, with ``dW_el`` from the one
+        factorization behind :meth:`effective_tensor`. The prediction is
+        accepted, without any micro factorization, when every phase answers
+        there with exactly the tangent of the virgin cell (no micro point
+        yields) and the micro residual already meets ``rtol``: the converged
+        micro state of the Newton iteration, to its tolerance, with the
+        elastic homogenized tangent. Otherwise the Newton iteration starts
+        from the predicted fluctuation (the sub-stepping fallback still from
+        the committed one). Same converged answers to ``rtol``; far fewer
+        micro solves while points stay elastic (loading below yield, elastic
+        unloading) and fewer iterations at yielding ones. ``info["predicted"]`` marks the
+        accepted points. No effect on cells with linear phases (already one
+        solve in all).
 
     Notes
     -----
@@ -576,7 +786,15 @@ class RVE(OracleBase):
 
     A micro solve that fails from the warm start is retried by sub-stepping
     the macro input from the committed ``"macro_input"``; a point that still
-    fails is reported with ``converged = False`` (and a warning).
+    fails is reported with ``converged = False`` (and a warning). A point
+    whose micro problem cannot be solved at all (a phase rejects every
+    sub-step, a singular micro stiffness) raises :class:`~fe2.oracle.OracleError`
+    with the attributes ``point`` (index in the point axes of this call),
+    ``macro_input`` ``(*idx,)`` and ``reason`` (the failure without the
+    location), so that a macro solver can name the point in its own numbering.
+
+    Identical RVEs (same :meth:`fingerprint`) give identical answers; a macro
+    :class:`~fe2.macro.Problem` shares one object between its subdomains.
 
     Examples
     --------
@@ -603,6 +821,7 @@ class RVE(OracleBase):
         solver: Callable[[], Callable] | None = None,
         executor: Any = None,
         chunk_size: int | None = None,
+        predictor: str | None = None,
     ):
         if not isinstance(cell, Cell):
             raise ValueError(
@@ -670,7 +889,19 @@ class RVE(OracleBase):
         self.chunk_size = chunk_size
         self.linear = all(isinstance(m, _LINEAR) for m in self.phases)
         self.mixed, self.mixed_flux = self._check_mixed(mixed, mixed_flux)
+        if predictor not in (None, "elastic"):
+            raise ValueError(f"RVE: predictor must be None or 'elastic', got {predictor!r}")
+        if predictor == "elastic" and (self.measure != "strain" or self.mixed is not None):
+            why = "mixed control" if self.measure == "strain" else f"measure {self.measure!r}"
+            raise ValueError(
+                f"RVE: predictor='elastic' needs small-strain phases (measure 'strain') without "
+                f"mixed control; this cell has {why}"
+            )
+        self.predictor = predictor
         self._lin: tuple[np.ndarray, np.ndarray] | None = None
+        # fluctuation per unit affine gradient (N, nH) and phase tangents (*idx, *idx, n_el,
+        # n_qp) of the linearization, for the elastic predictor
+        self._lin_fields: tuple[np.ndarray, np.ndarray] | None = None
         self._local = threading.local()
         self._micro()  # validate the mesh and the boundary conditions now
 
@@ -680,7 +911,29 @@ class RVE(OracleBase):
         mats = ", ".join(type(m).__name__ for m in self.phases)
         return f"RVE({self.cell!r}, phases=[{mats}], bc={self.bc!r}, measure={self.measure!r})"
 
+    def fingerprint(self) -> str:
+        """Content hash (hex) of everything that determines the answers.
+
+        Covers the micro mesh and phase ids, the phase materials (type and
+        parameters), ``bc``, ``order``, ``intorder``, ``mixed``, ``rtol``,
+        ``max_iter``, ``predictor`` and the solver factory; not the executor.
+        Equal fingerprints mean interchangeable oracles.
+        """
+        m = self._micro()
+        h = hashlib.sha256()
+        for part in (
+            type(self).__qualname__, self.measure, self.bc, self.order, self.intorder,
+            self.rtol, self.max_iter, self.predictor, self.mixed, self.mixed_flux,
+            self.solver, tuple(self.cell.size), self.cell.origin, type(m.mesh).__name__,
+            np.asarray(m.mesh.p), np.asarray(m.mesh.t), m.phase, self.phases,
+        ):
+            _digest(h, part)
+        return h.hexdigest()
+
     def __getstate__(self) -> dict:
+        if self.linear and self._lin is None:
+            # one cell solve here, shipped to every worker, instead of one per chunk
+            self._linearization()
         st = self.__dict__.copy()
         del st["_local"]  # bases, operators, factorizations: rebuilt lazily
         st["executor"] = None
@@ -758,6 +1011,9 @@ class RVE(OracleBase):
     def _newton(self, m: _Micro, h: np.ndarray, hist_c: State, w0: np.ndarray) -> _Point:
         """Micro Newton at affine gradient ``h`` from the fluctuation ``w0``."""
         u_aff = m.A @ h
+        reset = getattr(m.solver, "reset", None)
+        if reset is not None:
+            reset()  # factor reuse stays within this solve: answers independent of history
         w = np.array(w0, dtype=float)
         gq = m.op.measure(u_aff + w)
         try:
@@ -767,7 +1023,11 @@ class RVE(OracleBase):
         f = m.op.internal_force(flux)
         it = 0
         converged = False
-        system = m.system if m.system is not None else m.ensure_system(m.op.stiffness(tangent))
+        K_cur = None  # stiffness of the current ``tangent`` once assembled (assemble once)
+        if m.system is None:
+            K_cur = m.op.stiffness(tangent)
+            m.ensure_system(K_cur)
+        system = m.system
         while True:
             rn = system.residual_norm(f, w)
             if rn <= self.rtol * np.linalg.norm(f) or rn == 0.0:
@@ -775,7 +1035,8 @@ class RVE(OracleBase):
                 break
             if it >= self.max_iter:
                 break
-            K = m.op.stiffness(tangent)
+            K = K_cur if K_cur is not None else m.op.stiffness(tangent)
+            K_cur = None
             dw = system.expand(_linear_solve(m, system.matrix(K), system.rhs(f, w)))
             step = 1.0
             for _ in range(10):
@@ -792,17 +1053,19 @@ class RVE(OracleBase):
             w = wt
             f = m.op.internal_force(flux)
             it += 1
-        # static condensation at the last iterate
-        K = m.op.stiffness(tangent)
+        # static condensation at the last iterate, one right-hand side per independent
+        # load case (small strain: the symmetric unit strains; skew parts cause no fluctuation)
+        K = K_cur if K_cur is not None else m.op.stiffness(tangent)
         KA = K @ m.A
-        dW = system.expand(_linear_solve(m, system.matrix(K), system.rhs(KA, None)))
+        S, Q = m.load_cases
+        dW = system.expand(_linear_solve(m, system.matrix(K), system.rhs(KA @ S, None))) @ Q
         V = m.volume
         T = m.A.T @ (KA + K @ dW) / V
         Sigma = m.A.T @ f / V
         mean_g = np.einsum("...eq,eq->...", gq, m.op.dx) / V
         work = float(np.sum(flux * gq * m.op.dx)) / V
         hm = abs(work - float(np.sum(Sigma.reshape(m.ishape) * mean_g)))
-        return _Point(Sigma, T, w, hist, it, converged, hm, gq, flux)
+        return _Point(Sigma, T, w, hist, it, converged, hm, gq, flux, dW=dW, K=K)
 
     def _solve_point(
         self, m: _Micro, h: np.ndarray, hist_c: State, w0: np.ndarray, h_prev: np.ndarray | None,
@@ -812,8 +1075,13 @@ class RVE(OracleBase):
         if self.linear and not fields:
             C, M = self._linearization()
             return _Point(C @ h, C, w0, hist_c, 0, True, abs(float(h @ M @ h)))
+        w_start = w0
+        if self.predictor == "elastic" and h_prev is not None and not self.linear:
+            pred, w_start = self._elastic_prediction(m, h, hist_c, w0, h_prev)
+            if pred is not None:
+                return pred
         try:
-            r: _Point | None = self._newton(m, h, hist_c, w0)
+            r: _Point | None = self._newton(m, h, hist_c, w_start)
             failure = ""
         except _MicroFailure as err:
             r, failure = None, str(err)
@@ -904,15 +1172,56 @@ class RVE(OracleBase):
             try:
                 r = self._newton(m, h, m.hist0, np.zeros(m.N))
                 # Hill–Mandel form: <eps : C : eps> - E : C_hom : E for the linear fluctuation
-                K = m.op.stiffness(self._materials(m, m.op.measure(np.zeros(m.N)), m.hist0)[1])
-                system = m.ensure_system(K)
-                KA = K @ m.A
-                U = m.A + system.expand(_linear_solve(m, system.matrix(K), system.rhs(KA, None)))
+                tq = self._materials(m, m.op.measure(np.zeros(m.N)), m.hist0)[1]
+                if r.iterations == 0:  # Newton stayed at w = 0: its condensation is this one
+                    K, dW = r.K, r.dW
+                else:
+                    K = m.op.stiffness(tq)
+                    system = m.ensure_system(K)
+                    S, Q = m.load_cases
+                    dW = system.expand(
+                        _linear_solve(m, system.matrix(K), system.rhs(K @ m.A @ S, None))
+                    ) @ Q
+                U = m.A + dW
             except _MicroFailure as err:
                 raise ValueError(f"RVE: the cell problem at zero input fails: {err}") from err
             M = U.T @ (K @ U) / m.volume - r.tangent
             self._lin = (r.tangent, M)
+            self._lin_fields = (np.asarray(dW), tq)
         return self._lin
+
+    def _elastic_prediction(
+        self, m: _Micro, h: np.ndarray, hist_c: State, w_c: np.ndarray, h_c: np.ndarray
+    ) -> tuple[_Point | None, np.ndarray]:
+        """Committed state plus the elastic response to ``h - h_c``: (point or None, fluctuation).
+
+        Accepted only when the phase tangents at the predicted micro strain
+        equal those of the linearization exactly (so the condensed tangent is
+        the linearization's) and the equilibrium residual meets ``rtol``, the
+        convergence test of :meth:`_newton`; otherwise the point is None and
+        the predicted fluctuation is the Newton starting point.
+        """
+        C, _ = self._linearization()
+        dW, tq = self._lin_fields
+        w = w_c + dW @ (h - h_c)
+        gq = m.op.measure(m.A @ h + w)
+        try:
+            flux, tangent, hist = self._materials(m, gq, hist_c)
+        except OracleError:
+            return None, w_c
+        if not np.array_equal(tangent, tq):
+            return None, w
+        f = m.op.internal_force(flux)
+        system = m.system if m.system is not None else m.ensure_system(m.op.stiffness(tangent))
+        rn = system.residual_norm(f, w)
+        if not (rn <= self.rtol * np.linalg.norm(f) or rn == 0.0):
+            return None, w
+        V = m.volume
+        Sigma = m.A.T @ f / V
+        mean_g = np.einsum("...eq,eq->...", gq, m.op.dx) / V
+        work = float(np.sum(flux * gq * m.op.dx)) / V
+        hm = abs(work - float(np.sum(Sigma.reshape(m.ishape) * mean_g)))
+        return _Point(Sigma, C.copy(), w, hist, 0, True, hm, gq, flux, predicted=True), w
 
     # .............................................................. public API
 
@@ -1010,6 +1319,7 @@ class RVE(OracleBase):
         iters = np.zeros(npts, dtype=np.int64)
         hm = np.zeros(npts)
         conv = np.zeros(npts, dtype=bool)
+        predicted = np.zeros(npts, dtype=bool)
         new: State | None = None if self.linear else self.initial_state((npts,))
         for p in range(npts):
             hist, w0, g_prev = self._point_state(state, p)
@@ -1017,13 +1327,18 @@ class RVE(OracleBase):
                 r, g_used = self._mixed_point(m, gf[..., p], hist, w0, g_prev)
             except OracleError as err:
                 where = tuple(int(i) for i in np.unravel_index(p, pts)) if pts else ()
-                raise OracleError(
+                located = OracleError(
                     f"{err} (macro point {where}, input "
                     f"{np.array2string(gf[..., p].ravel(), precision=5)})"
-                ) from err
+                )
+                located.point = where
+                located.macro_input = gf[..., p].copy()
+                located.reason = str(err)
+                raise located from err
             flux[:, p] = r.flux
             tangent[:, :, p] = r.tangent
             iters[p], hm[p], conv[p] = r.iterations, r.hill_mandel, r.converged
+            predicted[p] = r.predicted
             if new is not None:
                 new["fluctuation"][:, p] = r.w
                 new["macro_input"][..., p] = g_used
@@ -1037,15 +1352,18 @@ class RVE(OracleBase):
             )
         if new is not None:
             new = {k: v.reshape(v.shape[:-1] + pts) for k, v in new.items()}
+        info = {
+            "iterations": iters.reshape(pts),
+            "hill_mandel": hm.reshape(pts),
+            "converged": conv.reshape(pts),
+        }
+        if self.predictor is not None:
+            info["predicted"] = predicted.reshape(pts)
         return Response(
             flux=flux.reshape(ishape + pts),
             tangent=tangent.reshape(ishape * 2 + pts),
             state=new,
-            info={
-                "iterations": iters.reshape(pts),
-                "hill_mandel": hm.reshape(pts),
-                "converged": conv.reshape(pts),
-            },
+            info=info,
         )
 
     def solve(self, g: np.ndarray, state: State | None = None) -> MicroSolution:
