@@ -33,8 +33,14 @@ test-all: install
 verify: install
 	$(VENV)/bin/fe2 verify --out verification/report
 
+# every benchmark, about an hour on two cores; figures go to bench/RESULTS.md by hand
 bench: install
 	$(PY) bench/macro_solvers.py
+	$(PY) bench/rve.py
+	$(PY) bench/atomistic.py
+	$(PY) bench/hmm.py
+	$(PY) bench/fe2_vs_dns.py
+	$(PY) bench/fe2_parallel.py
 
 lint: install
 	$(VENV)/bin/ruff check fe2 tests examples bench verification meshes

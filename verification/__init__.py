@@ -62,6 +62,7 @@ STUDIES: list[StudySpec] = [
     _spec("hashin_shtrikman", "Micro: Hashin–Shtrikman bounds"),
     _spec("fe2_linear", "FE²: linear micro equals single-scale FE"),
     _spec("fe2_newton", "FE²: quadratic macro Newton convergence with a nonlinear RVE"),
+    _spec("fe2_dns", "FE² vs DNS: periodic fibre composite, eps = 1/4 ... 1/32"),
     _spec("dwr", "Solution verification: dual-weighted-residual goal-oriented estimate"),
     _spec("fe_hmm", "FE-HMM: rates and resonance error"),
 ]
