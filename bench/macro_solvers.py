@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
-import multiprocessing as mp
 import os
 import platform
 import resource
@@ -38,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import extrapolate, fmt_t, run_isolated
 
 # cube divisions N: elasticity has 3 N (N + 1)^2 free DOFs, Poisson (N - 1)^3
 SIZES = {
@@ -160,50 +159,6 @@ def reuse_timing(problem: str, size: int) -> dict:
 # -- driver ---------------------------------------------------------------------------------------
 
 
-def _child(conn, func, args):
-    try:
-        conn.send(("ok", func(*args)))
-    except BaseException as err:  # report any failure (MemoryError, SolverError) to the parent
-        conn.send(("error", f"{type(err).__name__}: {err}"))
-    finally:
-        conn.close()
-
-
-def run_isolated(func, args, timeout: float):
-    """Run ``func(*args)`` in a fresh spawned process; return (status, result_or_message)."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_child, args=(child, func, args))
-    p.start()
-    child.close()
-    try:
-        if not parent.poll(timeout):
-            p.kill()
-            p.join()
-            return "timeout", f"killed after {timeout:.0f} s"
-        status, out = parent.recv()
-    except EOFError:
-        status, out = "error", "process died (out of memory?)"
-    p.join()
-    return status, out
-
-
-def _extrapolate(points: list[tuple[float, float]], n: float, default_exp: float) -> float:
-    """Power-law extrapolation of y(n) from the last two (n, y) points."""
-    if not points:
-        return 0.0
-    if len(points) == 1:
-        (n1, y1), p = points[0], default_exp
-    else:
-        (n0, y0), (n1, y1) = points[-2], points[-1]
-        p = math.log(y1 / y0) / math.log(n1 / n0) if y1 > 0 and y0 > 0 else default_exp
-    return y1 * (n / n1) ** p
-
-
-def _fmt_t(t: float) -> str:
-    return f"{t:.2f}" if t < 10 else f"{t:.0f}"
-
-
 def machine() -> str:
     import petsc4py
     import scipy
@@ -259,8 +214,8 @@ def main(argv=None) -> int:
                     break
                 row = {"problem": problem, "n": n, **{f"asm_{k}": v for k, v in asm.items()}}
                 progress(f"{problem} N={n}: {asm['dofs']} DOFs assembled in {asm['time']:.1f} s")
-                est_t = _extrapolate(t_pts, asm["dofs"], 2.0)
-                est_m = _extrapolate(m_pts, asm["dofs"], 4.0 / 3.0)
+                est_t = extrapolate(t_pts, asm["dofs"], 2.0)
+                est_m = extrapolate(m_pts, asm["dofs"], 4.0 / 3.0)
                 why = [w for w, over in (("time", est_t > args.time_limit),
                                          ("memory", est_m > mem_limit)) if over]
                 if why:
@@ -302,15 +257,15 @@ def main(argv=None) -> int:
         st_s, s = r["scipy"]
         st_p, p = r["petsc"]
         if st_s == "ok":
-            s_t, s_m = _fmt_t(s["time"]), f"{s['peak']:.0f} / {s['base']:.0f}"
+            s_t, s_m = fmt_t(s["time"]), f"{s['peak']:.0f} / {s['base']:.0f}"
         elif st_s == "skipped":
-            s_t = f"skipped, est. ~{_fmt_t(s['time'])}"
+            s_t = f"skipped, est. ~{fmt_t(s['time'])}"
             s_m = f"est. ~{s['mem']:.0f} extra"
             s_m += f" (over {' and '.join(s['why'])} limit)"
         else:
             s_t, s_m = st_s, s
         if st_p == "ok":
-            p_t, p_its, p_m = _fmt_t(p["time"]), str(p["its"]), f"{p['peak']:.0f} / {p['base']:.0f}"
+            p_t, p_its, p_m = fmt_t(p["time"]), str(p["its"]), f"{p['peak']:.0f} / {p['base']:.0f}"
         else:
             p_t, p_its, p_m = st_p, "", p
         if st_s in ("ok", "skipped") and st_p == "ok":
@@ -319,7 +274,7 @@ def main(argv=None) -> int:
         else:
             ratio = ""
         diff = f"{r['diff']:.1e}" if "diff" in r else ""
-        print(f"| {r['problem']} | {r['asm_dofs']:,} | {r['asm_nnz']:,} | {_fmt_t(r['asm_time'])} "
+        print(f"| {r['problem']} | {r['asm_dofs']:,} | {r['asm_nnz']:,} | {fmt_t(r['asm_time'])} "
               f"| {s_t} | {s_m} | {p_t} | {p_its} | {p_m} | {ratio} | {diff} |")
     if reuse:
         print("\nscipy_direct(reuse=True): time of a call [s] (best of 3)\n")
