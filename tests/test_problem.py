@@ -9,7 +9,7 @@ import skfem
 
 from fe2.macro import ConvergenceError, NewtonOptions, Problem
 from fe2.materials import J2Plasticity, LinearConductivity, LinearElastic, NeoHookean
-from fe2.oracle import OracleError
+from fe2.oracle import OracleBase, OracleError, Response
 
 
 def square(n=4, kind="tri"):
@@ -169,3 +169,33 @@ def test_clear_errors():
         Problem(m, LinearElastic(1.0, 0.3))
     with pytest.raises(KeyError, match="unknown subdomain 'core'"):
         Problem(m, {"core": LinearElastic(1.0, 0.3, plane="strain")})
+
+
+class _LosesStiffness(OracleBase):
+    """Linear elastic until |eps| exceeds a threshold, then a stress drop with a zero
+    tangent (a crude limit state: the macro stiffness matrix is singular there)."""
+
+    measure, dim = "strain", 2
+
+    def __init__(self, threshold):
+        self.inner = LinearElastic(1.0, 0.3, plane="strain")
+        self.threshold = threshold
+
+    def evaluate(self, g, x=None, state=None):
+        r = self.inner.evaluate(g)
+        flux, tangent = np.array(r.flux, copy=True), np.array(r.tangent, copy=True)
+        if np.abs(g).max() > self.threshold:
+            flux *= 0.5
+            tangent[...] = 0.0
+        return Response(flux=flux, tangent=tangent, state=None, info={})
+
+
+def test_singular_tangent_cuts_back_then_fails_cleanly():
+    """A singular macro tangent is a failed step (cut back), never a SolverError crash."""
+    mesh = skfem.MeshTri.init_tensor(np.linspace(0, 1, 3), np.linspace(0, 1, 3)).with_defaults()
+    prob = Problem(mesh, _LosesStiffness(threshold=0.015), kind="small_strain")
+    prob.dirichlet("left", 0.0).dirichlet("right", [0.02, 0.0]).body_load([0.0, 0.01])
+    with pytest.raises(ConvergenceError, match="linear solve failed"):
+        prob.solve(NewtonOptions(steps=2, max_cutbacks=2))
+    # the steps below the threshold converged and were kept
+    assert 0.5 <= prob.t < 1.0

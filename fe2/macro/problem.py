@@ -61,6 +61,7 @@ import skfem
 from skfem import LinearForm
 
 from ..fem import GradientOperator, check_jacobians, element_for
+from ..linalg import SolverError
 from ..oracle import OracleError, QuadratureState, Response
 from ..oracle import evaluate as evaluate_oracle
 
@@ -618,7 +619,13 @@ class Problem:
             if pending:
                 # consistent predictor: linearize about u0 with the Dirichlet increment
                 rhs -= K[free][:, fixed] @ dD[fixed]
-            u[free] += self.solver(K[free][:, free], rhs)
+            try:
+                u[free] += self.solver(K[free][:, free], rhs)
+            except (SolverError, np.linalg.LinAlgError) as err:
+                # e.g. a singular tangent at a limit state: a failed step, not a crash
+                raise StepFailure(
+                    f"linear solve failed at Newton iteration {it}, load factor {t:.4g}: {err}"
+                ) from err
             if pending:
                 u[D] = uD
                 pending = False
