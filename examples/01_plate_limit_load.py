@@ -63,7 +63,8 @@ def solve(order: int, out: Path | None = None):
             writer.write(rec.t, p.mesh, point_data={"u": p.vertex_values()},
                          quadrature_data={"stress": qd["flux"], "alpha": qd["state_alpha"]})
 
-    sol = prob.solve(NewtonOptions(steps=20, rtol=1e-8, max_iter=25), reactions=("right",),
+    sol = prob.solve(NewtonOptions(steps=20, rtol=1e-8, max_iter=25, line_search=4),
+                     reactions=("right",),
                      callback=write)
     return sol, prob
 

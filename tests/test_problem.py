@@ -199,3 +199,29 @@ def test_singular_tangent_cuts_back_then_fails_cleanly():
         prob.solve(NewtonOptions(steps=2, max_cutbacks=2))
     # the steps below the threshold converged and were kept
     assert 0.5 <= prob.t < 1.0
+
+
+def test_line_search_removes_cutbacks_of_a_plastic_plate():
+    """Large J2 increments make plain Newton oscillate (cut-backs); backtracking converges
+    every step, to the same limit-load plateau (exact plane-strain value 0.75 * 2 sy / sqrt 3)."""
+    from pathlib import Path
+
+    from fe2.io import read_mesh
+
+    mesh = read_mesh(Path(__file__).resolve().parents[1] / "meshes" / "plate_with_hole.msh")
+    out = {}
+    for ls in (0, 4):
+        prob = Problem(mesh, J2Plasticity(200e3, 0.3, 250.0, H_iso=100.0, dim=2),
+                       kind="small_strain", order=2)
+        prob.dirichlet("left", 0.0, components=(0,)).dirichlet("bottom", 0.0, components=(1,))
+        prob.dirichlet("right", 0.02, components=(0,))
+        sol = prob.solve(NewtonOptions(steps=20, rtol=1e-8, line_search=ls), reactions=("right",))
+        out[ls] = (len(sol.steps), sol.reactions["right"][-1, 0])
+    assert out[0][0] > 20  # plain Newton needed cut-backs
+    assert out[4][0] == 20  # every step converged at once
+    limit = 0.75 * 2 * 250.0 / np.sqrt(3.0)
+    for _, reaction in out.values():
+        assert 1.0 <= reaction / limit <= 1.05
+    assert out[4][1] == pytest.approx(out[0][1], rel=1e-4)
+    with pytest.raises(ValueError, match="line_search"):
+        NewtonOptions(line_search=-1)

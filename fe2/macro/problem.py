@@ -110,6 +110,12 @@ class NewtonOptions:
     grow : float
         After a step that converged in few iterations, the next increment is
         multiplied by ``grow`` (never beyond the initial increment).
+    line_search : int
+        Backtracking halvings per Newton iteration (0: plain Newton, the
+        default). With ``n > 0`` a Newton step that does not reduce the
+        residual norm by the Armijo factor ``1 - 1e-4 alpha`` is halved up to
+        ``n`` times (each try is one oracle evaluation); it breaks the
+        oscillating iterates plasticity can show with large increments.
     """
 
     rtol: float = 1e-9
@@ -118,6 +124,7 @@ class NewtonOptions:
     steps: int = 1
     max_cutbacks: int = 8
     grow: float = 1.5
+    line_search: int = 0
 
     def __post_init__(self):
         for name in ("rtol", "atol"):
@@ -128,6 +135,10 @@ class NewtonOptions:
                 raise ValueError(f"NewtonOptions.{name} must be >= 1, got {getattr(self, name)}")
         if self.max_cutbacks < 0:
             raise ValueError(f"NewtonOptions.max_cutbacks must be >= 0, got {self.max_cutbacks}")
+        if not 0 <= int(self.line_search) <= 30:
+            raise ValueError(
+                f"NewtonOptions.line_search must be in 0..30 halvings, got {self.line_search}"
+            )
 
 
 @dataclass(frozen=True)
@@ -593,9 +604,13 @@ class Problem:
         # the converged state of the last step (same u0) seeds the predictor: its
         # algorithmic tangent, and no repeated oracle evaluation
         cached = self._converged if u0 is self.u else None
+        searched = None  # (fint, tangent, resp) at u, evaluated by the line search
         for it in range(opts.max_iter + 1):
             if it == 0 and cached is not None:
                 fint, tangent, resp = cached
+            elif searched is not None:
+                fint, tangent, resp = searched
+                searched = None
             else:
                 flux, tangent, resp = self._evaluate(u)
                 fint = self.op.internal_force(flux)
@@ -620,20 +635,51 @@ class Problem:
                 # consistent predictor: linearize about u0 with the Dirichlet increment
                 rhs -= K[free][:, fixed] @ dD[fixed]
             try:
-                u[free] += self.solver(K[free][:, free], rhs)
+                du = self.solver(K[free][:, free], rhs)
             except (SolverError, np.linalg.LinAlgError) as err:
                 # e.g. a singular tangent at a limit state: a failed step, not a crash
                 raise StepFailure(
                     f"linear solve failed at Newton iteration {it}, load factor {t:.4g}: {err}"
                 ) from err
-            if pending:
-                u[D] = uD
-                pending = False
+            if pending or opts.line_search == 0:
+                u[free] += du
+                if pending:
+                    u[D] = uD
+                    pending = False
+                continue
+            searched = self._line_search(u, free, du, fext, rn, opts.line_search)
         history = ", ".join(f"{x:.1e}" for x in residuals[-4:])
         raise StepFailure(
             f"Newton did not converge in {opts.max_iter} iterations at load factor {t:.4g} "
             f"(residual {residuals[-1]:.3e}, history {history})"
         )
+
+    def _line_search(self, u, free, du, fext, rn, halvings):
+        """Backtrack ``u[free] += alpha du`` (in place) until the residual drops (Armijo).
+
+        Returns ``(fint, tangent, response)`` at the accepted ``u``. If no
+        halving reduces the residual, the smallest step is kept (the Newton
+        loop, then the cut-back, decide).
+        """
+        u0 = u[free].copy()
+        alpha = 1.0
+        for k in range(halvings + 1):
+            u[free] = u0 + alpha * du
+            try:
+                flux, tangent, resp = self._evaluate(u)
+            except StepFailure:
+                if k == halvings:
+                    raise
+                alpha *= 0.5
+                continue
+            fint = self.op.internal_force(flux)
+            trial = float(np.linalg.norm((fint - fext)[free]))
+            if trial <= (1.0 - 1e-4 * alpha) * rn or k == halvings:
+                if k:
+                    log.debug("line search: step %.3g, |r| %.3e -> %.3e", alpha, rn, trial)
+                return fint, tangent, resp
+            alpha *= 0.5
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def solve(
         self,
