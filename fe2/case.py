@@ -442,13 +442,17 @@ def run_case(
         _close(prob)
         root.removeHandler(handler)
         handler.close()
-        failed = out.with_name(out.name + ".failed")
-        shutil.rmtree(failed, ignore_errors=True)
-        tmp.rename(failed)
+        keep_failed(tmp, out)
         raise
     _close(prob)
     root.removeHandler(handler)
     handler.close()
+    swap_into(tmp, out)
+    return summary
+
+
+def swap_into(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by the finished run folder ``tmp`` (earlier results replaced whole)."""
     if out.exists():
         old = out.with_name(out.name + f".old-{os.getpid()}")
         out.rename(old)
@@ -456,7 +460,13 @@ def run_case(
         shutil.rmtree(old)
     else:
         tmp.rename(out)
-    return summary
+
+
+def keep_failed(tmp: Path, out: Path) -> None:
+    """Move a failed run's partial output to ``out.failed``; ``out`` stays as it was."""
+    failed = out.with_name(out.name + ".failed")
+    shutil.rmtree(failed, ignore_errors=True)
+    tmp.rename(failed)
 
 
 CHECKPOINT = "checkpoint.npz"

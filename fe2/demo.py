@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from .case import keep_failed, swap_into
+
 __all__ = ["DemoConfig", "MicroCounter", "fibre_cell", "demo_config", "demo_problem", "run_demo"]
 
 log = logging.getLogger(__name__)
@@ -223,17 +225,6 @@ def _von_mises(s: np.ndarray) -> np.ndarray:
     return np.sqrt(1.5 * np.einsum("ij...,ij...->...", dev, dev))
 
 
-def _swap_into(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by ``tmp`` (earlier results replaced whole)."""
-    if out.exists():
-        old = out.with_name(out.name + f".old-{os.getpid()}")
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(out)
-
-
 def run_demo(out: str | os.PathLike, quick: bool = False, config: DemoConfig | None = None
              ) -> dict:
     """Run the FE² plate-with-hole demo and write its outputs into ``out``.
@@ -271,16 +262,14 @@ def run_demo(out: str | os.PathLike, quick: bool = False, config: DemoConfig | N
     try:
         summary = _run(tmp, cfg, executor)
     except BaseException:
-        failed = out.with_name(out.name + ".failed")
-        shutil.rmtree(failed, ignore_errors=True)
-        tmp.rename(failed)
+        keep_failed(tmp, out)
         raise
     finally:
         if executor is not None:
             executor.shutdown()
         root.removeHandler(handler)
         handler.close()
-    _swap_into(tmp, out)
+    swap_into(tmp, out)
     return summary
 
 

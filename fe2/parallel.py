@@ -51,6 +51,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import (
+    ALL_COMPLETED,
     FIRST_COMPLETED,
     BrokenExecutor,
     Executor,
@@ -566,6 +567,19 @@ def run_chunks(
         if on_done:
             on_done(done_count, n)
 
+    def collect(when: str, lost: list) -> None:
+        """Wait for chunks in flight (``when``); record results, append worker losses."""
+        finished, _ = wait(list(inflight), return_when=when)
+        for fut in sorted(finished, key=inflight.__getitem__):
+            i = inflight.pop(fut)
+            err = fut.exception()
+            if err is None:
+                finish(i, fut.result())
+            elif is_worker_loss(err):
+                lost.append((i, err))
+            else:
+                raise err
+
     try:
         while pending or inflight:
             if here:
@@ -584,30 +598,12 @@ def run_chunks(
                     lost.append((i, err))
                     break
             if not lost:
-                finished, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-                for fut in sorted(finished, key=inflight.__getitem__):
-                    i = inflight.pop(fut)
-                    err = fut.exception()
-                    if err is None:
-                        finish(i, fut.result())
-                    elif is_worker_loss(err):
-                        lost.append((i, err))
-                    else:
-                        raise err
+                collect(FIRST_COMPLETED, lost)
             if not lost:
                 continue
             broken = any(isinstance(e, BrokenExecutor) for _, e in lost)
             if broken:  # every chunk in flight is lost with the pool; collect them
-                rest, _ = wait(list(inflight))
-                for fut in sorted(rest, key=inflight.__getitem__):
-                    i = inflight.pop(fut)
-                    err = fut.exception()
-                    if err is None:
-                        finish(i, fut.result())
-                    elif is_worker_loss(err):
-                        lost.append((i, err))
-                    else:
-                        raise err
+                collect(ALL_COMPLETED, lost)
             ids = sorted(i for i, _ in lost)
             for i in ids:
                 lost_count[i] += 1

@@ -35,6 +35,7 @@ from fe2.micro.hmm import (
 )
 from fe2.oracle import OracleError
 from fe2.verify import check_tangent, field_errors, observed_rate
+from verification.fe_hmm import cross, g0, keller, u0  # the study's coefficients
 
 PI = np.pi
 A_LAM = np.diag([np.sqrt(1.25), 1.5])
@@ -42,26 +43,6 @@ A_LAM = np.diag([np.sqrt(1.25), 1.5])
 
 def smooth_laminate(x, y):
     return 1.5 + np.sin(2 * PI * y[0])
-
-
-def keller(x, y, beta=1.0):
-    return np.exp(beta * np.sin(2 * PI * y[0]) * np.sin(2 * PI * y[1]))
-
-
-def cross(x, y):
-    out = np.zeros((2, 2) + x.shape[1:])
-    out[0, 0] = 2 + np.sin(2 * PI * y[1])
-    out[1, 1] = 1.5 + np.cos(2 * PI * y[0])
-    return out
-
-
-def u0(x):
-    return np.sin(PI * x[0]) * np.sin(PI * x[1])
-
-
-def g0(x):
-    return np.array([PI * np.cos(PI * x[0]) * np.sin(PI * x[1]),
-                     PI * np.sin(PI * x[0]) * np.cos(PI * x[1])])
 
 
 def unit_square(n, kind="tri"):

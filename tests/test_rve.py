@@ -47,6 +47,7 @@ from fe2.oracle import OracleError, QuadratureState
 from fe2.oracle import evaluate as batch_evaluate
 from fe2.tensors import tensor4_to_mandel
 from fe2.verify import check_tangent, observed_rate
+from verification.exact_cells import layered_stiffness
 
 BCS = ("periodic", "kubc", "tubc")
 
@@ -172,35 +173,6 @@ def test_laminate_image_in_a_shifted_box(bc):
         assert np.linalg.eigvalsh(K).max() <= arithmetic + 1e-10
 
 
-def _layered_reference(Cs, fractions, n):
-    """Exact effective stiffness of a laminate with normal n (anisotropic layers allowed).
-
-    In layer p the strain is E + sym(a_p x n); continuity of the traction t = sigma n and
-    <a> = 0 give a_p = N_p^-1 (t - (C_p:E) n), t = <N^-1>^-1 <N^-1 (C:E) n>, with the
-    acoustic tensors N_p,ik = C_p,ijkl n_j n_l.
-    """
-    d = Cs[0].shape[0]
-    N = [np.einsum("ijkl,j,l->ik", C, n, n) for C in Cs]
-    Ninv = [np.linalg.inv(x) for x in N]
-    mean_Ninv = sum(f * x for f, x in zip(fractions, Ninv, strict=True))
-    out = np.zeros((d,) * 4)
-    for k in range(d):
-        for l in range(d):
-            E = np.zeros((d, d))
-            E[k, l] += 0.5
-            E[l, k] += 0.5
-            CEn = [np.einsum("ijkl,kl,j->i", C, E, n) for C in Cs]
-            t = np.linalg.solve(
-                mean_Ninv, sum(f * x @ c for f, x, c in zip(fractions, Ninv, CEn, strict=True))
-            )
-            sig = np.zeros((d, d))
-            for f, C, x, c in zip(fractions, Cs, Ninv, CEn, strict=True):
-                a = x @ (t - c)
-                sig += f * (np.einsum("ijkl,kl->ij", C, E) + np.einsum("ijkl,k,l->ij", C, a, n))
-            out[:, :, k, l] = sig
-    return out
-
-
 def test_laminate_elasticity_backus_2d():
     """Plane strain, normal e1: the explicit Backus averages."""
     mats = [LinearElastic(1.0, 0.3, plane="strain"), LinearElastic(12.0, 0.15, plane="strain"),
@@ -229,7 +201,7 @@ def test_laminate_elasticity_layered_formula(dim, normal):
     f = [0.6, 0.4]
     cell = cells.laminate(f, normal=normal, dim=dim, resolution=2, size=(1.0, 2.0, 0.5)[:dim])
     C = RVE(cell, mats).effective_tensor()
-    ref = _layered_reference([m.stiffness() for m in mats], f, np.eye(dim)[normal])
+    ref = layered_stiffness([m.stiffness() for m in mats], f, np.eye(dim)[normal])
     np.testing.assert_allclose(C, ref, rtol=0, atol=1e-8 * np.abs(ref).max())
 
 

@@ -46,11 +46,11 @@ def cross(x, y):
     return out
 
 
-def _u0(x):
+def u0(x):
     return np.sin(PI * x[0]) * np.sin(PI * x[1])
 
 
-def _g0(x):
+def g0(x):
     return np.array([PI * np.cos(PI * x[0]) * np.sin(PI * x[1]),
                      PI * np.sin(PI * x[0]) * np.cos(PI * x[1])])
 
@@ -104,9 +104,9 @@ def run(quick: bool) -> StudyResult:
             hmm = HMMSampler(cross, eps=1e-3, delta=1e-3, micro_h=1e-3 / 4)
             prob = Problem(mesh, hmm, kind="scalar", order=order)
             prob.dirichlet("all", 0.0)
-            prob.body_load(lambda x, t: t * PI**2 * np.trace(A0) * _u0(x))
+            prob.body_load(lambda x, t: t * PI**2 * np.trace(A0) * u0(x))
             prob.solve(NewtonOptions(rtol=1e-11))
-            a, b = field_errors(prob.basis, prob.u, _u0, _g0)
+            a, b = field_errors(prob.basis, prob.u, u0, g0)
             hs.append(1.0 / n)
             e0.append(a)
             e1.append(b)
