@@ -19,13 +19,76 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 import skfem
 
 __all__ = ["GradientOperator", "element_for", "check_jacobians", "CHUNK"]
 
-CHUNK = 20000  # elements per batched matmul block (bounds temporary memory)
+CHUNK = 20000  # elements per block of :meth:`GradientOperator.element_matrices` callers
+
+
+# numba kernels: one pass over the elements, no (n_el, n_qp, nb, nb) temporaries.
+# G (n_el, n_qp, nb, nA): basis gradients; dofs (nb, n_el); dx (n_el, n_qp).
+
+
+@numba.njit(cache=True)
+def _measure_kernel(G, dofs, u, out):  # out (nA, n_el, n_qp)
+    nel, nqp, nb, nA = G.shape
+    ue = np.empty(nb)
+    for e in range(nel):
+        for i in range(nb):
+            ue[i] = u[dofs[i, e]]
+        for q in range(nqp):
+            for a in range(nA):
+                s = 0.0
+                for i in range(nb):
+                    s += G[e, q, i, a] * ue[i]
+                out[a, e, q] = s
+
+
+@numba.njit(cache=True)
+def _force_kernel(G, dofs, flux, dx, r):  # flux (nA, n_el, n_qp); r (N,) accumulated
+    nel, nqp, nb, nA = G.shape
+    fq = np.empty(nA)
+    for e in range(nel):
+        for q in range(nqp):
+            w = dx[e, q]
+            for a in range(nA):
+                fq[a] = flux[a, e, q] * w
+            for i in range(nb):
+                s = 0.0
+                for a in range(nA):
+                    s += G[e, q, i, a] * fq[a]
+                r[dofs[i, e]] += s
+
+
+@numba.njit(cache=True)
+def _stiffness_kernel(G, T, dx, scatter, data):  # T (nA, nA, n_el, n_qp); data (nnz,) accumulated
+    nel, nqp, nb, nA = G.shape
+    GT = np.empty((nb, nA))
+    ke = np.empty((nb, nb))
+    for e in range(nel):
+        ke[:, :] = 0.0
+        for q in range(nqp):
+            w = dx[e, q]
+            for i in range(nb):
+                for b in range(nA):
+                    s = 0.0
+                    for a in range(nA):
+                        s += G[e, q, i, a] * T[a, b, e, q]
+                    GT[i, b] = s * w
+            for i in range(nb):
+                for j in range(nb):
+                    s = 0.0
+                    for b in range(nA):
+                        s += GT[i, b] * G[e, q, j, b]
+                    ke[i, j] += s
+        base = e * nb * nb
+        for i in range(nb):
+            for j in range(nb):
+                data[scatter[base + i * nb + j]] += ke[i, j]
 
 _ELEMENTS = {
     ("MeshTri1", 1): "ElementTriP1",
@@ -112,8 +175,8 @@ class GradientOperator:
         self._G = np.ascontiguousarray(
             grads.reshape(self.nb, self.nA, self.nel, self.nqp).transpose(2, 3, 0, 1)
         )
-        self.dx = np.asarray(basis.dx)  # (n_el, n_qp)
-        self.element_dofs = np.asarray(basis.element_dofs)  # (nb, n_el)
+        self.dx = np.ascontiguousarray(basis.dx, dtype=float)  # (n_el, n_qp)
+        self.element_dofs = np.ascontiguousarray(basis.element_dofs, dtype=np.int64)  # (nb, n_el)
         self._pattern: _Pattern | None = None
 
     @property
@@ -123,8 +186,11 @@ class GradientOperator:
 
     def measure(self, u: np.ndarray) -> np.ndarray:
         """Field measure at quadrature points from the dof vector ``u`` ``(N,)``."""
-        ue = u[self.element_dofs].T  # (n_el, nb)
-        g = np.einsum("eqia,ei->aeq", self._G, ue, optimize=True)
+        u = np.asarray(u, dtype=float)
+        if u.shape != (self.ndofs,):
+            raise ValueError(f"measure: dof vector has shape {u.shape}, expected ({self.ndofs},)")
+        g = np.empty((self.nA, self.nel, self.nqp))
+        _measure_kernel(self._G, self.element_dofs, u, g)
         g = g.reshape(self.idx_shape + (self.nel, self.nqp))
         if self.kind == "deformation_gradient":
             g = g + np.eye(self.dim)[:, :, None, None]
@@ -132,11 +198,10 @@ class GradientOperator:
 
     def internal_force(self, flux: np.ndarray) -> np.ndarray:
         """``r_i = sum_q dx G_i : flux``; ``flux`` is ``(*idx, n_el, n_qp)``; returns ``(N,)``."""
-        f = np.asarray(flux).reshape(self.nA, self.nel, self.nqp) * self.dx
-        re = np.einsum("eqia,aeq->ie", self._G, f, optimize=True)  # (nb, n_el)
-        return np.bincount(
-            self.element_dofs.ravel(), weights=re.ravel(), minlength=self.ndofs
-        )
+        f = np.asarray(flux, dtype=float).reshape(self.nA, self.nel, self.nqp)
+        r = np.zeros(self.ndofs)
+        _force_kernel(self._G, self.element_dofs, f, self.dx, r)
+        return r
 
     def _build_pattern(self) -> _Pattern:
         nb, n = self.nb, self.ndofs
@@ -165,10 +230,6 @@ class GradientOperator:
             self._pattern = self._build_pattern()
         p = self._pattern
         data = np.zeros(p.nnz)
-        nbb = self.nb * self.nb
-        for start in range(0, self.nel, CHUNK):
-            el = slice(start, min(start + CHUNK, self.nel))
-            ke = self.element_matrices(tangent, el)
-            pos = p.scatter[el.start * nbb : el.stop * nbb]
-            data += np.bincount(pos, weights=ke.ravel(), minlength=p.nnz)
+        t = np.asarray(tangent, dtype=float).reshape(self.nA, self.nA, self.nel, self.nqp)
+        _stiffness_kernel(self._G, t, self.dx, p.scatter, data)
         return sp.csr_matrix((data, p.indices, p.indptr), shape=(self.ndofs, self.ndofs))

@@ -72,7 +72,11 @@ def test_outputs_exist_and_read_back(demo):
                        ("micro_iterations", (n_el,)), ("micro_iterations_step", (n_el,)),
                        ("von_mises", (n_el,)), ("hill_mandel", (n_el,))):
         assert m.cell_data[key][0].shape == shape, key  # tensors padded to 3x3 for VTK
-    assert np.all(m.cell_data["micro_iterations_step"][0] >= 1)
+    # a micro Newton starts from the elastic prediction: elements still elastic need no
+    # iteration, yielding ones (monotonic loading) at least one
+    its = m.cell_data["micro_iterations_step"][0]
+    plastic = m.cell_data["equivalent_plastic_strain"][0] > 0
+    assert its.min() >= 0 and plastic.any() and np.all(its[plastic] >= 1)
     rve = meshio.read(out / "rve.vtu")
     assert rve.cell_data["phase"][0].max() == 1  # matrix and fibre
     assert rve.cell_data["equivalent_plastic_strain"][0].max() > 0

@@ -127,7 +127,8 @@ def test_rollback_after_failed_step_leaves_no_trace():
     ref.dirichlet("right", 0.01, components=(0,))
     for t in sol.load_factors:
         ref.solve(NewtonOptions(steps=1, max_cutbacks=0), t_end=t)
-    np.testing.assert_allclose(prob.reaction("right"), ref.reaction("right"), rtol=1e-12)
+    R = ref.reaction("right")
+    np.testing.assert_allclose(prob.reaction("right"), R, rtol=1e-12, atol=1e-14 * np.abs(R).max())
     for k, v in ref.regions[0].state.committed.items():
         np.testing.assert_allclose(prob.regions[0].state.committed[k], v, atol=1e-14)
 

@@ -224,9 +224,17 @@ class _System:
         return float(np.hypot(np.linalg.norm(f - self.C.T @ lam), np.linalg.norm(self.C @ w)))
 
 
-def _linear_solve(m: _Micro, A: sp.csr_matrix, b: np.ndarray) -> np.ndarray:
-    """Solve with the micro solver; a singular matrix fails the micro solve (internal)."""
+def _linear_solve(
+    m: _Micro, A: sp.csr_matrix, b: np.ndarray, rtol: float | None = None
+) -> np.ndarray:
+    """Solve with the micro solver; a singular matrix fails the micro solve (internal).
+
+    ``rtol``: relative residual the caller accepts, passed on to solvers that take it
+    (``solver.inexact`` true, as :class:`MicroLU`); other solvers solve to their own tolerance.
+    """
     try:
+        if rtol is not None and getattr(m.solver, "inexact", False):
+            return m.solver(A, b, rtol=rtol)
         return m.solver(A, b)
     except RuntimeError as err:  # fe2.linalg.SolverError, SuperLU "exactly singular"
         raise _MicroFailure(f"singular micro stiffness: {err}") from err
@@ -301,7 +309,6 @@ class MicroLU:
         self._gather: np.ndarray | None = None
         self._pindices: np.ndarray | None = None
         self._pindptr: np.ndarray | None = None
-        self._permuted = False
 
     def _splu(self, A, spec: str):
         from scipy.sparse.linalg import splu
@@ -313,15 +320,38 @@ class MicroLU:
         """Factorize the next matrix with new values (start of an independent solve)."""
         self._fresh = True
 
-    def _apply(self, b: np.ndarray) -> np.ndarray:
-        """Solve with the current factors, ``b (n,)`` or ``(n, k)``."""
-        if self._permuted:
-            x = np.empty_like(b)
-            x[self._q] = self._lu.solve(np.ascontiguousarray(b[self._q]))
-            return x
-        return self._lu.solve(b)
+    def _analyse(self, A: sp.csr_matrix) -> None:
+        """Ordering of a new pattern and the gather map to the permuted CSC matrix.
 
-    def _krylov(self, A: sp.csr_matrix, b: np.ndarray) -> np.ndarray | None:
+        The minimum-degree ordering depends on the pattern only: it is computed on a
+        diagonally dominant matrix of that pattern, so that every factorization, the
+        first included, factors ``A[q][:, q]`` the same way (answers do not depend on
+        which matrix came first).
+        """
+        n = A.shape[0]
+        ones = sp.csr_matrix((-np.ones(A.nnz), A.indices, A.indptr), shape=A.shape)
+        dummy = (ones + ones.T + sp.diags(2.0 * np.diff(A.indptr) + 2.0 + np.zeros(n))).tocsc()
+        lu = self._splu(dummy, "MMD_AT_PLUS_A")
+        self.stats.orderings += 1
+        q = np.argsort(lu.perm_c)
+        T = sp.csr_matrix(
+            (np.arange(1, A.nnz + 1, dtype=float), A.indices, A.indptr), shape=A.shape
+        )
+        P = T[q][:, q].tocsc()
+        P.sort_indices()
+        self._q = q
+        self._gather = P.data.astype(np.int64) - 1
+        self._pindices, self._pindptr = P.indices, P.indptr
+        self._pattern = (A.indptr.copy(), A.indices.copy())
+        self._data = None
+
+    def _apply(self, b: np.ndarray) -> np.ndarray:
+        """Solve with the current factors (of ``A[q][:, q]``), ``b (n,)`` or ``(n, k)``."""
+        x = np.empty_like(b)
+        x[self._q] = self._lu.solve(np.ascontiguousarray(b[self._q]))
+        return x
+
+    def _krylov(self, A: sp.csr_matrix, b: np.ndarray, rtol: float) -> np.ndarray | None:
         """GMRES with the current factors as preconditioner; None if it does not converge."""
         B = b.reshape(b.shape[0], -1)
         X = np.asarray(self._apply(np.ascontiguousarray(B)))  # one block triangular solve
@@ -329,7 +359,7 @@ class MicroLU:
         nb = np.linalg.norm(B, axis=0)
         left = self.max_krylov  # iteration budget of this call, all columns together
         for j in range(B.shape[1]):
-            tol = self.krylov_rtol * nb[j]
+            tol = rtol * nb[j]
             if nb[j] == 0.0:
                 X[:, j] = 0.0
                 continue
@@ -344,14 +374,20 @@ class MicroLU:
                 return None
             X[:, j] += dx
         r = np.linalg.norm(B - A @ X, axis=0)
-        if np.any(r > self.krylov_rtol * nb) or not np.all(np.isfinite(X)):
+        if np.any(r > rtol * nb) or not np.all(np.isfinite(X)):
             return None
         if 2 * (self.max_krylov - left) > self.max_krylov:
             self._fresh = True  # the factors have aged: refresh them with the next matrix
         return X.reshape(b.shape)
 
-    def __call__(self, A: sp.csr_matrix, b: np.ndarray) -> np.ndarray:
-        """Solve ``A x = b``."""
+    inexact = True  # takes ``rtol=`` (see :func:`_linear_solve`)
+
+    def __call__(self, A: sp.csr_matrix, b: np.ndarray, rtol: float | None = None) -> np.ndarray:
+        """Solve ``A x = b``.
+
+        ``rtol``: relative residual accepted from a GMRES solve (default and lower
+        bound ``krylov_rtol``); a factorization solves to round-off anyway.
+        """
         A = sp.csr_matrix(A)
         b = np.asarray(b, dtype=float)
         same = (
@@ -362,32 +398,19 @@ class MicroLU:
         if same and not self._fresh and self.max_krylov > 0 and self._lu is not None and not (
             np.array_equal(self._data, A.data)
         ):
-            x = self._krylov(A, b)
+            tol = self.krylov_rtol if rtol is None else max(float(rtol), self.krylov_rtol)
+            x = self._krylov(A, b, tol)
             if x is not None:
                 self.stats.krylov += 1
                 return x
+        if not same:
+            self._analyse(A)
         if same and np.array_equal(self._data, A.data):
             self.stats.reuses += 1
-        elif same:
-            Ap = sp.csc_matrix((A.data[self._gather], self._pindices, self._pindptr), shape=A.shape)
-            self._lu = self._splu(Ap, "NATURAL")
-            self._permuted = True  # factors of A[q][:, q]
-            self.stats.factorizations += 1
         else:
-            self._lu = self._splu(A.tocsc(), "MMD_AT_PLUS_A")
-            self._permuted = False  # factors of A itself
+            Ap = sp.csc_matrix((A.data[self._gather], self._pindices, self._pindptr), shape=A.shape)
+            self._lu = self._splu(Ap, "NATURAL")  # factors of A[q][:, q]
             self.stats.factorizations += 1
-            self.stats.orderings += 1
-            q = np.argsort(self._lu.perm_c)
-            T = sp.csr_matrix(
-                (np.arange(1, A.nnz + 1, dtype=float), A.indices, A.indptr), shape=A.shape
-            )
-            P = T[q][:, q].tocsc()
-            P.sort_indices()
-            self._q = q
-            self._gather = P.data.astype(np.int64) - 1
-            self._pindices, self._pindptr = P.indices, P.indptr
-            self._pattern = (A.indptr.copy(), A.indices.copy())
         self._data = A.data.copy()
         self._fresh = False
         x = self._apply(b)
@@ -454,6 +477,24 @@ def _gmres(
                 return None, k + 1
         V[k + 1] = w / hn
     return None, maxit
+
+
+def _forcing(rn: float, rn_prev: float | None, tol: float, eta_max: float) -> float:
+    """Relative tolerance of an inexact Newton step (internal).
+
+    Eisenstat–Walker's second choice ``0.9 (rn / rn_prev)^2``, at most ``eta_max``,
+    and never tighter than needed to reach the Newton tolerance ``tol`` with this
+    step (``0.5 tol / rn``).
+    """
+    eta = eta_max if rn_prev is None else min(eta_max, 0.9 * (rn / rn_prev) ** 2)
+    return max(eta, 0.5 * tol / rn)
+
+
+def _major_symmetric(tangent: np.ndarray, k: int) -> bool:
+    """Whether a tangent ``(*idx, *idx, n_el, n_qp)`` (``k`` = len(idx)) is major-symmetric."""
+    n = int(np.prod(tangent.shape[:k]))
+    t = tangent.reshape(n, n, -1)
+    return bool(np.allclose(t, t.transpose(1, 0, 2), rtol=1e-12, atol=1e-14 * np.abs(t).max()))
 
 
 def _digest(h: Any, obj: Any, depth: int = 0) -> None:
@@ -743,20 +784,21 @@ class RVE(OracleBase):
     chunk_size : int, optional
         Points per chunk with ``executor``.
     predictor : {None, "elastic"}
-        ``"elastic"`` (measure ``"strain"``, not with ``mixed``): before a
-        micro Newton iteration, predict the fluctuation as the committed one
-        plus the linear-elastic response to the macro strain increment,
+        Every micro Newton iteration starts from the committed fluctuation
+        plus the cell's linear response to the macro increment,
         ``w = w_c + dW_el (h - h_c)``, with ``dW_el`` from the one
-        factorization behind :meth:`effective_tensor`. The prediction is
-        accepted, without any micro factorization, when every phase answers
+        factorization behind :meth:`effective_tensor` (the linearization at
+        zero input and virgin history). With ``"elastic"`` (measure
+        ``"strain"``, not with ``mixed``) the prediction is moreover
+        accepted, without any micro solve, when every phase answers
         there with exactly the tangent of the virgin cell (no micro point
         yields) and the micro residual already meets ``rtol``: the converged
         micro state of the Newton iteration, to its tolerance, with the
         elastic homogenized tangent. Otherwise the Newton iteration starts
         from the predicted fluctuation (the sub-stepping fallback still from
-        the committed one). Same converged answers to ``rtol``; far fewer
+        the committed one). Same converged answers to ``rtol``; fewer
         micro solves while points stay elastic (loading below yield, elastic
-        unloading) and fewer iterations at yielding ones. ``info["predicted"]`` marks the
+        unloading). ``info["predicted"]`` marks the
         accepted points. No effect on cells with linear phases (already one
         solve in all).
 
@@ -898,6 +940,8 @@ class RVE(OracleBase):
                 f"mixed control; this cell has {why}"
             )
         self.predictor = predictor
+        self._eta = 1e-3  # largest relative tolerance of a Newton step's linear solve
+        self._cond_rtol = 1e-6  # relative tolerance of the condensation solves (symmetric K)
         self._lin: tuple[np.ndarray, np.ndarray] | None = None
         # fluctuation per unit affine gradient (N, nH) and phase tangents (*idx, *idx, n_el,
         # n_qp) of the linearization, for the elastic predictor
@@ -1028,16 +1072,23 @@ class RVE(OracleBase):
             K_cur = m.op.stiffness(tangent)
             m.ensure_system(K_cur)
         system = m.system
+        rn_prev = None
         while True:
             rn = system.residual_norm(f, w)
-            if rn <= self.rtol * np.linalg.norm(f) or rn == 0.0:
+            tol = self.rtol * np.linalg.norm(f)
+            if rn <= tol or rn == 0.0:
                 converged = True
                 break
             if it >= self.max_iter:
                 break
             K = K_cur if K_cur is not None else m.op.stiffness(tangent)
             K_cur = None
-            dw = system.expand(_linear_solve(m, system.matrix(K), system.rhs(f, w)))
+            # the linear residual may be eta * rn (relative to the right-hand side, which for
+            # TUBC also holds the multipliers' reactions)
+            b = system.rhs(f, w)
+            eta = _forcing(rn, rn_prev, tol, self._eta) * rn / max(np.linalg.norm(b), 1e-300)
+            rn_prev = rn
+            dw = system.expand(_linear_solve(m, system.matrix(K), b, rtol=eta))
             step = 1.0
             for _ in range(10):
                 try:
@@ -1058,9 +1109,16 @@ class RVE(OracleBase):
         K = K_cur if K_cur is not None else m.op.stiffness(tangent)
         KA = K @ m.A
         S, Q = m.load_cases
-        dW = system.expand(_linear_solve(m, system.matrix(K), system.rhs(KA @ S, None))) @ Q
+        # symmetric K without multipliers: the energy form U^T K U of the condensed tangent
+        # has an error quadratic in the solve's (K-norm) error, so a looser solve suffices
+        sym = system.m == 0 and _major_symmetric(tangent, len(m.ishape))
+        rtol_c = self._cond_rtol if sym else None
+        dW = system.expand(
+            _linear_solve(m, system.matrix(K), system.rhs(KA @ S, None), rtol=rtol_c)
+        ) @ Q
         V = m.volume
-        T = m.A.T @ (KA + K @ dW) / V
+        U = m.A + dW
+        T = (U.T @ (K @ U) if sym else m.A.T @ (KA + K @ dW)) / V
         Sigma = m.A.T @ f / V
         mean_g = np.einsum("...eq,eq->...", gq, m.op.dx) / V
         work = float(np.sum(flux * gq * m.op.dx)) / V
@@ -1080,6 +1138,14 @@ class RVE(OracleBase):
             pred, w_start = self._elastic_prediction(m, h, hist_c, w0, h_prev)
             if pred is not None:
                 return pred
+        elif h_prev is not None and not np.array_equal(h, h_prev):
+            # start from the committed fluctuation plus the cell's linear response to the
+            # increment (the first Newton step with the virgin stiffness, precomputed once)
+            try:
+                self._linearization()
+                w_start = w0 + self._lin_fields[0] @ (h - h_prev)
+            except ValueError as err:  # no linearization at zero input: start from w0
+                log.debug("RVE: no predicted start (%s)", err)
         try:
             r: _Point | None = self._newton(m, h, hist_c, w_start)
             failure = ""
