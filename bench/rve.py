@@ -27,16 +27,22 @@ Part B, nonlinear RVE evaluations per second: 2D neo-Hookean inclusion cell
 (``circular_inclusion(0.3, mesh_size=0.022)``, ~5.2e3 DOFs, finite strain, measure
 ``deformation_gradient``, periodic), at random macro ``F = I + H``, ``|H_ij| <= --amp``:
 
-* cold: virgin state (micro Newton from zero fluctuation);
+* cold: virgin state (micro Newton from the cell's linear response to ``F - I``);
 * warm: a load step: the committed state of the previous evaluation and ``F`` moved by
-  a tenth of the amplitude (micro Newton from the committed fluctuation);
+  a tenth of the amplitude (micro Newton from the committed fluctuation plus the linear
+  response to the increment);
 
 serially and through ``fe2.oracle.evaluate(..., executor=ProcessPoolExecutor(2))``,
-each with the default micro solver (``MicroLU()``: within one micro solve the factors
-of its first Newton matrix precondition GMRES for the later Newton matrices and the
-condensation) and with the baseline ``MicroLU(max_krylov=0)`` (a new SuperLU
-factorization for every Newton step and for the condensation); best of ``--rounds``
-interleaved rounds.
+each with three micro solvers (``SOLVERS_B``):
+
+* superlu: ``MicroLU(max_krylov=0, cholesky=False)``, a new SuperLU factorization for
+  every Newton matrix and for the condensation (the baseline);
+* superlu+gmres: ``MicroLU(cholesky=False)``: within one micro solve the factors of its
+  first Newton matrix precondition GMRES (inexact Newton steps, condensation);
+* default: ``MicroLU()``, the same with the sparse Cholesky factorization
+  (``fe2.linalg.cholesky``) of the symmetric positive definite micro matrices;
+
+best of ``--rounds`` interleaved rounds.
 
 Usage::
 
@@ -296,7 +302,15 @@ def print_a(rows, args) -> None:
 # -- part B ---------------------------------------------------------------------------------------
 
 
-def _nl_rve(mesh_size: float, baseline: bool):
+# part-B micro solvers: MicroLU keyword arguments
+SOLVERS_B = {
+    "superlu": {"max_krylov": 0, "cholesky": False},  # a SuperLU factorization per matrix
+    "superlu+gmres": {"cholesky": False},  # SuperLU factors reused as GMRES preconditioner
+    "default": {},  # sparse Cholesky + GMRES
+}
+
+
+def _nl_rve(mesh_size: float, label: str = "default"):
     from functools import partial
 
     from fe2.materials import NeoHookean
@@ -305,8 +319,7 @@ def _nl_rve(mesh_size: float, baseline: bool):
 
     cell = cells.circular_inclusion(0.3, dim=2, mesh_size=mesh_size)
     phases = [NeoHookean(1.0, 0.3, dim=2), NeoHookean(10.0, 0.3, dim=2)]
-    solver = partial(MicroLU, max_krylov=0) if baseline else MicroLU
-    return RVE(cell, phases, bc="periodic", solver=solver)
+    return RVE(cell, phases, bc="periodic", solver=partial(MicroLU, **SOLVERS_B[label]))
 
 
 def _inputs(n: int, amp: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -318,7 +331,7 @@ def _inputs(n: int, amp: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def part_b(args, progress) -> dict:
-    """Rates of new vs baseline micro solver, serial and on 2 workers; best of ``--rounds``
+    """Rates of the micro solvers of SOLVERS_B, serial and on 2 workers; best of ``--rounds``
     interleaved rounds (the configurations alternate, so that a change of machine load hits
     all of them alike)."""
     from fe2.oracle import evaluate
@@ -327,8 +340,8 @@ def part_b(args, progress) -> dict:
     F0, F1 = _inputs(n, args.amp, seed=1)
     Fw0, Fw1 = _inputs(4, args.amp, seed=2)  # warm-up inputs
     res: dict = {}
-    rves = {label: _nl_rve(args.nl_mesh_size, label == "baseline") for label in ("new", "baseline")}
-    m = rves["new"]._micro()
+    rves = {label: _nl_rve(args.nl_mesh_size, label) for label in SOLVERS_B}
+    m = rves["default"]._micro()
     res["dofs"], res["nel"] = int(m.rmap.max()) + 1, m.nel
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
         for rnd in range(args.rounds):
@@ -356,7 +369,7 @@ def part_b(args, progress) -> dict:
                             "conv": bool(np.all(r.info["converged"])),
                             "P": np.asarray(r.flux), "T": np.asarray(r.tangent),
                         }
-    # solver counters of one serial cold + warm pass (new and baseline)
+    # solver counters of one serial cold + warm pass
     for label, rve in rves.items():
         sol = rve._micro().solver
         s0 = dict(vars(sol.stats))
@@ -371,33 +384,37 @@ def print_b(res, args) -> None:
     print(f"\nPart B: nonlinear RVE evaluations per second, 2D neo-Hookean inclusion cell "
           f"({res['nel']} P1 triangles, {res['dofs']:,} DOFs, periodic, finite strain), "
           f"{n} macro points, F = I + H with |H_ij| <= {args.amp}; warm = next load step "
-          f"(|dH_ij| <= {0.1 * args.amp:g}) from the committed state. new = MicroLU() "
-          f"(factors reused as GMRES preconditioner), baseline = MicroLU(max_krylov=0).\n")
-    print("| start | executor | baseline [eval/s] | new [eval/s] | new per core [eval/s] "
-          "| new/baseline | micro Newton its | max rel. diff P / tangent (new vs baseline) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+          f"(|dH_ij| <= {0.1 * args.amp:g}) from the committed state. Micro solvers: "
+          "superlu = MicroLU(max_krylov=0, cholesky=False) (a SuperLU factorization per "
+          "Newton matrix and condensation), superlu+gmres = MicroLU(cholesky=False) (factors "
+          "reused as GMRES preconditioner), default = MicroLU() (sparse Cholesky + GMRES).\n")
+    print("| start | executor | superlu [eval/s] | superlu+gmres [eval/s] | default [eval/s] "
+          "| default per core | default / superlu | micro Newton its "
+          "| max rel. diff P / tangent (default vs superlu) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for what in ("cold", "warm"):
         for mode in ("serial", "2 workers"):
-            b, o = res[("baseline", mode, what)], res[("new", mode, what)]
+            b, g, o = (res[(lab, mode, what)] for lab in SOLVERS_B)
             cores = 1 if mode == "serial" else 2
             dP = np.abs(o["P"] - b["P"]).max() / np.abs(b["P"]).max()
             dT = np.abs(o["T"] - b["T"]).max() / np.abs(b["T"]).max()
-            conv = "" if (o["conv"] and b["conv"]) else " (not all converged)"
-            print(f"| {what} | {mode} | {b['rate']:.2f} | {o['rate']:.2f} "
+            conv = "" if (o["conv"] and b["conv"] and g["conv"]) else " (not all converged)"
+            print(f"| {what} | {mode} | {b['rate']:.2f} | {g['rate']:.2f} | {o['rate']:.2f} "
                   f"| {o['rate'] / cores:.2f} | {o['rate'] / b['rate']:.2f} "
                   f"| {o['its']:.2f}{conv} | {dP:.1e} / {dT:.1e} |")
     for what in ("cold", "warm"):
-        s, p = res[("new", "serial", what)], res[("new", "2 workers", what)]
+        s, p = res[("default", "serial", what)], res[("default", "2 workers", what)]
         dp = np.abs(p["P"] - s["P"]).max() / np.abs(s["P"]).max()
-        print(f"\n{what}: 2 workers / serial (new) = {p['rate'] / s['rate']:.2f}; serial vs "
+        print(f"\n{what}: 2 workers / serial (default) = {p['rate'] / s['rate']:.2f}; serial vs "
               f"2 workers max rel. diff P {dp:.1e}")
     print(f"\nMicro linear solves in one serial cold + warm pass over the {n} points:\n")
-    print("| solver | factorizations | GMRES solves | GMRES iterations | reused factors |")
+    print("| solver | factorizations (Cholesky) | GMRES solves | GMRES iterations "
+          "| reused factors |")
     print("|---|---:|---:|---:|---:|")
-    for label in ("baseline", "new"):
+    for label in SOLVERS_B:
         st = res[("stats", label)]
-        print(f"| {label} | {st['factorizations']} | {st.get('krylov', 0)} "
-              f"| {st.get('krylov_iterations', 0)} | {st['reuses']} |")
+        print(f"| {label} | {st['factorizations']} ({st['cholesky']}) | {st['krylov']} "
+              f"| {st['krylov_iterations']} | {st['reuses']} |")
 
 
 def machine() -> str:

@@ -256,33 +256,39 @@ class SolverStats:
     orderings: int = 0
     krylov: int = 0  # solves by GMRES preconditioned with earlier factors (no factorization)
     krylov_iterations: int = 0
+    cholesky: int = 0  # factorizations done by sparse Cholesky (the rest by SuperLU)
 
 
 class MicroLU:
-    """SuperLU for the symmetric-pattern micro systems, reusing the ordering.
+    """Direct solver of the micro systems: sparse Cholesky, else SuperLU, one ordering.
 
     The micro matrices (reduced stiffness, or stiffness bordered by dense
-    multiplier rows for TUBC) have a symmetric pattern that never changes.
-    The first call factorizes with the minimum-degree ordering of ``A^T + A``
-    in SuperLU's symmetric mode (diagonal pivots preferred unless smaller than
-    ``diag_pivot_thresh`` times the column maximum); on RVE matrices this is
-    up to several times sparser than the default COLAMD, which fills badly
-    around the TUBC multiplier rows. Later calls with the same pattern permute
-    the matrix symmetrically with the stored ordering (one gather) and
-    factorize with ``NATURAL`` order; the same values reuse the factors. A
-    solve whose relative residual exceeds ``1e-8`` is redone with SuperLU's
-    default partial pivoting. Called as ``solve(A, b)``, ``b (n,)`` or ``(n, k)``.
+    multiplier rows for TUBC) have a symmetric pattern that never changes. The
+    first matrix of a pattern fixes the minimum-degree ordering ``q`` of
+    ``A^T + A`` (:func:`fe2.linalg.cholesky.mmd_ordering`, the pattern only)
+    and, when every diagonal entry is in the pattern, the symbolic analysis of
+    the supernodal Cholesky factorization (:class:`fe2.linalg.cholesky.SparseCholesky`).
+    A symmetric matrix (``|A - A^T| <= 1e-12 max|A|``) is factorized by
+    Cholesky, ``A[q][:, q] = L L^T``; a non-symmetric or not positive definite
+    one (TUBC multipliers, a buckling cell, a non-symmetric conductivity) by
+    SuperLU on ``A[q][:, q]`` with ``NATURAL`` order in its symmetric mode
+    (diagonal pivots preferred unless smaller than ``diag_pivot_thresh`` times
+    the column maximum). Every factorization of a matrix thus depends only on
+    its values, not on the matrices before it. The same values reuse the
+    factors. A solve whose relative residual exceeds ``1e-8`` is redone with
+    SuperLU's default partial pivoting. Called as ``solve(A, b)``, ``b (n,)``
+    or ``(n, k)``.
 
     Factors are reused across values, too: a matrix with the same pattern but
     new values is solved by GMRES (right-preconditioned with the current
-    factors, true residual ``<= krylov_rtol * |b|`` per column) and factorized
-    only when GMRES needs more than ``max_krylov`` iterations. The Newton
-    matrices of one micro solve and its condensation differ little, so most
-    of them cost a few triangular solves instead of a factorization.
-    :meth:`reset` (called by the RVE at the start of every micro solve) makes
-    the next new matrix be factorized, so the reuse stays within one solve and
-    an answer does not depend on the points solved before it.
-    ``max_krylov=0``: a factorization for every new matrix.
+    factors, true residual ``<= rtol * |b|`` per column, ``rtol`` given by the
+    caller or ``krylov_rtol``) and factorized only when GMRES needs more than
+    ``max_krylov`` iterations. The Newton matrices of one micro solve and its
+    condensation differ little, so most of them cost a few triangular solves
+    instead of a factorization. :meth:`reset` (called by the RVE at the start
+    of every micro solve) makes the next new matrix be factorized, so the reuse
+    stays within one solve and an answer does not depend on the points solved
+    before it. ``max_krylov=0``: a factorization for every new matrix.
 
     Parameters
     ----------
@@ -291,18 +297,29 @@ class MicroLU:
     max_krylov : int
         GMRES iterations per right-hand side before falling back to a factorization.
     krylov_rtol : float
-        Relative true-residual tolerance of the GMRES solves.
+        Relative true-residual tolerance of the GMRES solves (and the lower bound
+        of a caller's ``rtol``).
+    cholesky : bool
+        Use the sparse Cholesky factorization for symmetric matrices (default);
+        ``False``: SuperLU always.
     """
 
+    inexact = True  # takes ``rtol=`` (see :func:`_linear_solve`)
+
     def __init__(
-        self, diag_pivot_thresh: float = 1e-3, max_krylov: int = 20, krylov_rtol: float = 1e-12
+        self, diag_pivot_thresh: float = 1e-3, max_krylov: int = 20, krylov_rtol: float = 1e-12,
+        cholesky: bool = True,
     ):
         self.diag_pivot_thresh = diag_pivot_thresh
         self.max_krylov = int(max_krylov)
         self.krylov_rtol = float(krylov_rtol)
+        self.cholesky = bool(cholesky)
         self._fresh = True  # factorize the next matrix with new values
         self.stats = SolverStats()
-        self._lu = None
+        self._lu = None  # SuperLU factors of A[q][:, q], or
+        self._chol = None  # Cholesky factors (CholeskyFactor)
+        self._symbolic = None  # SparseCholesky of the pattern (None: SuperLU only)
+        self._tmap: np.ndarray | None = None  # A.data[tmap] = data of A^T (same pattern)
         self._pattern: tuple[np.ndarray, np.ndarray] | None = None
         self._data: np.ndarray | None = None
         self._q: np.ndarray | None = None
@@ -321,19 +338,15 @@ class MicroLU:
         self._fresh = True
 
     def _analyse(self, A: sp.csr_matrix) -> None:
-        """Ordering of a new pattern and the gather map to the permuted CSC matrix.
+        """Analyse a new pattern (see the class notes).
 
-        The minimum-degree ordering depends on the pattern only: it is computed on a
-        diagonally dominant matrix of that pattern, so that every factorization, the
-        first included, factors ``A[q][:, q]`` the same way (answers do not depend on
-        which matrix came first).
+        Its ordering, the gather map to the permuted CSC matrix, the transpose map
+        and the Cholesky analysis.
         """
-        n = A.shape[0]
-        ones = sp.csr_matrix((-np.ones(A.nnz), A.indices, A.indptr), shape=A.shape)
-        dummy = (ones + ones.T + sp.diags(2.0 * np.diff(A.indptr) + 2.0 + np.zeros(n))).tocsc()
-        lu = self._splu(dummy, "MMD_AT_PLUS_A")
+        from fe2.linalg.cholesky import SparseCholesky, mmd_ordering
+
+        q = mmd_ordering(A)
         self.stats.orderings += 1
-        q = np.argsort(lu.perm_c)
         T = sp.csr_matrix(
             (np.arange(1, A.nnz + 1, dtype=float), A.indices, A.indptr), shape=A.shape
         )
@@ -344,9 +357,39 @@ class MicroLU:
         self._pindices, self._pindptr = P.indices, P.indptr
         self._pattern = (A.indptr.copy(), A.indices.copy())
         self._data = None
+        Tt = T.T.tocsr()
+        Tt.sort_indices()
+        self._tmap = self._symbolic = None
+        if np.array_equal(Tt.indptr, A.indptr) and np.array_equal(Tt.indices, A.indices):
+            self._tmap = Tt.data.astype(np.int64) - 1
+            rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+            full_diagonal = np.count_nonzero(rows == A.indices) == A.shape[0]
+            if self.cholesky and full_diagonal:
+                self._symbolic = SparseCholesky(A, perm=q)
+
+    def _factorize(self, A: sp.csr_matrix) -> None:
+        """Cholesky factors of a symmetric positive definite ``A``, else SuperLU's."""
+        from fe2.linalg.cholesky import NotPositiveDefinite
+
+        self.stats.factorizations += 1
+        self._chol = self._lu = None
+        d = A.data
+        if self._symbolic is not None and np.abs(d - d[self._tmap]).max(initial=0.0) <= (
+            1e-12 * np.abs(d).max(initial=0.0)
+        ):
+            try:
+                self._chol = self._symbolic.factor(A)
+                self.stats.cholesky += 1
+                return
+            except NotPositiveDefinite as err:
+                log.debug("MicroLU: %s; factorizing with SuperLU", err)
+        Ap = sp.csc_matrix((d[self._gather], self._pindices, self._pindptr), shape=A.shape)
+        self._lu = self._splu(Ap, "NATURAL")  # factors of A[q][:, q]
 
     def _apply(self, b: np.ndarray) -> np.ndarray:
-        """Solve with the current factors (of ``A[q][:, q]``), ``b (n,)`` or ``(n, k)``."""
+        """Solve with the current factors, ``b (n,)`` or ``(n, k)``."""
+        if self._chol is not None:
+            return self._chol.solve(b)
         x = np.empty_like(b)
         x[self._q] = self._lu.solve(np.ascontiguousarray(b[self._q]))
         return x
@@ -380,8 +423,6 @@ class MicroLU:
             self._fresh = True  # the factors have aged: refresh them with the next matrix
         return X.reshape(b.shape)
 
-    inexact = True  # takes ``rtol=`` (see :func:`_linear_solve`)
-
     def __call__(self, A: sp.csr_matrix, b: np.ndarray, rtol: float | None = None) -> np.ndarray:
         """Solve ``A x = b``.
 
@@ -389,13 +430,17 @@ class MicroLU:
         bound ``krylov_rtol``); a factorization solves to round-off anyway.
         """
         A = sp.csr_matrix(A)
+        if not A.has_canonical_format:  # sorted, no duplicates: one pattern, one analysis
+            A = A.copy()
+            A.sum_duplicates()
         b = np.asarray(b, dtype=float)
         same = (
             self._pattern is not None
             and np.array_equal(self._pattern[0], A.indptr)
             and np.array_equal(self._pattern[1], A.indices)
         )
-        if same and not self._fresh and self.max_krylov > 0 and self._lu is not None and not (
+        factored = self._lu is not None or self._chol is not None
+        if same and not self._fresh and self.max_krylov > 0 and factored and not (
             np.array_equal(self._data, A.data)
         ):
             tol = self.krylov_rtol if rtol is None else max(float(rtol), self.krylov_rtol)
@@ -408,9 +453,7 @@ class MicroLU:
         if same and np.array_equal(self._data, A.data):
             self.stats.reuses += 1
         else:
-            Ap = sp.csc_matrix((A.data[self._gather], self._pindices, self._pindptr), shape=A.shape)
-            self._lu = self._splu(Ap, "NATURAL")  # factors of A[q][:, q]
-            self.stats.factorizations += 1
+            self._factorize(A)
         self._data = A.data.copy()
         self._fresh = False
         x = self._apply(b)
