@@ -76,6 +76,17 @@ def test_run_writes_outputs(good_run):
     assert (out / "run.log").read_text().count("converged") == 2
 
 
+def test_cholesky_solver_from_the_case_file(tmp_path):
+    """[solver] type = "cholesky": the same closed-form uniaxial answer as the default."""
+    case = tmp_path / "case.toml"
+    case.write_text(GOOD + '\n[solver]\ntype = "cholesky"\n')
+    res = fe2("run", str(case), "--out", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    np.testing.assert_allclose(summary["reactions"]["left"][-1], [-3.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(summary["max_abs_u"], 3.0 / 100.0, rtol=1e-9)
+
+
 def test_version():
     res = fe2("--version")
     assert res.returncode == 0 and res.stdout.startswith("fe2 ")

@@ -88,6 +88,26 @@ def test_scipy_direct_and_cg_agree(problem):
         assert solve.stats.iterations > 0
 
 
+def test_cholesky_direct_agrees_reuses_and_refuses(problem):
+    """The sparse Cholesky solver solves the SPD problems like SuperLU, reuses its analysis
+    for a new matrix of the same pattern, and refuses indefinite or non-symmetric ones."""
+    A, b = problem["A"], problem["b"]
+    ref = la.scipy_direct()(A, b)
+    solve = la.make_solver("cholesky")
+    assert _relerr(solve(A, b), ref) < 1e-10
+    B = np.stack([b, 2.0 * b + 1.0], axis=1)
+    X = solve(3.0 * A, B)  # same pattern, new values: analysis reused, one factorization
+    assert _relerr(X[:, 0], ref / 3.0) < 1e-10
+    assert solve.stats.factorizations == 2 and solve.stats.reuses == 1 and solve.stats.rhs == 3
+    solve(3.0 * A, b)  # same values: the factors are reused
+    assert solve.stats.factorizations == 2
+    with pytest.raises(SolverError, match="positive definite.*column"):
+        solve(A - 10.0 * sp.eye_array(A.shape[0]) * abs(A).max(), b)
+    N = sp.csr_array(np.array([[2.0, 1.0], [0.0, 2.0]]))  # not symmetric: upper part ignored
+    with pytest.raises(SolverError, match="symmetric"):
+        la.cholesky_direct()(N, np.ones(2))
+
+
 def test_skfem_solve_accepts_our_solver(elast2d):
     e = elast2d
     u = skfem.solve(*skfem.condense(e["K"], e["f"], D=e["D"]), solver=la.scipy_direct())

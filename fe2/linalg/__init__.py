@@ -13,6 +13,7 @@ name                factory                                 for
 ``"cg"``            :func:`scipy_cg` (Jacobi/ILU PCG)       SPD, no PETSc
 ``"petsc"``         :func:`petsc_krylov` (CG/GMRES + GAMG)  large systems
 ``"petsc-direct"``  :func:`petsc_direct` (PETSc LU)         reference
+``"cholesky"``      :func:`cholesky_direct` (numba, SPD)    SPD, small/medium
 ==================  ======================================  =====================
 
 PETSc solvers hold PETSc objects: use them as context managers or call ``destroy()``.
@@ -30,14 +31,24 @@ from __future__ import annotations
 import inspect
 
 from fe2.linalg._base import SolverError, SolverStats
+from fe2.linalg.cholesky import (
+    CholeskyFactor,
+    NotPositiveDefinite,
+    SparseCholesky,
+    cholesky_direct,
+)
 from fe2.linalg.modes import rigid_body_modes
 from fe2.linalg.petsc_backend import PETSC_MISSING, petsc_direct, petsc_krylov
 from fe2.linalg.scipy_backend import Factorization, factorize, scipy_cg, scipy_direct
 
 __all__ = [
+    "CholeskyFactor",
     "Factorization",
+    "NotPositiveDefinite",
+    "SparseCholesky",
     "SolverError",
     "SolverStats",
+    "cholesky_direct",
     "factorize",
     "make_solver",
     "petsc_available",
@@ -54,6 +65,7 @@ _FACTORIES = {
     "cg": scipy_cg,
     "petsc": petsc_krylov,
     "petsc-direct": petsc_direct,
+    "cholesky": cholesky_direct,
 }
 _NEEDS_PETSC = {"petsc", "petsc-direct"}
 
@@ -77,7 +89,9 @@ def make_solver(name: str, **options):
     name
         ``"scipy"`` or ``"direct"`` (:func:`scipy_direct`), ``"cg"``
         (:func:`scipy_cg`), ``"petsc"`` (:func:`petsc_krylov`, needs
-        ``prefix=``), ``"petsc-direct"`` (:func:`petsc_direct`, needs ``prefix=``).
+        ``prefix=``), ``"petsc-direct"`` (:func:`petsc_direct`, needs ``prefix=``),
+        ``"cholesky"`` (:func:`fe2.linalg.cholesky.cholesky_direct`, sparse Cholesky
+        for symmetric positive definite systems).
     **options
         Keyword arguments of that factory.
 

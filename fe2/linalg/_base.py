@@ -58,6 +58,14 @@ class _Counters:
     def __init__(self) -> None:
         self.calls = self.rhs = self.factorizations = self.reuses = self.iterations = 0
 
+    def start(self, A, b):
+        """Check and count one ``solve(A, b)`` call; returns ``(A, b)`` as CSR and array."""
+        A = as_csr(A)
+        b = as_rhs(b, A.shape[0])
+        self.calls += 1
+        self.rhs += 1 if b.ndim == 1 else b.shape[1]
+        return A, b
+
     def snapshot(self) -> SolverStats:
         return SolverStats(
             calls=self.calls,

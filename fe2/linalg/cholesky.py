@@ -65,7 +65,15 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["CholeskyFactor", "NotPositiveDefinite", "SparseCholesky", "cholesky", "mmd_ordering"]
+__all__ = [
+    "CholeskyDirect",
+    "CholeskyFactor",
+    "NotPositiveDefinite",
+    "SparseCholesky",
+    "cholesky",
+    "cholesky_direct",
+    "mmd_ordering",
+]
 
 _I64 = np.int64
 
@@ -949,3 +957,90 @@ def cholesky(A, perm=None) -> CholeskyFactor:
     instead to factorize several matrices with the same pattern.
     """
     return SparseCholesky(A, perm).factor(A)
+
+
+# ---------------------------------------------------------------------------- solver callable
+
+
+class CholeskyDirect:
+    """Callable ``solve(A, b) -> x`` by sparse Cholesky; made by :func:`cholesky_direct`."""
+
+    def __init__(self, residual_check: float | None = 1e-6):
+        from fe2.linalg._base import _Counters
+
+        self.residual_check = residual_check
+        self._counters = _Counters()
+        self._key = None  # PatternKey of the analysed pattern and the factorized values
+        self._symbolic: SparseCholesky | None = None
+        self._factor: CholeskyFactor | None = None
+
+    @property
+    def stats(self):
+        """Counters so far (:class:`fe2.linalg.SolverStats`)."""
+        return self._counters.snapshot()
+
+    def __call__(self, A, b) -> np.ndarray:
+        """Solve ``A x = b``; ``A``: sparse ``(n, n)`` SPD, ``b``: ``(n,)`` or ``(n, k)``."""
+        from fe2.linalg._base import PatternKey, SolverError, check_residual
+
+        c = self._counters
+        A, b = c.start(A, b)
+        if self._key is not None and self._key.same_pattern(A):
+            c.reuses += 1
+        else:
+            self._key = None  # stays None if the analysis fails
+            self._symbolic = SparseCholesky(A)
+            self._key = PatternKey(A)
+            self._factor = None
+        if self._factor is None or not self._key.same_values(A):
+            self._factor = None
+            try:
+                self._factor = self._symbolic.factor(A)
+            except NotPositiveDefinite as err:
+                raise SolverError(
+                    f"the 'cholesky' solver needs a symmetric positive definite matrix: {err}; "
+                    "use the 'scipy' (LU) solver for indefinite or non-symmetric systems"
+                ) from err
+            self._key.update_values(A)
+            c.factorizations += 1
+        x = self._factor.solve(b)
+        try:
+            check_residual(A, x, b, self.residual_check, "the Cholesky solve")
+        except SolverError as err:
+            raise SolverError(
+                f"{err}; the 'cholesky' solver reads the lower triangle only: is the matrix "
+                "symmetric?"
+            ) from err
+        return x
+
+
+def cholesky_direct(residual_check: float | None = 1e-6) -> CholeskyDirect:
+    """Sparse Cholesky direct solver for symmetric positive definite systems.
+
+    The pattern is analysed once (ordering, supernodes) and reused while it is
+    unchanged; a matrix with unchanged values reuses the factors.
+
+    Parameters
+    ----------
+    residual_check
+        Raise :class:`fe2.linalg.SolverError` when ``||b - A x|| / ||b||`` exceeds
+        this (a non-symmetric or nearly singular matrix); None skips it.
+
+    Returns
+    -------
+    CholeskyDirect
+        ``solve(A, b) -> x`` with ``b``: ``(n,)`` or ``(n, k)``, and ``.stats``.
+        A matrix that is not positive definite raises ``SolverError`` naming the
+        column and pivot.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> solve = cholesky_direct()
+    >>> A = sp.csr_array(np.array([[4.0, 1.0], [1.0, 3.0]]))
+    >>> x = solve(A, np.array([1.0, 2.0]))
+    >>> x = solve(2 * A, np.array([1.0, 2.0]))
+    >>> solve.stats.factorizations, solve.stats.reuses
+    (2, 1)
+    """
+    return CholeskyDirect(residual_check=residual_check)

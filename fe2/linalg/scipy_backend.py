@@ -158,11 +158,8 @@ class ScipyDirect:
 
     def __call__(self, A, b) -> np.ndarray:
         """Solve ``A x = b``; ``A``: sparse ``(n, n)``, ``b``: ``(n,)`` or ``(n, k)``."""
-        A = as_csr(A)
-        b = as_rhs(b, A.shape[0])
         c = self._counters
-        c.calls += 1
-        c.rhs += 1 if b.ndim == 1 else b.shape[1]
+        A, b = c.start(A, b)
         if not self.reuse:
             self._factorization = Factorization(
                 A, _splu(A.tocsc(), self.permc_spec), None, self.residual_check
