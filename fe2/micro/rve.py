@@ -984,7 +984,7 @@ class RVE(OracleBase):
             )
         self.predictor = predictor
         self._eta = 1e-3  # largest relative tolerance of a Newton step's linear solve
-        self._cond_rtol = 1e-6  # relative tolerance of the condensation solves (symmetric K)
+        self._cond_rtol = 1e-8  # relative tolerance of the condensation solves (symmetric K)
         self._lin: tuple[np.ndarray, np.ndarray] | None = None
         # fluctuation per unit affine gradient (N, nH) and phase tangents (*idx, *idx, n_el,
         # n_qp) of the linearization, for the elastic predictor
