@@ -34,6 +34,62 @@ CHUNK = 20000  # elements per block of :meth:`GradientOperator.element_matrices`
 
 
 @numba.njit(cache=True)
+def _pattern_kernel(dofs, n):
+    """CSR pattern of the element couplings and the CSR position of every element entry.
+
+    ``dofs (n_el, nb)``; returns ``indptr (n + 1,)``, sorted ``indices (nnz,)`` and
+    ``scatter (n_el * nb * nb,)`` with entry ``(e, i, j)`` at ``(e * nb + i) * nb + j``.
+    O(nnz) with a marker array (no global sort).
+    """
+    nel, nb = dofs.shape
+    start = np.zeros(n + 1, np.int64)  # dof -> elements incidence
+    for e in range(nel):
+        for i in range(nb):
+            start[dofs[e, i] + 1] += 1
+    for k in range(n):
+        start[k + 1] += start[k]
+    inc = np.empty(start[n], np.int64)
+    fill = start[:n].copy()
+    for e in range(nel):
+        for i in range(nb):
+            d = dofs[e, i]
+            inc[fill[d]] = e
+            fill[d] += 1
+    marker = np.full(n, -1, np.int64)
+    indptr = np.zeros(n + 1, np.int64)
+    for r in range(n):
+        c = 0
+        for k in range(start[r], start[r + 1]):
+            for j in range(nb):
+                col = dofs[inc[k], j]
+                if marker[col] != r:
+                    marker[col] = r
+                    c += 1
+        indptr[r + 1] = indptr[r] + c
+    indices = np.empty(indptr[n], np.int64)
+    marker[:] = -1
+    for r in range(n):
+        p = indptr[r]
+        for k in range(start[r], start[r + 1]):
+            for j in range(nb):
+                col = dofs[inc[k], j]
+                if marker[col] != r:
+                    marker[col] = r
+                    indices[p] = col
+                    p += 1
+        indices[indptr[r] : indptr[r + 1]].sort()
+    scatter = np.empty(nel * nb * nb, np.int64)
+    for e in range(nel):
+        for i in range(nb):
+            r = dofs[e, i]
+            lo = indptr[r]
+            row = indices[lo : indptr[r + 1]]
+            for j in range(nb):
+                scatter[(e * nb + i) * nb + j] = lo + np.searchsorted(row, dofs[e, j])
+    return indptr, indices, scatter
+
+
+@numba.njit(cache=True)
 def _measure_kernel(G, dofs, u, out):  # out (nA, n_el, n_qp)
     nel, nqp, nb, nA = G.shape
     ue = np.empty(nb)
@@ -204,17 +260,11 @@ class GradientOperator:
         return r
 
     def _build_pattern(self) -> _Pattern:
-        nb, n = self.nb, self.ndofs
-        dofs = self.element_dofs.T.astype(np.int64)  # (n_el, nb)
-        rows = np.repeat(dofs, nb, axis=1).ravel()
-        cols = np.tile(dofs, (1, nb)).ravel()
-        keys = rows * n + cols
-        uniq, inv = np.unique(keys, return_inverse=True)
-        urows = uniq // n
-        indices = (uniq % n).astype(np.int32)
-        indptr = np.zeros(n + 1, dtype=np.int32)
-        np.cumsum(np.bincount(urows, minlength=n), out=indptr[1:])
-        return _Pattern(indptr, indices, inv.astype(np.int64), len(uniq))
+        dofs = np.ascontiguousarray(self.element_dofs.T, dtype=np.int64)  # (n_el, nb)
+        indptr, indices, scatter = _pattern_kernel(dofs, self.ndofs)
+        nnz = int(indptr[-1])
+        itype = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
+        return _Pattern(indptr.astype(itype), indices.astype(itype), scatter, nnz)
 
     def element_matrices(self, tangent: np.ndarray, el: slice) -> np.ndarray:
         """Element matrices ``(n, nb, nb)`` of elements ``el`` for tangent ``(*idx, *idx, *q)``."""
