@@ -222,15 +222,16 @@ class GradientOperator:
         self.nqp = basis.X.shape[-1]
         self.ndofs = basis.N
         self.dim = basis.mesh.dim()
-        grads = np.array([basis.basis[i][0].grad for i in range(self.nb)])
-        if kind == "strain":
-            grads = 0.5 * (grads + np.swapaxes(grads, 1, 2))
-        self.idx_shape = grads.shape[1:-2]  # (d,) or (d, d)
+        self.idx_shape = np.shape(basis.basis[0][0].grad)[:-2]  # (d,) or (d, d)
         self.nA = int(np.prod(self.idx_shape))
-        # points-first layout for batched matmul: (n_el, n_qp, nb, nA)
-        self._G = np.ascontiguousarray(
-            grads.reshape(self.nb, self.nA, self.nel, self.nqp).transpose(2, 3, 0, 1)
-        )
+        # points-first layout (n_el, n_qp, nb, nA), filled one basis function at a time
+        # (no temporaries of the whole array: it is GBs on large 3D cells)
+        self._G = np.empty((self.nel, self.nqp, self.nb, self.nA))
+        for i in range(self.nb):
+            g = np.asarray(basis.basis[i][0].grad)
+            if kind == "strain":
+                g = 0.5 * (g + np.swapaxes(g, 0, 1))
+            self._G[:, :, i, :] = g.reshape(self.nA, self.nel, self.nqp).transpose(1, 2, 0)
         self.dx = np.ascontiguousarray(basis.dx, dtype=float)  # (n_el, n_qp)
         self.element_dofs = np.ascontiguousarray(basis.element_dofs, dtype=np.int64)  # (nb, n_el)
         self._pattern: _Pattern | None = None
