@@ -313,3 +313,15 @@ def test_periodic_cell_fill_and_solve_against_superlu():
     x_lu[q] = lu.solve(b[q])
     assert _rel_err(X, x_lu) < 1e-9
     assert np.linalg.norm(A @ X - b) / np.linalg.norm(b) < 1e-12
+
+
+def test_factor_too_large_for_memory_is_a_clear_error(monkeypatch):
+    """The analysis estimates the factor's memory from its column counts and refuses,
+    naming the size and the way out, instead of failing somewhere in an allocation."""
+    import fe2.linalg.cholesky as ch
+
+    A = sp.random(50, 50, density=0.1, random_state=0)
+    A = (A + A.T + 20.0 * sp.eye(50)).tocsr()
+    monkeypatch.setattr(ch, "_available_bytes", lambda: 1000.0)
+    with pytest.raises(MemoryError, match=r"50 x 50 matrix has [\d,]+ nonzeros.*petsc_krylov"):
+        ch.SparseCholesky(A)

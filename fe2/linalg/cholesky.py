@@ -808,6 +808,35 @@ def mmd_ordering(A) -> np.ndarray:
     return np.argsort(lu.perm_c).astype(_I64)
 
 
+def _available_bytes() -> float:
+    """Memory available to this process (``MemAvailable`` of /proc/meminfo; inf if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return float("inf")
+
+
+def _check_memory(n: int, nnz_L: int) -> None:
+    """Raise a clear ``MemoryError`` when the factor cannot fit (before allocating it).
+
+    The factor takes ``8 nnz(L)`` bytes plus relaxed-supernode zeros and the update
+    matrices of the multifrontal stack, counted here as twice that.
+    """
+    need = 16.0 * nnz_L
+    avail = _available_bytes()
+    if need > avail:
+        raise MemoryError(
+            f"sparse Cholesky: the factor of this {n:,} x {n:,} matrix has {nnz_L:,} nonzeros "
+            f"and needs about {need / 2**30:.1f} GiB, more than the {avail / 2**30:.1f} GiB "
+            "available; use an iterative solver for systems this large (for RVEs: "
+            "RVE(..., solver=lambda: fe2.linalg.petsc_krylov('micro_')))"
+        )
+
+
 class SparseCholesky:
     """Symbolic analysis of a symmetric sparsity pattern, reused for many factorizations.
 
@@ -852,6 +881,7 @@ class SparseCholesky:
         pinv[perm] = np.arange(n, dtype=_I64)
         rowptr, colind = _lower_by_rows(n, indptr, indices, pinv)
         parent, count = _etree_colcounts(n, rowptr, colind)
+        _check_memory(n, int(count.sum()))
         post = _postorder(n, parent, count)
         # renumber so that the tree is postordered
         ipost = np.empty(n, _I64)
