@@ -11,8 +11,10 @@ Every step runs in a fresh spawned subprocess: assembly (skfem + ``condense``, t
 matrix is saved to a temporary file), the SciPy solve (``fe2.linalg.scipy_direct``:
 COLAMD ordering + SuperLU factorization + solve) and the PETSc solve
 (``fe2.linalg.petsc_krylov``: CSR -> ``Mat`` copy + GAMG set-up + CG, true-residual
-``rtol``). Memory is each process's peak RSS (``ru_maxrss``), shown with the baseline
-RSS just before the solve (interpreter, libraries and the loaded matrix). A SciPy
+``rtol``), and the sparse Cholesky (``fe2.linalg.cholesky_direct``: minimum-degree
+ordering + analysis + numba supernodal factorization + solve). Memory is each
+process's peak RSS (``ru_maxrss``), shown with the baseline RSS just before the solve
+(interpreter, libraries and the loaded matrix). A SciPy
 solve whose time or memory, extrapolated from the two previous sizes with a power law,
 exceeds ``--time-limit`` or ``--mem-limit`` is skipped and its estimate is shown as
 ``~t (est.)``. A second table measures what ``scipy_direct(reuse=True)`` saves.
@@ -112,6 +114,11 @@ def solve(kind: str, path: str, rtol: float) -> dict:
         solver = la.scipy_direct(reuse=False)
         x = solver(A, b)
         its = 0
+    elif kind == "cholesky":
+        la.cholesky_direct()(A[:2, :2] + 0 * A[:2, :2], b[:2])  # numba kernels loaded, untimed
+        t0 = time.perf_counter()
+        x = la.cholesky_direct()(A, b)  # analysis + factorization + solve
+        its = 0
     else:
         bs = 3 if modes is not None else None
         with la.petsc_krylov("bench_", rtol=rtol, near_nullspace=modes, block_size=bs) as solver:
@@ -203,7 +210,7 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="fe2_bench_") as tmp:
         for problem in args.problems:
-            t_pts, m_pts = [], []
+            t_pts, m_pts, c_pts = [], [], []
             for n in SIZES[problem]:
                 if dofs_of(problem, n) > args.max_dofs:
                     break
@@ -227,6 +234,14 @@ def main(argv=None) -> int:
                         t_pts.append((asm["dofs"], s["time"]))
                         m_pts.append((asm["dofs"], s["peak"] - s["base"]))
                 progress(f"  scipy: {row['scipy']}")
+                est_c = extrapolate(c_pts, asm["dofs"], 2.0)
+                if est_c > args.time_limit:
+                    row["cholesky"] = ("skipped", {"time": est_c})
+                else:
+                    row["cholesky"] = run_isolated(solve, ("cholesky", path, args.rtol), hard)
+                    if row["cholesky"][0] == "ok":
+                        c_pts.append((asm["dofs"], row["cholesky"][1]["time"]))
+                progress(f"  cholesky: {row['cholesky']}")
                 row["petsc"] = run_isolated(solve, ("petsc", path, args.rtol), hard)
                 progress(f"  petsc: {row['petsc']}")
                 if row["scipy"][0] == row["petsc"][0] == "ok":
@@ -246,13 +261,16 @@ def main(argv=None) -> int:
 
     print(f"Machine: {machine()}\n")
     print(f"PETSc: CG + GAMG, rtol {args.rtol:g} on the true residual; elasticity with "
-          f"rigid-body near-nullspace and block size 3. SciPy: splu (COLAMD). Times are "
+          f"rigid-body near-nullspace and block size 3. SciPy: splu (COLAMD). Cholesky: "
+          f"fe2.linalg.cholesky_direct (minimum-degree ordering, analysis + numba supernodal "
+          f"factorization + solve). Times are "
           f"wall-clock of the solve call; memory is peak RSS of the solver process / "
           f"baseline RSS before the solve (interpreter + libraries + matrix), MB. "
           f"Time limit {args.time_limit:.0f} s, memory limit {mem_limit:.0f} MB.\n")
     print("| problem | DOFs | nnz | assembly [s] | SciPy splu [s] | SciPy peak/base [MB] "
-          "| PETSc CG+GAMG [s] | its | PETSc peak/base [MB] | SciPy/PETSc | rel. diff |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| Cholesky [s] | SciPy/Cholesky | PETSc CG+GAMG [s] | its | PETSc peak/base [MB] "
+          "| SciPy/PETSc | rel. diff |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         st_s, s = r["scipy"]
         st_p, p = r["petsc"]
@@ -274,8 +292,12 @@ def main(argv=None) -> int:
         else:
             ratio = ""
         diff = f"{r['diff']:.1e}" if "diff" in r else ""
+        st_c, c = r["cholesky"]
+        c_t = fmt_t(c["time"]) if st_c == "ok" else (
+            f"skipped, est. ~{fmt_t(c['time'])}" if st_c == "skipped" else st_c)
+        c_q = f"{s['time'] / c['time']:.1f}" if st_s == st_c == "ok" else ""
         print(f"| {r['problem']} | {r['asm_dofs']:,} | {r['asm_nnz']:,} | {fmt_t(r['asm_time'])} "
-              f"| {s_t} | {s_m} | {p_t} | {p_its} | {p_m} | {ratio} | {diff} |")
+              f"| {s_t} | {s_m} | {c_t} | {c_q} | {p_t} | {p_its} | {p_m} | {ratio} | {diff} |")
     if reuse:
         print("\nscipy_direct(reuse=True): time of a call [s] (best of 3)\n")
         print("| problem | DOFs | new pattern (COLAMD + LU) | same pattern, new values "
