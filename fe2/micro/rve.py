@@ -815,11 +815,15 @@ class RVE(OracleBase):
     solver : callable, optional
         Zero-argument factory of a linear solver ``solve(A, b)`` with ``b``
         ``(n,)`` or ``(n, k)``, e.g. :func:`fe2.linalg.scipy_direct`. Default
-        :class:`MicroLU`: SuperLU with a minimum-degree ordering computed once
-        and reused across Newton steps and macro points (the pattern is fixed);
+        :class:`MicroLU`: sparse Cholesky (SuperLU for non-symmetric or
+        indefinite systems) with a minimum-degree ordering computed once and
+        reused across Newton steps and macro points (the pattern is fixed);
         within one micro solve its factors precondition GMRES for the later
         Newton matrices and the condensation. A solver with a ``reset()``
-        method has it called at the start of every micro solve.
+        method has it called at the start of every micro solve; one with
+        ``inexact = True`` is called as ``solve(A, b, rtol=...)`` for the
+        inexact Newton steps. Cells of more than ~1e5 3D DOFs: use
+        ``lambda: fe2.linalg.petsc_krylov("micro_")``.
     executor : concurrent.futures.Executor, optional
         When given, :meth:`evaluate` splits the macro points into chunks run
         through :func:`fe2.oracle.evaluate` on it (process pools welcome: the
