@@ -1,4 +1,4 @@
-"""Vectorized finite-element kernels on top of scikit-fem bases.
+"""Finite-element kernels (numba, one pass over the elements) on top of scikit-fem bases.
 
 The macro problems and the RVE solvers both need the same three operations for
 a gradient-type weak form, given flux and tangent arrays at the quadrature
@@ -24,9 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 import skfem
 
-__all__ = ["GradientOperator", "element_for", "check_jacobians", "CHUNK"]
-
-CHUNK = 20000  # elements per block of :meth:`GradientOperator.element_matrices` callers
+__all__ = ["GradientOperator", "element_for", "check_jacobians"]
 
 
 # numba kernels: one pass over the elements, no (n_el, n_qp, nb, nb) temporaries.
@@ -266,14 +264,6 @@ class GradientOperator:
         nnz = int(indptr[-1])
         itype = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
         return _Pattern(indptr.astype(itype), indices.astype(itype), scatter, nnz)
-
-    def element_matrices(self, tangent: np.ndarray, el: slice) -> np.ndarray:
-        """Element matrices ``(n, nb, nb)`` of elements ``el`` for tangent ``(*idx, *idx, *q)``."""
-        t = np.asarray(tangent).reshape(self.nA, self.nA, self.nel, self.nqp)
-        tq = np.moveaxis(t[:, :, el], (0, 1), (2, 3))  # (n, nqp, nA, nA)
-        g = self._G[el]
-        gw = g * self.dx[el][:, :, None, None]
-        return np.einsum("eqia,eqab,eqjb->eij", gw, tq, g, optimize=True)
 
     def stiffness(self, tangent: np.ndarray) -> sp.csr_matrix:
         """Assemble ``K`` for tangent ``(*idx, *idx, n_el, n_qp)``; same pattern every call."""

@@ -65,6 +65,8 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from fe2.linalg._base import PatternKey, SolverError, _Counters, check_residual
+
 __all__ = [
     "CholeskyDirect",
     "CholeskyFactor",
@@ -996,8 +998,6 @@ class CholeskyDirect:
     """Callable ``solve(A, b) -> x`` by sparse Cholesky; made by :func:`cholesky_direct`."""
 
     def __init__(self, residual_check: float | None = 1e-6):
-        from fe2.linalg._base import _Counters
-
         self.residual_check = residual_check
         self._counters = _Counters()
         self._key = None  # PatternKey of the analysed pattern and the factorized values
@@ -1011,8 +1011,6 @@ class CholeskyDirect:
 
     def __call__(self, A, b) -> np.ndarray:
         """Solve ``A x = b``; ``A``: sparse ``(n, n)`` SPD, ``b``: ``(n,)`` or ``(n, k)``."""
-        from fe2.linalg._base import PatternKey, SolverError, check_residual
-
         c = self._counters
         A, b = c.start(A, b)
         if self._key is not None and self._key.same_pattern(A):

@@ -62,6 +62,8 @@ __all__ = ["RVE", "MicroSolution", "MicroLU", "SolverStats", "BOUNDARY_CONDITION
 log = logging.getLogger(__name__)
 
 BOUNDARY_CONDITIONS: tuple[str, ...] = ("periodic", "kubc", "tubc")
+_ETA_MAX = 1e-3  # largest relative tolerance of an inexact micro Newton step's linear solve
+_COND_RTOL = 1e-8  # relative tolerance of the condensation solves (symmetric K)
 _MEASURES = ("gradient", "strain", "deformation_gradient")
 _LINEAR = (LinearConductivity, LinearElastic)
 
@@ -987,8 +989,6 @@ class RVE(OracleBase):
                 f"mixed control; this cell has {why}"
             )
         self.predictor = predictor
-        self._eta = 1e-3  # largest relative tolerance of a Newton step's linear solve
-        self._cond_rtol = 1e-8  # relative tolerance of the condensation solves (symmetric K)
         self._lin: tuple[np.ndarray, np.ndarray] | None = None
         # fluctuation per unit affine gradient (N, nH) and phase tangents (*idx, *idx, n_el,
         # n_qp) of the linearization, for the elastic predictor
@@ -1133,7 +1133,7 @@ class RVE(OracleBase):
             # the linear residual may be eta * rn (relative to the right-hand side, which for
             # TUBC also holds the multipliers' reactions)
             b = system.rhs(f, w)
-            eta = _forcing(rn, rn_prev, tol, self._eta) * rn / max(np.linalg.norm(b), 1e-300)
+            eta = _forcing(rn, rn_prev, tol, _ETA_MAX) * rn / max(np.linalg.norm(b), 1e-300)
             rn_prev = rn
             dw = system.expand(_linear_solve(m, system.matrix(K), b, rtol=eta))
             step = 1.0
@@ -1159,7 +1159,7 @@ class RVE(OracleBase):
         # symmetric K without multipliers: the energy form U^T K U of the condensed tangent
         # has an error quadratic in the solve's (K-norm) error, so a looser solve suffices
         sym = system.m == 0 and _major_symmetric(tangent, len(m.ishape))
-        rtol_c = self._cond_rtol if sym else None
+        rtol_c = _COND_RTOL if sym else None
         dW = system.expand(
             _linear_solve(m, system.matrix(K), system.rhs(KA @ S, None), rtol=rtol_c)
         ) @ Q
@@ -1189,8 +1189,7 @@ class RVE(OracleBase):
             # start from the committed fluctuation plus the cell's linear response to the
             # increment (the first Newton step with the virgin stiffness, precomputed once)
             try:
-                self._linearization()
-                w_start = w0 + self._lin_fields[0] @ (h - h_prev)
+                w_start = self._predicted(w0, h, h_prev)
             except ValueError as err:  # no linearization at zero input: start from w0
                 log.debug("RVE: no predicted start (%s)", err)
         try:
@@ -1303,6 +1302,11 @@ class RVE(OracleBase):
             self._lin_fields = (np.asarray(dW), tq)
         return self._lin
 
+    def _predicted(self, w: np.ndarray, h: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+        """Fluctuation ``w (N,)`` plus the cell's linear response to ``h - h_prev``."""
+        self._linearization()
+        return w + self._lin_fields[0] @ (h - h_prev)
+
     def _elastic_prediction(
         self, m: _Micro, h: np.ndarray, hist_c: State, w_c: np.ndarray, h_c: np.ndarray
     ) -> tuple[_Point | None, np.ndarray]:
@@ -1315,8 +1319,8 @@ class RVE(OracleBase):
         the predicted fluctuation is the Newton starting point.
         """
         C, _ = self._linearization()
-        dW, tq = self._lin_fields
-        w = w_c + dW @ (h - h_c)
+        tq = self._lin_fields[1]
+        w = self._predicted(w_c, h, h_c)
         gq = m.op.measure(m.A @ h + w)
         try:
             flux, tangent, hist = self._materials(m, gq, hist_c)
