@@ -60,9 +60,9 @@ def test_study_quick_tier_passes(quick_report, name):
     failed = [f"{c['name']}: expected {c['expected']}, observed {c['observed']}"
               for c in res["checks"] if not c["passed"]]
     assert res["error"] is None, res["error"]
-    assert res["status"] in ("pass", "skipped"), failed
-    if res["status"] == "pass":
-        assert res["checks"], "a study that ran must state at least one check"
+    assert res["skipped"] is None, f"study did not run: {res['skipped']}"
+    assert res["status"] == "pass", failed
+    assert res["checks"], "a study that ran must state at least one check"
 
 
 def _fake_spec(name, func):
@@ -99,6 +99,40 @@ def test_failing_expectation_gives_nonzero_exit(tmp_path, monkeypatch, capsys, f
     assert "FAIL" in capsys.readouterr().err
     # without --only, the (patched) registry runs in full
     assert main(["verify", "--out", str(out)]) == 1
+
+
+def _skipping(quick):
+    res = StudyResult("injected", "injected skipped study", "needs a module that is absent")
+    res.skipped = "optional module not installed"
+    return res
+
+
+def _import_failing(quick):
+    import fe2.no_such_module  # noqa: F401  # raises ModuleNotFoundError (an ImportError)
+
+
+@pytest.mark.parametrize("func", [_skipping, _import_failing])
+def test_skipped_study_is_not_a_pass(tmp_path, monkeypatch, capsys, func):
+    """A study that could not run is reported SKIPPED and makes `fe2 verify` exit non-zero."""
+    passing = StudyResult("fine", "injected passing study", "1 = 1")
+    passing.check(Check.at_most("round-off", 0.0, 1e-12))
+    specs = [_fake_spec("fine", lambda quick: passing), _fake_spec("injected", func)]
+    monkeypatch.setattr(verification, "STUDIES", specs)
+    monkeypatch.setattr(verification.report, "STUDIES", specs)
+    out = tmp_path / "report"
+    assert main(["verify", "--out", str(out)]) == 1
+    html = (out / "index.html").read_text()
+    md = (out / "report.md").read_text()
+    results = json.loads((out / "results.json").read_text())
+    assert 'class="skipped">SKIPPED' in html and "Overall: <span class=\"fail\">FAIL" in html
+    assert "| SKIPPED |" in md and "**Overall: FAIL**" in md and "1 skipped" in md
+    res = {r["name"]: r for r in results["studies"]}
+    assert res["injected"]["status"] == "skipped" and res["injected"]["passed"] is False
+    assert res["fine"]["passed"] is True and results["passed"] is False
+    reason = "optional module not installed" if func is _skipping else "fe2.no_such_module"
+    assert reason in res["injected"]["skipped"] and reason in md
+    err = capsys.readouterr().err
+    assert "SKIPPED" in err and "FAIL" in err
 
 
 def test_unknown_study_is_bad_input(tmp_path, capsys):

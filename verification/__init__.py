@@ -79,13 +79,20 @@ def get_study(name: str) -> StudySpec:
 
 
 def run_study(spec: StudySpec, quick: bool) -> StudyResult:
-    """Run one study; an exception becomes a result with ``error`` set (never raises)."""
+    """Run one study; an exception becomes a result with ``error`` set (never raises).
+
+    An ImportError (a module the study needs is missing) becomes a result with
+    ``skipped`` set: reported as SKIPPED, which is not a pass.
+    """
     t0 = time.perf_counter()
     quiet = logging.getLogger("fe2.macro")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # no per-step chatter inside studies
     try:
         res = spec.function()(quick)
+    except ImportError as err:
+        res = StudyResult(spec.name, spec.title, "",
+                          skipped=f"import failed: {type(err).__name__}: {err}")
     except Exception:  # noqa: BLE001 - reported in the study's section
         res = StudyResult(spec.name, spec.title, "", error=traceback.format_exc())
     finally:

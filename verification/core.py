@@ -231,7 +231,8 @@ class StudyResult:
     seconds : float
         Wall time of the study.
     skipped : str, optional
-        Reason the study did not run (counts as passed).
+        Reason the study did not run. A skipped study has not passed: the
+        report shows it as SKIPPED and ``fe2 verify`` exits non-zero.
     error : str, optional
         Traceback of an exception raised by the study (counts as failed).
     plot_files : list of str
@@ -251,8 +252,8 @@ class StudyResult:
 
     @property
     def passed(self) -> bool:
-        """No error and every check passed (a skipped study passes)."""
-        if self.error is not None:
+        """Ran without error and every check passed (a skipped study has not passed)."""
+        if self.error is not None or self.skipped is not None:
             return False
         return all(c.passed for c in self.checks)
 

@@ -3,8 +3,9 @@
 ``run(quick, out)`` is what ``fe2 verify [--quick] --out DIR`` calls: it runs the
 registered studies with one progress line per study on stderr, renders every
 plot with matplotlib, writes ``DIR/index.html``, ``DIR/report.md`` and
-``DIR/results.json`` and returns the exit code (0: every check passed, 1: a check
-failed or a study raised).
+``DIR/results.json`` and returns the exit code (0: every study ran and every check
+passed, 1: a check failed, a study raised or a study was skipped: a study that could
+not run is reported as SKIPPED, never as passed).
 """
 
 from __future__ import annotations
@@ -91,6 +92,15 @@ def _render_plots(results: list[StudyResult], out: Path) -> None:
                 res.error = (res.error or "") + f"plot {name} failed: {err!r}\n"
 
 
+def _overall(results: list[StudyResult]) -> tuple[bool, str]:
+    """(every study passed, ``"k of n studies pass"`` with the failed / error / skipped counts)."""
+    ok = all(r.passed for r in results)
+    counts = {s: sum(r.status == s for r in results) for s in ("fail", "error", "skipped")}
+    extra = ", ".join(f"{n} {'failed' if s == 'fail' else s}" for s, n in counts.items() if n)
+    text = f"{sum(r.passed for r in results)} of {len(results)} studies pass"
+    return ok, text + (f"; {extra}" if extra else "")
+
+
 def _md_table(columns: list[str], rows: list[list[str]]) -> str:
     def esc(s: str) -> str:
         return str(s).replace("|", "\\|").replace("\n", " ")
@@ -102,7 +112,7 @@ def _md_table(columns: list[str], rows: list[list[str]]) -> str:
 
 
 def _markdown(results: list[StudyResult], meta: dict) -> str:
-    ok = all(r.passed for r in results)
+    ok, summary = _overall(results)
     parts = [
         "# fe2 verification report",
         "",
@@ -110,8 +120,7 @@ def _markdown(results: list[StudyResult], meta: dict) -> str:
         f"{meta['commit']}) · Python {meta['python']} · {meta['machine']} · "
         f"{meta['seconds']} s",
         "",
-        f"**Overall: {'PASS' if ok else 'FAIL'}** "
-        f"({sum(r.passed for r in results)} of {len(results)} studies pass)",
+        f"**Overall: {'PASS' if ok else 'FAIL'}** ({summary})",
         "",
         _md_table(["study", "status", "checks passed", "time (s)"], [
             [f"[{r.title}](#{r.name})", r.status.upper(),
@@ -126,7 +135,7 @@ def _markdown(results: list[StudyResult], meta: dict) -> str:
         if r.description:
             parts += [r.description, ""]
         if r.skipped:
-            parts += [f"Skipped: {r.skipped}", ""]
+            parts += [f"**SKIPPED** (not run, counts as not passed): {r.skipped}", ""]
         if r.checks:
             parts += [_md_table(["check", "expected", "observed", "result"], [
                 [c.name, c.expected, c.observed, "pass" if c.passed else "**FAIL**"]
@@ -148,7 +157,7 @@ table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.88em}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f2f2f2}
 .pass{color:#176b2c;font-weight:600}.fail,.error{color:#b00020;font-weight:700}
-.skipped{color:#777;font-weight:600}
+.skipped{color:#a05a00;font-weight:700}
 img{max-width:48%;margin:4px;border:1px solid #ddd}
 pre{background:#f7f7f7;padding:0.6em;overflow-x:auto;font-size:0.8em}
 .meta{color:#555;font-size:0.9em}
@@ -170,14 +179,14 @@ def _html_table(columns: list[str], rows: list[list[str]], status_col: int | Non
 
 def _html(results: list[StudyResult], meta: dict) -> str:
     e = html.escape
-    ok = all(r.passed for r in results)
+    ok, summary = _overall(results)
     body = [
         "<h1>fe2 verification report</h1>",
         f'<p class="meta">{e(meta["date"])} · tier <b>{e(meta["tier"])}</b> · fe2 '
         f'{e(meta["fe2"])} (commit {e(meta["commit"])}) · Python {e(meta["python"])} · '
         f'{e(meta["machine"])} · {meta["seconds"]} s</p>',
         f'<p>Overall: <span class="{"pass" if ok else "fail"}">{"PASS" if ok else "FAIL"}'
-        f'</span> ({sum(r.passed for r in results)} of {len(results)} studies pass)</p>',
+        f'</span> ({e(summary)})</p>',
         "<table><tr><th>study</th><th>status</th><th>checks passed</th><th>time (s)</th></tr>",
     ]
     for r in results:
@@ -194,7 +203,8 @@ def _html(results: list[StudyResult], meta: dict) -> str:
         if r.description:
             body.append(f"<p>{e(r.description)}</p>")
         if r.skipped:
-            body.append(f"<p><b>Skipped:</b> {e(r.skipped)}</p>")
+            body.append(f'<p><span class="skipped">SKIPPED</span> (not run, counts as not '
+                        f"passed): {e(r.skipped)}</p>")
         if r.checks:
             body.append(_html_table(
                 ["check", "expected", "observed", "result"],
@@ -253,9 +263,8 @@ def run(
     t0 = time.perf_counter()
     results = run_studies(specs, quick, stream)
     index = write_report(results, out, quick, time.perf_counter() - t0)
-    ok = all(r.passed for r in results)
+    ok, summary = _overall(results)
     if stream is not None:
-        n_fail = sum(not r.passed for r in results)
-        print(f"fe2 verify: {'PASS' if ok else f'FAIL ({n_fail} studies)'}; report: {index}",
+        print(f"fe2 verify: {'PASS' if ok else 'FAIL'} ({summary}); report: {index}",
               file=stream, flush=True)
     return 0 if ok else 1
