@@ -13,8 +13,11 @@ name                factory                                 for
 ``"cg"``            :func:`scipy_cg` (Jacobi/ILU PCG)       SPD, no PETSc
 ``"petsc"``         :func:`petsc_krylov` (CG/GMRES + GAMG)  large systems
 ``"petsc-direct"``  :func:`petsc_direct` (PETSc LU)         reference
-``"cholesky"``      :func:`cholesky_direct` (numba, SPD)    SPD, small/medium
+``"cholesky"``      :func:`cholesky_direct` (CHOLMOD)       SPD, small/medium
 ==================  ======================================  =====================
+
+:class:`FactorKrylov` is the micro solver: CHOLMOD or SuperLU factors reused as
+a GMRES preconditioner across a sequence of same-pattern matrices.
 
 PETSc solvers hold PETSc objects: use them as context managers or call ``destroy()``.
 
@@ -31,24 +34,29 @@ from __future__ import annotations
 import inspect
 
 from fe2.linalg._base import SolverError, SolverStats
-from fe2.linalg.cholesky import (
+from fe2.linalg.cholmod import (
     CholeskyFactor,
     NotPositiveDefinite,
     SparseCholesky,
     cholesky_direct,
+    cholmod_available,
 )
+from fe2.linalg.factor_krylov import FactorKrylov, FactorKrylovStats
 from fe2.linalg.modes import rigid_body_modes
 from fe2.linalg.petsc_backend import PETSC_MISSING, petsc_direct, petsc_krylov
 from fe2.linalg.scipy_backend import Factorization, factorize, scipy_cg, scipy_direct
 
 __all__ = [
     "CholeskyFactor",
+    "FactorKrylov",
+    "FactorKrylovStats",
     "Factorization",
     "NotPositiveDefinite",
     "SparseCholesky",
     "SolverError",
     "SolverStats",
     "cholesky_direct",
+    "cholmod_available",
     "factorize",
     "make_solver",
     "petsc_available",
@@ -90,8 +98,8 @@ def make_solver(name: str, **options):
         ``"scipy"`` or ``"direct"`` (:func:`scipy_direct`), ``"cg"``
         (:func:`scipy_cg`), ``"petsc"`` (:func:`petsc_krylov`, needs
         ``prefix=``), ``"petsc-direct"`` (:func:`petsc_direct`, needs ``prefix=``),
-        ``"cholesky"`` (:func:`fe2.linalg.cholesky.cholesky_direct`, sparse Cholesky
-        for symmetric positive definite systems).
+        ``"cholesky"`` (:func:`fe2.linalg.cholmod.cholesky_direct`, CHOLMOD sparse
+        Cholesky for symmetric positive definite systems).
     **options
         Keyword arguments of that factory.
 
