@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Prebuilt petsc/petsc4py wheels (built on this machine kind) when the shared folder exists;
+# Prebuilt petsc/petsc4py and scikit-sparse wheels (built on this machine kind) when the shared folder exists;
 # otherwise pip builds PETSc from source (about 20 minutes on two cores).
 WHEELS := $(firstword $(wildcard ../shared/wheels $(FE2_WHEELS)))
 FIND_LINKS := $(if $(WHEELS),--find-links $(abspath $(WHEELS)),)
 BUILD_PETSC := $(if $(WHEELS),0,1)
-EXTRAS ?= petsc,mesh,dev,parallel
+EXTRAS ?= petsc,cholmod,mesh,dev,parallel
 
 .PHONY: install demo test test-all verify bench lint clean
 
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml .ci/system-deps.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(FIND_LINKS) -e ".[$(EXTRAS)]"
-	$(PY) -c "import fe2, skfem, numba, meshio, pyvista; from petsc4py import PETSc; print('fe2', fe2.__version__, 'petsc', PETSc.Sys.getVersion())"
+	$(PY) -c "import fe2, skfem, numba, meshio, pyvista, sksparse.cholmod; from petsc4py import PETSc; print('fe2', fe2.__version__, 'petsc', PETSc.Sys.getVersion())"
 	touch $@
 
 demo: install

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 _FALLBACK_RESIDUAL = 1e-8
 # |A - A^T| <= _SYMMETRY * max|A|: symmetric, try the Cholesky factorization
 _SYMMETRY = 1e-12
+_WARNED: list[bool] = []  # the missing-CHOLMOD warning is logged once per process
 
 
 @dataclass
@@ -183,9 +184,13 @@ class FactorKrylov:
             rows = np.repeat(np.arange(n), np.diff(A.indptr))
             full_diagonal = np.count_nonzero(rows == A.indices) == n
             if self.cholesky and full_diagonal and n > 0:
-                from fe2.linalg.cholmod import SparseCholesky
+                from fe2.linalg.cholmod import CHOLMOD_MISSING, SparseCholesky, cholmod_available
 
-                self._symbolic = SparseCholesky(A)
+                if cholmod_available():
+                    self._symbolic = SparseCholesky(A)
+                elif not _WARNED:
+                    _WARNED.append(True)
+                    log.warning("%s; the micro solver factorizes with SuperLU", CHOLMOD_MISSING)
         if self._symbolic is not None:
             q = self._symbolic.perm
         else:
