@@ -2,7 +2,8 @@
 
 References (never the code's own earlier output):
 
-- linear micro: single-scale FE with the RVE's effective tensor;
+- linear micro: single-scale FE with the exact laminate tensor (layered formula);
+- nonlinear micro: power-law layers in series against ``K_eff = (sum f_i K_i^(-1/n))^(-n)``;
 - Newton with the homogenized consistent tangent: quadratic convergence
   (observed order of the residuals, bounded ``r_{k+1} / r_k^2``);
 - micro failures: the step is cut back and the run equals a clean run through
@@ -29,6 +30,8 @@ from fe2.macro import NewtonOptions, Problem, StepFailure
 from fe2.materials import J2Plasticity, LinearElastic, NeoHookean
 from fe2.micro import RVE, EvaluationCache, cells
 from fe2.oracle import OracleError, Response
+from verification.exact_cells import layered_stiffness
+from verification.fe2_linear import isotropic_stiffness, nonlinear_series, series_power_law
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +76,16 @@ class TensorOracle:
 # ---------------------------------------------------------------- linear micro
 
 
-def test_linear_fe2_equals_single_scale_with_effective_tensor(disk_cell):
-    """Three subdomains, two distinct microstructures (one used twice, by two separate but
-    identical RVE objects): FE² equals FE with the effective tensors, one cell solve each."""
+def test_linear_fe2_equals_single_scale_with_exact_laminate_tensors():
+    """Three subdomains, two distinct laminates (one used twice, by two separate but identical
+    RVE objects): FE² equals FE with the exact laminate tensors (layered formula with
+    stiffnesses written from E and nu, not from the RVE), one cell solve each."""
     soft, stiff = LinearElastic(1.0, 0.3, plane="strain"), LinearElastic(10.0, 0.2, plane="strain")
-    rve_a = RVE(disk_cell, [soft, stiff])
+    lam_x = cells.laminate([0.3, 0.7], normal=0, resolution=4)
+    rve_a = RVE(lam_x, [soft, stiff])
     rve_b = RVE(cells.laminate([0.4, 0.6], normal=1), [soft, stiff])
-    rve_c = RVE(disk_cell, [LinearElastic(1.0, 0.3, plane="strain"),
-                            LinearElastic(10.0, 0.2, plane="strain")])
+    rve_c = RVE(lam_x, [LinearElastic(1.0, 0.3, plane="strain"),
+                        LinearElastic(10.0, 0.2, plane="strain")])
     assert rve_c.fingerprint() == rve_a.fingerprint() != rve_b.fingerprint()
     mesh = skfem.MeshTri.init_tensor(*[np.linspace(0, 1, 7)] * 2).with_defaults()
     mesh = mesh.with_subdomains({"a": lambda x: x[0] < 1 / 3,
@@ -93,8 +98,10 @@ def test_linear_fe2_equals_single_scale_with_effective_tensor(disk_cell):
         prob.solve(NewtonOptions(rtol=1e-12))
         return prob
 
+    phases = [isotropic_stiffness(1.0, 0.3, 2), isotropic_stiffness(10.0, 0.2, 2)]
+    C_a = layered_stiffness(phases, [0.3, 0.7], np.array([1.0, 0.0]))
+    C_b = layered_stiffness(phases, [0.4, 0.6], np.array([0.0, 1.0]))
     fe2 = build({"a": rve_a, "b": rve_b, "c": rve_c})
-    C_a, C_b = rve_a.effective_tensor(), rve_b.effective_tensor()
     ref = build({"a": TensorOracle(C_a), "b": TensorOracle(C_b), "c": TensorOracle(C_a)})
     scale = np.abs(ref.u).max()
     assert scale > 1e-3
@@ -105,6 +112,19 @@ def test_linear_fe2_equals_single_scale_with_effective_tensor(disk_cell):
     assert rve_a._micro().solver.stats.factorizations == 1
     assert rve_b._micro().solver.stats.factorizations == 1
     assert rve_c._micro().solver.stats.factorizations == 0
+
+
+def test_nonlinear_micro_fe2_equals_power_law_series_closed_form():
+    """FE² with power-law layers in series: macro flux K_eff |G|^n G with
+    K_eff = (sum f_i K_i^(-1/n))^(-n), and the micro Newton iterates at every point."""
+    r = nonlinear_series(quick=True)
+    q = r["K_eff"] * (r["t"] * r["G"]) ** r["n"]
+    np.testing.assert_allclose(-r["reactions"], q, rtol=1e-8)  # left end, unit height
+    np.testing.assert_allclose(r["flux"][0], q[-1], rtol=1e-8)
+    np.testing.assert_allclose(r["flux"][1], 0.0, atol=1e-8 * q[-1])
+    assert r["iterations"].min() >= 1
+    # a wrong exponent or a parallel (Voigt) mean would be far off: the check can fail
+    assert abs(series_power_law([1.0, 6.0, 2.5], [0.3, 0.5, 0.2], 1.0) - r["K_eff"]) > 0.1
 
 
 def test_linear_rve_ships_its_one_solve_to_workers(disk_cell):

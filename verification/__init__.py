@@ -60,7 +60,7 @@ STUDIES: list[StudySpec] = [
     _spec("bc_ordering", "Micro: KUBC ≥ periodic ≥ TUBC and convergence with RVE size"),
     _spec("sve", "Micro: statistical volume elements (mean and variance vs size)"),
     _spec("hashin_shtrikman", "Micro: Hashin–Shtrikman bounds"),
-    _spec("fe2_linear", "FE²: linear micro equals single-scale FE"),
+    _spec("fe2_linear", "FE²: laminate RVEs vs exact laminate tensors and a nonlinear closed form"),
     _spec("fe2_newton", "FE²: quadratic macro Newton convergence with a nonlinear RVE"),
     _spec("fe2_dns", "FE² vs DNS: periodic fibre composite, eps = 1/4 ... 1/32"),
     _spec("dwr", "Solution verification: dual-weighted-residual goal-oriented estimate"),
