@@ -1,6 +1,7 @@
 """Macro problems against closed forms: patch tests, reactions, layered bars,
 body loads, load stepping with cut-back, commit/rollback, executors."""
 
+import re
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -226,3 +227,162 @@ def test_line_search_removes_cutbacks_of_a_plastic_plate():
     assert out[4][1] == pytest.approx(out[0][1], rel=1e-4)
     with pytest.raises(ValueError, match="line_search"):
         NewtonOptions(line_search=-1)
+
+
+# ---------------------------------------------------------------- stopping and bad input
+
+
+class _BreaksAbove(OracleBase):
+    """Linear elastic, but the 'micro solve' fails at one quadrature point once its strain
+    exceeds ``threshold`` (a failure that persists: every larger load fails there too).
+
+    ``mode="raise"`` raises OracleError located like an RVE's (``point``, ``macro_input``);
+    ``mode="flag"`` answers with ``converged`` False there. A safety cap turns a run
+    that would never end into a RuntimeError instead of a hang.
+    """
+
+    measure, dim = "strain", 2
+
+    def __init__(self, threshold, point=(3, 0), mode="raise", cap=3000):
+        self.inner = LinearElastic(1.0, 0.3, plane="strain")
+        self.threshold, self.point, self.mode, self.cap = threshold, point, mode, cap
+        self.calls = self.failures = 0
+
+    def evaluate(self, g, x=None, state=None):
+        self.calls += 1
+        if self.calls > self.cap:
+            raise RuntimeError(f"runaway load stepping: {self.calls} oracle calls")
+        r = self.inner.evaluate(g)
+        e, q = self.point
+        bad = np.abs(g[..., e, q]).max() > self.threshold
+        conv = np.ones(g.shape[-2:], dtype=bool)
+        if bad:
+            self.failures += 1
+            if self.mode == "raise":
+                err = OracleError(f"micro Newton diverged (macro point {(e, q)})")
+                err.point, err.macro_input, err.reason = (e, q), g[..., e, q].copy(), "diverged"
+                raise err
+            conv[e, q] = False
+        return Response(flux=r.flux, tangent=r.tangent, state=None, info={"converged": conv})
+
+
+def _stretched(oracle):
+    prob = Problem(square(2), oracle, order=1)
+    prob.dirichlet("left").dirichlet("right", [0.1, 0.0])
+    return prob
+
+
+@pytest.mark.parametrize("mode", ["raise", "flag"])
+def test_persistent_micro_failure_ends_run_at_minimum_increment(mode):
+    """The strain at the failing point grows linearly with the load (linear problem), so
+    no load factor beyond t* = threshold / strain(t=1) can converge. The run must stop
+    (minimum increment dt0 * 2**-max_cutbacks) close below t*, naming the point."""
+    oracle = _BreaksAbove(0.0437, mode=mode)
+    prob = _stretched(oracle)
+    with pytest.raises(ConvergenceError) as info:
+        prob.solve(NewtonOptions(steps=10))
+    msg = str(info.value)
+    # independent t*: the linear solution at t = 1 gives the strain there
+    ref = _stretched(LinearElastic(1.0, 0.3, plane="strain"))
+    ref.solve()
+    t_star = 0.0437 / np.abs(ref.op.measure(ref.u)[..., 3, 0]).max()
+    assert t_star - 0.1 * 2.0**-8 - 1e-12 <= prob.t < t_star
+    assert "element 3, quadrature point 0" in msg and "strain [" in msg
+    assert "minimum increment" in msg
+    assert "\n" not in msg
+    # ended within the budget: far fewer than max_total_cutbacks failed attempts
+    assert oracle.failures <= NewtonOptions().max_total_cutbacks
+
+
+def test_total_cutback_budget_ends_run():
+    oracle = _BreaksAbove(0.0437)
+    prob = _stretched(oracle)
+    with pytest.raises(ConvergenceError, match=r"7 cut-backs in total \(max_total_cutbacks 6\)"
+                       r".*element 3, quadrature point 0"):
+        prob.solve(NewtonOptions(steps=10, min_increment=1e-14, max_total_cutbacks=6))
+    assert oracle.failures == 7  # each failed attempt is one failing evaluation
+
+
+def test_cutbacks_that_succeed_do_not_end_run():
+    """A step that converges after cut-backs is not a failure: the budget counts failed
+    attempts, and a run with a few of them reaches t = 1 (same answer as linear)."""
+    oracle = _BreaksAbove(1.0)  # never fails
+    prob = _stretched(oracle)
+    sol = prob.solve(NewtonOptions(steps=1, max_total_cutbacks=0))
+    assert prob.t == 1.0 and len(sol.steps) == 1
+
+
+@pytest.mark.parametrize("field, value, expect", [
+    ("grow", 0, ">= 1"), ("grow", -1.5, ">= 1"), ("grow", 0.5, ">= 1"),
+    ("grow", float("inf"), "finite"), ("grow", float("nan"), "finite"),
+    ("grow", True, "number"), ("grow", "1.5", "number"),
+    ("steps", 0, ">= 1"), ("steps", 2.5, "integer"), ("steps", True, "integer"),
+    ("steps", "4", "integer"),
+    ("rtol", -1e-9, ">= 0"), ("rtol", float("nan"), "finite"), ("atol", float("inf"), "finite"),
+    ("rtol", "1e-9", "number"), ("atol", False, "number"),
+    ("max_iter", 0, ">= 1"), ("max_iter", 10.0, "integer"),
+    ("max_cutbacks", -1, ">= 0"), ("max_cutbacks", 2.0, "integer"),
+    ("line_search", -1, ">= 0"), ("line_search", 1.5, "integer"),
+    ("min_increment", 0.0, "> 0"), ("min_increment", -1e-3, "> 0"),
+    ("min_increment", float("nan"), "finite"),
+    ("max_total_cutbacks", -1, ">= 0"), ("max_total_cutbacks", 3.0, "integer"),
+])
+def test_newton_options_validated(field, value, expect):
+    with pytest.raises(ValueError, match=rf"NewtonOptions\.{field}.*{re.escape(expect)}") as info:
+        NewtonOptions(**{field: value})
+    assert repr(value) in str(info.value)
+
+
+def test_newton_options_tolerances_not_both_zero():
+    with pytest.raises(ValueError, match="rtol and atol.*both 0"):
+        NewtonOptions(rtol=0.0, atol=0)
+    NewtonOptions(rtol=0.0, atol=1e-10)  # fine
+    NewtonOptions(grow=1, steps=np.int64(3), rtol=1)  # ints for floats, numpy ints fine
+
+
+def test_loads_and_components_validated():
+    prob = Problem(square(2), LinearElastic(1.0, 0.3, plane="strain"))
+    with pytest.raises(ValueError, match=r"Dirichlet value on 'right' must be finite, got nan"):
+        prob.dirichlet("right", float("nan"))
+    with pytest.raises(ValueError, match=r"Dirichlet value on 'right'.*inf"):
+        prob.dirichlet("right", [0.0, np.inf])
+    with pytest.raises(ValueError, match=r"Neumann value on 'top'.*inf"):
+        prob.neumann("top", [0.0, -np.inf])
+    with pytest.raises(ValueError, match=r"body load.*nan"):
+        prob.body_load([np.nan, 0.0])
+    with pytest.raises(ValueError, match=r"body load on subdomain 'upper'"):
+        m = square(2).with_subdomains({"upper": lambda x: x[1] > 0.5})
+        Problem(m, LinearElastic(1.0, 0.3, plane="strain")).body_load("x", subdomain="upper")
+    with pytest.raises(ValueError,
+                       match=r"components on 'left' must be distinct integers 0..1.*got \('x',\)"):
+        prob.dirichlet("left", 0.0, components=("x",))
+    with pytest.raises(ValueError,
+                       match=r"components on 'left' must be distinct integers 0..1.*got \(2,\)"):
+        prob.dirichlet("left", 0.0, components=(2,))
+    with pytest.raises(ValueError, match=r"components on 'left'.*True"):
+        prob.dirichlet("left", 0.0, components=(True,))
+    with pytest.raises(ValueError, match=r"components on 'left'.*repeat"):
+        prob.dirichlet("left", 0.0, components=(0, 0))
+    with pytest.raises(ValueError, match=r"Dirichlet value on 'left'.*3 values.*2 components"):
+        prob.dirichlet("left", [0.0, 0.0, 1.0])
+    assert prob.loads == []  # nothing half-added
+    with pytest.raises(ValueError, match="order must be 1 or 2"):
+        Problem(square(2), LinearElastic(1.0, 0.3, plane="strain"), order=3)
+    with pytest.raises(ValueError, match="intorder must be an integer >= 1"):
+        Problem(square(2), LinearElastic(1.0, 0.3, plane="strain"), intorder=0)
+    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
+        Problem(square(2), LinearElastic(1.0, 0.3, plane="strain"), chunk_size=0)
+
+
+def test_callable_load_and_t_end_checked():
+    """A callable load that returns NaN is bad input naming the load, not a non-convergence."""
+    prob = Problem(square(2), LinearConductivity(1.0), kind="scalar")
+    with pytest.raises(ValueError, match=r"components on 'left' must be 0"):
+        prob.dirichlet("left", 0.0, components=(1,))
+    prob.dirichlet("left", 0.0).neumann("right", lambda x, t: np.where(x[1] > 0.5, np.nan, t))
+    with pytest.raises(ValueError, match=r"neumann load on right: value\(x, t=1\) is not finite"):
+        prob.solve()
+    with pytest.raises(ValueError, match="t_end must be a finite number"):
+        prob.solve(t_end=float("nan"))
+    with pytest.raises(ValueError, match="newton must be a NewtonOptions"):
+        prob.solve({"steps": 2})

@@ -82,11 +82,34 @@ _MEASURE = {"scalar": "gradient", "small_strain": "strain", "finite_strain": "de
 
 
 class ConvergenceError(RuntimeError):
-    """The load stepping could not reach the requested load factor."""
+    """The load stepping could not reach the requested load factor.
+
+    Attributes
+    ----------
+    points : tuple of (int, int, str, int)
+        The failing points seen over the run: ``(element, quadrature point,
+        last macro input, failed attempts there)`` in the global numbering,
+        most frequent first; empty when no failure could be located.
+    """
+
+    def __init__(self, message: str, points: tuple = ()):
+        super().__init__(message)
+        self.points = tuple(points)
 
 
 class StepFailure(RuntimeError):
-    """One load step failed (Newton or an oracle); the solver cuts back."""
+    """One load step failed (Newton or an oracle); the solver cuts back.
+
+    Attributes
+    ----------
+    points : tuple of (int, int, str)
+        Where an oracle failed: ``(element, quadrature point, macro input)``
+        in the global numbering (empty for a Newton or linear-solver failure).
+    """
+
+    def __init__(self, message: str, points: tuple = ()):
+        super().__init__(message)
+        self.points = tuple(points)
 
 
 class CheckpointError(ValueError):
@@ -97,25 +120,43 @@ class CheckpointError(ValueError):
 class NewtonOptions:
     """Newton iteration and load-stepping controls.
 
+    Every field is checked at construction: a wrong type or value raises a
+    one-line ``ValueError`` naming the field, the value and what is expected
+    (numbers must be numbers: booleans and strings are refused).
+
     Attributes
     ----------
     rtol, atol : float
-        Converged when ``|r_free| <= rtol * max(|f_ext|, |f_int|) + atol``.
+        Converged when ``|r_free| <= rtol * max(|f_ext|, |f_int|) + atol``;
+        finite, ``>= 0``, not both 0.
     max_iter : int
-        Newton iterations per load step before a cut-back.
+        Newton iterations per load step before a cut-back (``>= 1``).
     steps : int
-        Initial number of equal load increments to reach ``t = 1``.
+        Initial number of equal load increments to reach ``t_end`` (``>= 1``).
     max_cutbacks : int
-        Halvings of a failing increment before giving up.
+        Halvings of a failing increment in a row before giving up (``>= 0``).
     grow : float
         After a step that converged in few iterations, the next increment is
-        multiplied by ``grow`` (never beyond the initial increment).
+        multiplied by ``grow`` (never beyond the initial increment); finite,
+        ``>= 1`` (1: never grow again after a cut-back).
     line_search : int
         Backtracking halvings per Newton iteration (0: plain Newton, the
-        default). With ``n > 0`` a Newton step that does not reduce the
-        residual norm by the Armijo factor ``1 - 1e-4 alpha`` is halved up to
-        ``n`` times (each try is one oracle evaluation); it breaks the
-        oscillating iterates plasticity can show with large increments.
+        default; at most 30). With ``n > 0`` a Newton step that does not
+        reduce the residual norm by the Armijo factor ``1 - 1e-4 alpha`` is
+        halved up to ``n`` times (each try is one oracle evaluation); it
+        breaks the oscillating iterates plasticity can show with large
+        increments.
+    min_increment : float, optional
+        Smallest load-factor increment tried; a cut-back below it ends the
+        run with :class:`ConvergenceError`. Default (None):
+        ``dt0 * 2**-max_cutbacks`` with ``dt0 = (t_end - t_start) / steps``
+        the initial increment, i.e. the increment after ``max_cutbacks``
+        halvings of the first one. Finite, ``> 0``.
+    max_total_cutbacks : int
+        Failed attempts (cut-backs) allowed over one :meth:`Problem.solve`
+        (a resumed run continues the count of its checkpoint); one more ends
+        the run with :class:`ConvergenceError` naming the failing points
+        (``>= 0``, default 100).
     """
 
     rtol: float = 1e-9
@@ -125,20 +166,58 @@ class NewtonOptions:
     max_cutbacks: int = 8
     grow: float = 1.5
     line_search: int = 0
+    min_increment: float | None = None
+    max_total_cutbacks: int = 100
 
     def __post_init__(self):
         for name in ("rtol", "atol"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"NewtonOptions.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("max_iter", "steps"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"NewtonOptions.{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_cutbacks < 0:
-            raise ValueError(f"NewtonOptions.max_cutbacks must be >= 0, got {self.max_cutbacks}")
-        if not 0 <= int(self.line_search) <= 30:
+            _check_number(name, getattr(self, name), 0.0, ">= 0")
+        if self.rtol == 0 and self.atol == 0:
             raise ValueError(
-                f"NewtonOptions.line_search must be in 0..30 halvings, got {self.line_search}"
+                "NewtonOptions.rtol and atol are both 0; expected at least one > 0 "
+                "(no residual is exactly zero in floating point)"
             )
+        _check_number("grow", self.grow, 1.0, ">= 1")
+        if self.min_increment is not None:
+            _check_number("min_increment", self.min_increment, 0.0, "> 0", strict=True)
+        for name, low in (("max_iter", 1), ("steps", 1), ("max_cutbacks", 0),
+                          ("line_search", 0), ("max_total_cutbacks", 0)):
+            _check_int(name, getattr(self, name), low)
+        if self.line_search > 30:
+            raise ValueError(
+                f"NewtonOptions.line_search must be an integer in 0..30 (halvings), got "
+                f"{self.line_search!r}"
+            )
+
+    def smallest_increment(self, dt0: float) -> float:
+        """The minimum increment for a run whose initial increment is ``dt0``."""
+        if self.min_increment is not None:
+            return float(self.min_increment)
+        return dt0 * 2.0 ** -self.max_cutbacks
+
+
+def _check_number(name: str, value: Any, low: float, what: str, strict: bool = False) -> None:
+    """A finite real number (not a bool or a string) with ``value >= low`` (``>`` if strict)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(
+            f"NewtonOptions.{name} must be a number {what}, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    if not np.isfinite(value):
+        raise ValueError(f"NewtonOptions.{name} must be a finite number {what}, got {value!r}")
+    if value < low or (strict and value == low):
+        raise ValueError(f"NewtonOptions.{name} must be {what}, got {value!r}")
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    """An integer (not a bool, not a float) with ``value >= low``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(
+            f"NewtonOptions.{name} must be an integer >= {low}, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    if value < low:
+        raise ValueError(f"NewtonOptions.{name} must be an integer >= {low}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -197,6 +276,8 @@ class StepRecord:
         return d
 
 
+#: failing points a StepFailure / ConvergenceError message or record keeps
+_MAX_POINTS = 5
 _COUNTERS = ("evaluations", "points", "micro_iterations", "cache_hits", "cache_misses")
 _CHECKPOINT_FORMAT = "fe2-checkpoint-1"
 
@@ -244,6 +325,26 @@ class _Load:
     basis: Any = None
 
 
+def _check_value(value: Any, what: str, ncomp: int, unit: str) -> None:
+    """A load value: callable, or finite real number(s), scalar or ``(ncomp,)``."""
+    if callable(value):
+        return
+    flat = list(value) if isinstance(value, tuple | list | np.ndarray) else [value]
+    if np.ndim(value) > 1 or any(
+        isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating)
+        for v in flat
+    ):
+        raise ValueError(
+            f"{what} must be a number, {ncomp} numbers or a callable value(x, t), got {value!r}"
+        )
+    if not all(np.isfinite(v) for v in flat):
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    if np.ndim(value) == 1 and len(flat) != ncomp:
+        raise ValueError(
+            f"{what} has {len(flat)} values for {ncomp} {unit}, got {value!r}"
+        )
+
+
 def _scaled(value: Any, x: np.ndarray, t: float, ncomp: int, what: str) -> np.ndarray:
     """Evaluate a load ``value`` at points ``x`` ``(d, *p)`` -> ``(ncomp, *p)``."""
     if callable(value):
@@ -259,6 +360,12 @@ def _scaled(value: Any, x: np.ndarray, t: float, ncomp: int, what: str) -> np.nd
         out = out[None]
     if out.shape != (ncomp,) + pts:
         raise ValueError(f"{what}: value has shape {out.shape}, expected ({ncomp},) or {pts}")
+    if not np.all(np.isfinite(out)):
+        i = np.argwhere(~np.isfinite(out))[0]
+        raise ValueError(
+            f"{what}: value(x, t={t:.6g}) is not finite ({out[tuple(i)]}) at "
+            f"x = {np.array2string(x[(slice(None), *i[1:])], precision=6)}"
+        )
     return out
 
 
@@ -303,6 +410,12 @@ class Problem:
     ):
         if kind not in _MEASURE:
             raise ValueError(f"unknown problem kind {kind!r}; expected one of {list(_MEASURE)}")
+        if isinstance(order, bool) or order not in (1, 2):
+            raise ValueError(f"{name}: order must be 1 or 2, got {order!r}")
+        for arg, val in (("intorder", intorder), ("chunk_size", chunk_size)):
+            if val is not None and (isinstance(val, bool) or not isinstance(val, int | np.integer)
+                                    or val < 1):
+                raise ValueError(f"{name}: {arg} must be an integer >= 1, got {val!r}")
         self.mesh = mesh
         self.kind = kind
         self.name = name
@@ -397,14 +510,39 @@ class Problem:
             raise KeyError(f"unknown subdomain {name!r} in {self.name}; known: {names}")
         return np.asarray(known[name])
 
-    def _component_dofs(self, facets: np.ndarray, components: tuple[int, ...] | None):
+    def _components(self, components: Any, where: str) -> tuple[int, ...]:
+        """Checked component indices: distinct integers ``0 .. dim-1`` (``(0,)`` if scalar)."""
+        if components is None:
+            return tuple(range(self.dim)) if self.vector else (0,)
+        n = self.ncomp
+        if isinstance(components, int | np.integer) and not isinstance(components, bool):
+            comps = (components,)
+        elif isinstance(components, str) or not isinstance(components, tuple | list | np.ndarray):
+            comps = None
+        else:
+            comps = tuple(components)
+        expect = (f"distinct integers 0..{n - 1} (axes of the {self.dim}D problem)"
+                  if self.vector else "0 (a scalar problem has one component)")
+        bad = comps is None or not comps or any(
+            isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= c < n
+            for c in comps)
+        if bad:
+            raise ValueError(f"{where} must be {expect}, got {components!r}")
+        comps = tuple(int(c) for c in comps)
+        twice = [c for c in set(comps) if comps.count(c) > 1]
+        if twice:
+            raise ValueError(
+                f"{where} must be {expect}, got {components!r} "
+                f"(component {twice[0]} repeats)"
+            )
+        return comps
+
+    def _component_dofs(self, facets: np.ndarray, components: tuple[int, ...] | None,
+                        where: str = "boundary"):
+        comps = self._components(components, f"components on {where}")
         dofs = self.basis.get_dofs(facets=facets)
         if not self.vector:
             return [dofs.all()], (0,)
-        comps = tuple(range(self.dim)) if components is None else tuple(components)
-        for c in comps:
-            if not 0 <= c < self.dim:
-                raise ValueError(f"component {c} out of range for a {self.dim}D problem")
         return [dofs.all([f"u^{c + 1}"]) for c in comps], comps
 
     def dirichlet(
@@ -414,10 +552,22 @@ class Problem:
 
         ``value``: a number or a ``(n_comp,)`` sequence (scaled by the load
         factor), or ``value(x, t)`` with ``x`` ``(d, n)`` returning ``(n,)`` or
-        ``(n_comp, n)``. Returns the problem, so calls chain.
+        ``(n_comp, n)``. ``components``: distinct axis indices ``0 .. d-1``
+        (default all). Returns the problem, so calls chain.
+
+        Raises
+        ------
+        KeyError
+            Unknown boundary name (the message lists the known ones).
+        ValueError
+            A constant value that is not finite numbers or has the wrong
+            length, or bad component indices; the message names the boundary.
         """
         facets = self.boundary(boundary)
-        dofs, comps = self._component_dofs(facets, components)
+        comps = self._components(components, f"Dirichlet components on {boundary!r}")
+        _check_value(value, f"Dirichlet value on {boundary!r}", len(comps),
+                     "components" if self.vector else "component")
+        dofs, comps = self._component_dofs(facets, comps)
         self.loads.append(_Load("dirichlet", boundary, value, comps, dofs))
         self._fixed = None
         return self
@@ -426,19 +576,28 @@ class Problem:
         """Prescribe a traction (vector problems) or ``g = q . n = (K grad u) . n`` (scalar).
 
         ``value``: as in :meth:`dirichlet`; for vector problems ``(d,)``. In
-        finite strain the traction is a dead load per reference area.
+        finite strain the traction is a dead load per reference area. Errors
+        as in :meth:`dirichlet`.
         """
         facets = self.boundary(boundary)
+        _check_value(value, f"Neumann value on {boundary!r}", self.ncomp, "components")
         fb = skfem.FacetBasis(self.mesh, self.element, facets=facets)
         self.loads.append(_Load("neumann", boundary, value, basis=fb))
         return self
 
     def body_load(self, value: Any, subdomain: str | None = None) -> Problem:
-        """Body force (vector problems) or source ``f`` (scalar) per reference volume."""
+        """Body force (vector problems) or source ``f`` (scalar) per reference volume.
+
+        ``value``: as in :meth:`neumann`. Errors as in :meth:`dirichlet`.
+        """
+        what = "body load" if subdomain is None else f"body load on subdomain {subdomain!r}"
         if subdomain is None:
+            _check_value(value, what, self.ncomp, "components")
             cb = self.basis
         else:
-            cb = skfem.Basis(self.mesh, self.element, elements=self.subdomain(subdomain))
+            els = self.subdomain(subdomain)
+            _check_value(value, what, self.ncomp, "components")
+            cb = skfem.Basis(self.mesh, self.element, elements=els)
         self.loads.append(_Load("body", subdomain, value, basis=cb))
         return self
 
@@ -504,24 +663,30 @@ class Problem:
                     resp = evaluate_oracle(r.oracle, gr, x=x, state=r.state.committed,
                                            executor=self.executor, chunk_size=self.chunk_size)
             except OracleError as err:
-                raise StepFailure(self._oracle_failure(r, gr, err)) from err
+                msg, loc = self._oracle_failure(r, gr, err)
+                pts = () if loc is None else (self._point(r, gr, *loc),)
+                raise StepFailure(msg, pts) from err
             self._count(resp, gr.shape[-2:])
             if resp.tangent is None:
                 raise StepFailure(f"oracle for {r.name!r} returned no tangent")
             conv = resp.info.get("converged")
             if conv is not None and not np.all(conv):
-                conv = np.asarray(conv)
-                e, q = np.unravel_index(int(np.argmin(conv)), conv.shape)
+                conv = np.asarray(conv, dtype=bool)
+                failed = np.argwhere(~conv)
+                e, q = failed[0]
                 raise StepFailure(
-                    f"micro solve did not converge at {int((~conv).sum())} of {conv.size} "
-                    f"points{_in(r)}; first: {self._where(r, gr, e, q)}"
+                    f"micro solve did not converge at {len(failed)} of {conv.size} "
+                    f"points{_in(r)}; first: {self._where(r, gr, e, q)}",
+                    tuple(self._point(r, gr, e, q) for e, q in failed[:_MAX_POINTS]),
                 )
             bad = ~np.all(np.isfinite(resp.flux), axis=tuple(range(resp.flux.ndim - 2)))
             if bad.any():
-                e, q = np.argwhere(bad)[0]
+                failed = np.argwhere(bad)
+                e, q = failed[0]
                 raise StepFailure(
                     f"non-finite flux returned by the oracle at {int(bad.sum())} points{_in(r)}; "
-                    f"first: {self._where(r, gr, e, q)}"
+                    f"first: {self._where(r, gr, e, q)}",
+                    tuple(self._point(r, gr, e, q) for e, q in failed[:_MAX_POINTS]),
                 )
             flux[..., r.elements, :] = resp.flux
             tangent[..., r.elements, :] = resp.tangent
@@ -533,21 +698,25 @@ class Problem:
             trials.append(resp.state)
         return flux, tangent, Response(flux=flux, tangent=tangent, state=trials, info=info)
 
+    def _point(self, r: _Region, gr: np.ndarray, e: int, q: int) -> tuple[int, int, str]:
+        """``(global element, quadrature point, "<measure> [...]")`` of a region-local point."""
+        return (int(r.elements[e]), int(q),
+                f"{_MEASURE[self.kind]} {np.array2string(gr[..., e, q].ravel(), precision=6)}")
+
     def _where(self, r: _Region, gr: np.ndarray, e: int, q: int) -> str:
         """``element E, quadrature point Q, <measure> [...]`` in the global numbering."""
-        return (
-            f"element {int(r.elements[e])}, quadrature point {int(q)}, {_MEASURE[self.kind]} "
-            f"{np.array2string(gr[..., e, q].ravel(), precision=6)}"
-        )
+        return _describe(self._point(r, gr, e, q))
 
-    def _oracle_failure(self, r: _Region, gr: np.ndarray, err: OracleError) -> str:
+    def _oracle_failure(self, r: _Region, gr: np.ndarray, err: OracleError
+                        ) -> tuple[str, tuple[int, int] | None]:
         """Message for an oracle that raised: the failing point in the global numbering.
 
         The region-local point comes from ``err.point`` (set by
         :class:`fe2.micro.RVE`) when the region went in one call; else from
         the RVE's message ``(macro point ...)``, counted from the chunk start
         noted by :func:`fe2.oracle.evaluate`; else from ``err.macro_input``
-        (the first point with that input).
+        (the first point with that input). Returns the message and the
+        region-local ``(e, q)`` (None when the point is unknown).
         """
         nidx = gr.ndim - 2
         whole = self.executor is None and self.chunk_size is None
@@ -567,9 +736,9 @@ class Problem:
             hint = "" if r.name == "all" or not whole else (
                 f" (point indices count within subdomain {r.name!r})"
             )
-            return f"oracle for {r.name!r} failed: {err}{hint}"
+            return f"oracle for {r.name!r} failed: {err}{hint}", None
         reason = getattr(err, "reason", None) or _MACRO_POINT.split(str(err))[0].rstrip()
-        return f"micro solve failed{_in(r)} at {self._where(r, gr, *loc)}: {reason}"
+        return f"micro solve failed{_in(r)} at {self._where(r, gr, *loc)}: {reason}", loc
 
     def _count(self, resp: Response, pts: tuple[int, ...]) -> None:
         n = int(np.prod(pts))
@@ -705,8 +874,14 @@ class Problem:
         Raises
         ------
         ConvergenceError
-            If a step fails after ``max_cutbacks`` halvings; the problem keeps
-            the last converged solution and committed state.
+            If a step fails after ``max_cutbacks`` halvings in a row, if a
+            cut-back would go below ``min_increment``, or after more than
+            ``max_total_cutbacks`` failed attempts; the message names the
+            failing points (element, quadrature point, macro input; also in
+            ``err.points``). The problem keeps the last converged solution
+            and committed state.
+        ValueError
+            ``t_end`` not a finite number, or below the current load factor.
 
         Notes
         -----
@@ -715,16 +890,30 @@ class Problem:
         as the growth limit) instead of ``(t_end - t) / steps``.
         """
         opts = newton or NewtonOptions()
+        if not isinstance(opts, NewtonOptions):
+            raise ValueError(f"newton must be a NewtonOptions, got {type(opts).__name__}")
+        if isinstance(t_end, bool) or not isinstance(t_end, int | float | np.integer | np.floating
+                                                         ) or not np.isfinite(t_end):
+            raise ValueError(f"t_end must be a finite number, got {t_end!r}")
+        if t_end < self.t - 1e-12:
+            raise ValueError(
+                f"t_end {t_end:g} is below the current load factor {self.t:g}; the load "
+                "stepping only goes forward"
+            )
         for name in reactions:
             self.boundary(name)
         sol = Solution(u=self.u)
         react: dict[str, list] = {name: [] for name in reactions}
         saved, self._resume_stepping = self._resume_stepping, None
+        total = 0  # failed attempts over the run (continued from a checkpoint)
         if saved is not None and saved.get("t_end") == t_end:
             dt0, dt = float(saved["dt0"]), float(saved["dt"])
+            total = int(saved.get("cutbacks", 0))
         else:
             dt0 = (t_end - self.t) / opts.steps
             dt = dt0
+        dt_min = opts.smallest_increment(dt0)
+        failures: dict[tuple[int, int], list] = {}  # (element, qp) -> [attempts, input]
         cut = 0
         mark = dict(self.counters)
         t0 = time.perf_counter()
@@ -736,12 +925,24 @@ class Problem:
                 for r in self.regions:
                     r.state.rollback()
                 cut += 1
+                total += 1
+                for e, q, value in err.points:
+                    rec_pt = failures.setdefault((e, q), [0, value])
+                    rec_pt[0] += 1
+                    rec_pt[1] = value
                 log.warning("step to t=%.4g failed (%s); cutting back (%d)", t_new, err, cut)
-                if cut > opts.max_cutbacks:
-                    raise ConvergenceError(
-                        f"load step to t={t_new:.4g} failed after {opts.max_cutbacks} cut-backs "
-                        f"(last converged t={self.t:.4g}): {err}"
-                    ) from err
+                why = None
+                if total > opts.max_total_cutbacks:
+                    why = (f"{total} cut-backs in total (max_total_cutbacks "
+                           f"{opts.max_total_cutbacks})")
+                elif cut > opts.max_cutbacks:
+                    why = (f"load step to t={t_new:.4g} failed after {opts.max_cutbacks} "
+                           "cut-backs")
+                elif 0.5 * dt < dt_min * (1.0 - 1e-9):
+                    why = (f"load step to t={t_new:.4g} failed and its half increment "
+                           f"{0.5 * dt:.3g} is below the minimum increment {dt_min:.3g}")
+                if why is not None:
+                    raise self._stopped(why, t_end, total, failures, err) from err
                 dt *= 0.5
                 continue
             self.u = u_new
@@ -766,13 +967,30 @@ class Problem:
             cut = 0
             if rec.iterations <= max(2, opts.max_iter // 4):
                 dt = min(dt * opts.grow, dt0)
-            self._stepping = {"dt": dt, "dt0": dt0, "t_end": t_end, "steps": self.steps_done}
+            self._stepping = {"dt": dt, "dt0": dt0, "t_end": t_end, "steps": self.steps_done,
+                              "cutbacks": total}
             if callback is not None:
                 callback(self, rec)
             t0 = time.perf_counter()
         sol.u = self.u
         sol.reactions = {k: np.array(v) for k, v in react.items()}
         return sol
+
+    def _stopped(self, why: str, t_end: float, total: int,
+                 failures: dict[tuple[int, int], list], err: StepFailure) -> ConvergenceError:
+        """The one-line error that ends a run: why, where it stopped, the failing points."""
+        pts = sorted(((e, q, v[1], v[0]) for (e, q), v in failures.items()),
+                     key=lambda p: (-p[3], p[0], p[1]))
+        if pts:
+            shown = "; ".join(f"{_describe(p)} ({p[3]} of {total} failed attempts)"
+                              for p in pts[:_MAX_POINTS])
+            more = f" and {len(pts) - _MAX_POINTS} more" if len(pts) > _MAX_POINTS else ""
+            where = f"; failing points: {shown}{more}"
+        else:
+            where = ""
+        msg = (f"{why} (last converged t={self.t:.6g} of {t_end:g}){where}; last failure: "
+               f"{err}")
+        return ConvergenceError(" ".join(msg.split()), points=tuple(pts))
 
     # ------------------------------------------------------------------ checkpoints
     def _layout(self) -> dict[str, Any]:
@@ -946,6 +1164,12 @@ class Problem:
                 [u[self.basis.nodal_dofs[c]] for c in range(self.dim)], axis=1
             )
         return u[self.basis.nodal_dofs[0]]
+
+
+def _describe(point: tuple[int, int, str]) -> str:
+    """``element E, quadrature point Q, <measure> [...]``."""
+    e, q, value = point[:3]
+    return f"element {e}, quadrature point {q}, {value}"
 
 
 def _in(r: _Region) -> str:
