@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -21,36 +22,85 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CaseError", "Case", "load_case", "run_case", "SCHEMA"]
+__all__ = ["CaseError", "Case", "Field", "load_case", "run_case", "check_output", "SCHEMA"]
 
 log = logging.getLogger(__name__)
 
 REQUIRED = object()
-NUMBER = (int, float)
+MARKER = ".fe2-run"  # written into every output folder fe2 creates
 
 
 class CaseError(ValueError):
     """A case file that cannot be run as written."""
 
 
-# section -> field -> (types, default); a list-of-tables section is written [[name]]
-SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
-    "mesh": {"file": (str, REQUIRED), "order": (int, 1), "intorder": (int, None)},
-    "problem": {"kind": (str, REQUIRED)},
-    "dirichlet": {"boundary": (str, REQUIRED), "value": ((*NUMBER, list), 0.0),
-                  "components": (list, None)},
-    "neumann": {"boundary": (str, REQUIRED), "value": ((*NUMBER, list), REQUIRED)},
-    "body": {"value": ((*NUMBER, list), REQUIRED), "subdomain": (str, None)},
-    "newton": {"rtol": (NUMBER, 1e-9), "atol": (NUMBER, 1e-12), "max_iter": (int, 25),
-               "steps": (int, 1), "max_cutbacks": (int, 8), "grow": (NUMBER, 1.5),
-               "line_search": (int, 0)},
-    "solver": {"type": (str, "scipy"), "prefix": (str, "macro_"), "options": (dict, None)},
-    "output": {"vtu": (bool, True), "png": (bool, True), "scalars": (str, None),
-               "warp": (NUMBER, 1.0), "reactions": (list, None), "curve": (dict, None)},
-    "parallel": {"workers": (int, 0), "executor": (str, "process"), "chunk_size": (int, None)},
+@dataclass(frozen=True)
+class Field:
+    """What a case-file field accepts.
+
+    ``kind`` is ``"int"``, ``"number"`` (finite int or float; never a boolean),
+    ``"str"``, ``"bool"``, ``"load"`` (a number or a non-empty list of numbers),
+    ``"ints"`` (a non-empty list of distinct integers), ``"strs"`` (a list of
+    strings), ``"curve"`` (a table ``{boundary, component}``) or ``"table"``;
+    ``lo``/``hi`` bound numbers (``open_lo``: ``lo`` itself excluded),
+    ``choices`` lists the accepted values.
+    """
+
+    kind: str
+    default: Any = REQUIRED
+    lo: float | None = None
+    hi: float | None = None
+    open_lo: bool = False
+    choices: tuple = ()
+    note: str = ""
+
+    def expected(self) -> str:
+        """What the field accepts, in words (for error messages)."""
+        base = {"int": "an integer", "number": "a finite number", "str": "a string",
+                "bool": "true or false", "load": "a finite number or a list of finite numbers",
+                "ints": "a non-empty list of distinct integers >= 0",
+                "strs": "a list of strings", "curve": "a table { boundary, component }",
+                "table": "a table"}[self.kind]
+        if self.choices:
+            base = "one of " + ", ".join(_toml(c) for c in self.choices)
+        elif self.lo is not None and self.hi is not None:
+            base += f" in {_num(self.lo)}..{_num(self.hi)}"
+        elif self.lo is not None:
+            base += f" {'>' if self.open_lo else '>='} {_num(self.lo)}"
+        return base + (f" ({self.note})" if self.note else "")
+
+
+# section -> field -> Field; a list-of-tables section is written [[name]]
+SCHEMA: dict[str, dict[str, Field]] = {
+    "mesh": {"file": Field("str"), "order": Field("int", 1, choices=(1, 2)),
+             "intorder": Field("int", None, lo=1, hi=19, note="quadrature order")},
+    "problem": {"kind": Field("str", choices=("scalar", "small_strain", "finite_strain"))},
+    "dirichlet": {"boundary": Field("str"), "value": Field("load", 0.0),
+                  "components": Field("ints", None)},
+    "neumann": {"boundary": Field("str"), "value": Field("load")},
+    "body": {"value": Field("load"), "subdomain": Field("str", None)},
+    "newton": {
+        "rtol": Field("number", 1e-9, lo=0, open_lo=True),
+        "atol": Field("number", 1e-12, lo=0, open_lo=True),
+        "max_iter": Field("int", 25, lo=1),
+        "steps": Field("int", 1, lo=1, note="initial number of load steps"),
+        "max_cutbacks": Field("int", 8, lo=0),
+        "grow": Field("number", 1.5, lo=1,
+                      note="factor by which the load step grows back after a cut-back"),
+        "line_search": Field("int", 0, lo=0, hi=30, note="backtracking halvings; 0: off"),
+    },
+    "solver": {"type": Field("str", "scipy"), "prefix": Field("str", "macro_"),
+               "options": Field("table", None)},
+    "output": {"vtu": Field("bool", True), "png": Field("bool", True),
+               "scalars": Field("str", None), "warp": Field("number", 1.0),
+               "reactions": Field("strs", None), "curve": Field("curve", None)},
+    "parallel": {"workers": Field("int", 0, lo=0, note="0: serial"),
+                 "executor": Field("str", "process"),
+                 "chunk_size": Field("int", None, lo=1)},
 }
+CURVE = {"boundary": Field("str"), "component": Field("int", 0, lo=0)}
 LIST_SECTIONS = {"dirichlet", "neumann", "body"}
-KINDS = ("scalar", "small_strain", "finite_strain")
+KINDS = SCHEMA["problem"]["kind"].choices
 
 
 @dataclass
@@ -70,89 +120,266 @@ class Case:
     parallel: dict
 
 
-def _type_name(t: Any) -> str:
-    if isinstance(t, tuple):
-        return " or ".join(sorted({x.__name__ for x in t}))
-    return t.__name__
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
 
 
-def _check_table(path: Path, where: str, table: Any, schema: dict) -> dict:
+def _toml(v: Any) -> str:
+    """``v`` written as in a TOML file (``true``, ``"text"``, ``nan``, ``[1, 2]``)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + " }"
+    return repr(v)
+
+
+def _kind_of(v: Any) -> str:
+    for t, name in ((bool, "a boolean"), (str, "a string"), (int, "an integer"),
+                    (float, "a number"), (list, "a list"), (dict, "a table")):
+        if isinstance(v, t):
+            return name
+    return type(v).__name__
+
+
+def _bad(path: Path, where: str, val: Any, expected: str) -> CaseError:
+    return CaseError(f"{path}: {where}: expected {expected}, got {_kind_of(val)} {_toml(val)}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _check_number(path: Path, where: str, v: Any, spec: Field, integer: bool) -> Any:
+    ok = isinstance(v, int) and not isinstance(v, bool) if integer else _is_number(v)
+    if not ok or (isinstance(v, float) and not math.isfinite(v)):
+        raise _bad(path, where, v, spec.expected())
+    if spec.choices and v not in spec.choices:
+        raise _bad(path, where, v, spec.expected())
+    if spec.lo is not None and (v < spec.lo or (spec.open_lo and v == spec.lo)):
+        raise _bad(path, where, v, spec.expected())
+    if spec.hi is not None and v > spec.hi:
+        raise _bad(path, where, v, spec.expected())
+    return v
+
+
+def _check_value(path: Path, where: str, v: Any, spec: Field) -> Any:
+    """``v`` if it is what ``spec`` accepts, else :class:`CaseError` naming file and field."""
+    kind = spec.kind
+    if kind in ("int", "number"):
+        return _check_number(path, where, v, spec, kind == "int")
+    if kind == "str":
+        if not isinstance(v, str) or (spec.choices and v not in spec.choices):
+            raise _bad(path, where, v, spec.expected())
+        return v
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise _bad(path, where, v, spec.expected())
+        return v
+    if kind == "load":
+        if isinstance(v, list):
+            if not v:
+                raise _bad(path, where, v, spec.expected())
+            for i, x in enumerate(v):
+                if not _is_number(x) or not math.isfinite(x):
+                    raise _bad(path, f"{where}[{i}]", x, "a finite number")
+            return [float(x) for x in v]
+        if not _is_number(v) or not math.isfinite(v):
+            raise _bad(path, where, v, spec.expected())
+        return float(v)
+    if kind == "ints":
+        if not isinstance(v, list) or not v:
+            raise _bad(path, where, v, spec.expected())
+        for i, x in enumerate(v):
+            if not isinstance(x, int) or isinstance(x, bool) or x < 0:
+                raise _bad(path, f"{where}[{i}]", x, "an integer >= 0 (a component index)")
+        if len(set(v)) != len(v):
+            raise _bad(path, where, v, spec.expected())
+        return list(v)
+    if kind == "strs":
+        if not isinstance(v, list):
+            raise _bad(path, where, v, spec.expected())
+        for i, x in enumerate(v):
+            if not isinstance(x, str):
+                raise _bad(path, f"{where}[{i}]", x, "a string")
+        return list(v)
+    if kind == "curve":
+        return _check_table(path, where, v, CURVE)
+    if kind == "table":
+        if not isinstance(v, dict):
+            raise _bad(path, where, v, spec.expected())
+        return v
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _check_table(path: Path, where: str, table: Any, schema: dict[str, Field]) -> dict:
     if not isinstance(table, dict):
-        raise CaseError(f"{path}: field '{where}' must be a table, got {type(table).__name__}")
+        raise _bad(path, where, table, "a table")
     unknown = sorted(set(table) - set(schema))
     if unknown:
         raise CaseError(
-            f"{path}: unknown field '{where}.{unknown[0]}'; valid fields of [{where}]: "
+            f"{path}: {where}.{unknown[0]}: unknown field; valid fields of {where}: "
             f"{', '.join(schema)}"
         )
     out = {}
-    for key, (types, default) in schema.items():
+    for key, spec in schema.items():
         if key not in table:
-            if default is REQUIRED:
-                raise CaseError(f"{path}: missing field '{where}.{key}'")
-            out[key] = default
+            if spec.default is REQUIRED:
+                raise CaseError(f"{path}: {where}.{key}: missing field ({spec.expected()})")
+            out[key] = spec.default
             continue
-        val = table[key]
-        if isinstance(val, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-            raise CaseError(
-                f"{path}: field '{where}.{key}' must be {_type_name(types)}, got bool {val!r}"
-            )
-        if not isinstance(val, types):
-            raise CaseError(
-                f"{path}: field '{where}.{key}' must be {_type_name(types)}, "
-                f"got {type(val).__name__} {val!r}"
-            )
-        out[key] = val
+        out[key] = _check_value(path, f"{where}.{key}", table[key], spec)
     return out
 
 
+def _annotation_check(path: Path, where: str, val: Any, annot: str) -> None:
+    """Check a material / cell / RVE parameter against its constructor's annotation.
+
+    Numbers must be numbers (a boolean or a string is never taken as one),
+    finite, and integers where only ``int`` is accepted.
+    """
+    allows_str = "str" in annot or "PathLike" in annot or annot in ("Any", "")
+    allows_list = any(t in annot for t in ("Sequence", "ndarray", "list"))
+    numeric = any(t in annot for t in ("float", "int", "ndarray")) or annot in ("Any", "")
+    only_int = "int" in annot and "float" not in annot and "ndarray" not in annot
+    parts = []
+    if numeric:
+        parts.append("an integer" if only_int else "a finite number")
+    if allows_list:
+        parts.append("a list of " + ("strings" if "Sequence[str]" in annot else "numbers"))
+    if allows_str:
+        parts.append("a string")
+    if "bool" in annot:
+        parts.append("true or false")
+    expected = " or ".join(parts) or f"a value of type {annot}"
+    if isinstance(val, bool):
+        if "bool" not in annot:
+            raise _bad(path, where, val, expected)
+    elif isinstance(val, str):
+        if not allows_str:
+            raise _bad(path, where, val, expected)
+    elif isinstance(val, int | float):
+        if not numeric or not math.isfinite(val):
+            raise _bad(path, where, val, expected)
+        if only_int and not isinstance(val, int):
+            raise _bad(path, where, val, expected)
+    elif isinstance(val, list):
+        if not allows_list:
+            raise _bad(path, where, val, expected)
+        inner = "str" if "Sequence[str]" in annot else (
+            "int" if "Sequence[int]" in annot and "float" not in annot else "float | ndarray")
+        for i, x in enumerate(val):
+            _annotation_check(path, f"{where}[{i}]", x, inner)
+    elif isinstance(val, dict) and "Mapping" not in annot:
+        raise _bad(path, where, val, expected)
+
+
+def _check_params(path: Path, where: str, spec: dict, func: Any, skip: tuple = ()) -> None:
+    """Type-check the entries of ``spec`` that are parameters of ``func`` (by annotation)."""
+    import inspect
+
+    params = inspect.signature(func).parameters
+    for key, val in spec.items():
+        if key in params and key not in skip:
+            annot = params[key].annotation
+            annot = "" if annot is inspect.Parameter.empty else str(annot)
+            _annotation_check(path, f"{where}.{key}", val, annot)
+
+
+def _check_material(path: Path, where: str, spec: Any) -> None:
+    """Numbers of a material table (or of an RVE table: its fields, cell and phases)."""
+    from . import materials
+
+    if not isinstance(spec, dict):
+        raise _bad(path, where, spec, "a table with a 'type'")
+    if "type" not in spec:
+        raise CaseError(f"{path}: {where}.type: missing field (a material class of "
+                        f"fe2.materials, or \"RVE\")")
+    kind = spec["type"]
+    if not isinstance(kind, str):
+        raise _bad(path, f"{where}.type", kind, "a string")
+    if kind == "RVE":
+        from .micro import RVE, cells
+        from .micro.spec import CELL_TYPES
+
+        _check_params(path, where, spec, RVE, skip=("cell", "phases"))
+        cell = spec.get("cell")
+        if isinstance(cell, dict) and isinstance(cell.get("type"), str):
+            ctype = cell["type"]
+            func = {"image": cells.from_image, "mesh": cells.from_mesh}.get(
+                ctype, getattr(cells, ctype, None) if ctype in CELL_TYPES else None)
+            if func is not None:
+                _check_params(path, f"{where}.cell", cell, func, skip=("type",))
+            if "file" in cell and not isinstance(cell["file"], str):
+                raise _bad(path, f"{where}.cell.file", cell["file"], "a string (a file name)")
+        phases = spec.get("phases")
+        if isinstance(phases, list):
+            for i, ph in enumerate(phases):
+                _check_material(path, f"{where}.phases[{i}]", ph)
+        return
+    cls = materials.MATERIALS.get(kind)
+    if cls is not None:
+        _check_params(path, where, spec, cls, skip=("type",))
+
+
 def load_case(path: str | os.PathLike) -> Case:
-    """Read and validate a case file (no mesh or material is built yet)."""
+    """Read and validate a case file (no mesh or material is built yet).
+
+    Every field is checked against :data:`SCHEMA` (type, range, choices) and
+    every material parameter against its constructor's annotation; the first
+    problem raises :class:`CaseError` ``"<file>: <field>: expected ..., got ..."``.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CaseError(f"case file not found: {path}")
+        raise CaseError(f"{path}: case file not found" if not path.exists()
+                        else f"{path}: not a file")
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise CaseError(f"{path}: not valid TOML: {err}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise CaseError(f"{path}: cannot read the case file: {err}") from err
+    if not raw:
+        raise CaseError(f"{path}: the case file is empty; it needs at least [mesh], [problem] "
+                        "and [materials.NAME] (see examples/cases/)")
     known = set(SCHEMA) | {"materials"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise CaseError(
-            f"{path}: unknown section '{unknown[0]}'; valid sections: {', '.join(sorted(known))}"
+            f"{path}: {unknown[0]}: unknown section; valid sections: {', '.join(sorted(known))}"
         )
     parts: dict[str, Any] = {}
     for sec, schema in SCHEMA.items():
         if sec in LIST_SECTIONS:
             items = raw.get(sec, [])
             if not isinstance(items, list):
-                raise CaseError(f"{path}: '{sec}' must be a list of tables, written [[{sec}]]")
+                raise CaseError(f"{path}: {sec}: must be a list of tables, written [[{sec}]]")
             parts[sec] = [_check_table(path, f"{sec}[{i}]", t, schema) for i, t in enumerate(items)]
         else:
             if sec in ("mesh", "problem") and sec not in raw:
-                raise CaseError(f"{path}: missing section [{sec}]")
+                raise CaseError(f"{path}: {sec}: missing section [{sec}]")
             parts[sec] = _check_table(path, sec, raw.get(sec, {}), schema)
-    if parts["problem"]["kind"] not in KINDS:
-        raise CaseError(
-            f"{path}: field 'problem.kind' is {parts['problem']['kind']!r}; "
-            f"expected one of {', '.join(KINDS)}"
-        )
     mats = raw.get("materials")
     if not isinstance(mats, dict) or not mats:
         raise CaseError(
-            f"{path}: missing section [materials.NAME] (NAME a subdomain of the mesh, or 'all')"
+            f"{path}: materials: missing section [materials.NAME] (NAME a subdomain of the "
+            "mesh, or 'all')"
         )
     for name, spec in mats.items():
-        if not isinstance(spec, dict) or "type" not in spec:
-            raise CaseError(f"{path}: missing field 'materials.{name}.type'")
+        _check_material(path, f"materials.{name}", spec)
     if "all" in mats and len(mats) > 1:
-        raise CaseError(f"{path}: 'materials.all' cannot be combined with other materials")
+        raise CaseError(f"{path}: materials.all: cannot be combined with other materials")
     mesh_file = Path(parts["mesh"]["file"])
     if not mesh_file.is_absolute():
         mesh_file = (path.parent / mesh_file).resolve()
+    if not mesh_file.is_file():
+        raise CaseError(f"{path}: mesh.file: mesh file not found: {mesh_file}")
     parts["mesh"]["file"] = str(mesh_file)
-    if parts["mesh"]["order"] not in (1, 2):
-        raise CaseError(f"{path}: field 'mesh.order' must be 1 or 2, got {parts['mesh']['order']}")
     return Case(path=path, materials=mats, **parts)
 
 
@@ -175,13 +402,21 @@ def _build_oracles(case: Case, dim: int) -> Any:
 
 
 def build_problem(case: Case):
-    """Mesh, oracles, loads and solver of a case, as a :class:`fe2.macro.Problem`."""
+    """Mesh, oracles, loads and solver of a case, as a :class:`fe2.macro.Problem`.
+
+    Everything the mesh decides is checked here, before anything runs:
+    boundary and subdomain names, component indices, the ``[output]`` curve
+    and reactions. Raises :class:`CaseError` naming the file and the field.
+    """
     from .io import read_mesh
     from .linalg import make_solver
     from .macro import Problem
 
     mesh = read_mesh(case.mesh["file"])
-    oracles = _build_oracles(case, mesh.dim())
+    dim = mesh.dim()
+    ncomp = 1 if case.problem["kind"] == "scalar" else dim
+    _check_components(case, ncomp)
+    oracles = _build_oracles(case, dim)
     sol = case.solver
     opts = dict(sol["options"] or {})
     try:
@@ -189,7 +424,7 @@ def build_problem(case: Case):
             solver = make_solver(sol["type"], prefix=sol["prefix"], **opts)
         else:
             solver = make_solver(sol["type"], **opts)
-    except (ValueError, ImportError) as err:
+    except (ValueError, TypeError, ImportError) as err:
         raise CaseError(f"{case.path}: solver: {err}") from err
     executor = _case_executor(case)
     try:
@@ -204,23 +439,77 @@ def build_problem(case: Case):
             chunk_size=case.parallel["chunk_size"],
             name=Path(case.mesh["file"]).name,
         )
-        for d in case.dirichlet:
+        for i, d in enumerate(case.dirichlet):
             comps = d["components"]
-            prob.dirichlet(d["boundary"], d["value"], None if comps is None else tuple(comps))
-        for n in case.neumann:
-            prob.neumann(n["boundary"], n["value"])
-        for b in case.body:
-            prob.body_load(b["value"], b["subdomain"])
+            with _field(case, f"dirichlet[{i}]"):
+                prob.dirichlet(d["boundary"], d["value"], None if comps is None else tuple(comps))
+        for i, n in enumerate(case.neumann):
+            with _field(case, f"neumann[{i}]"):
+                prob.neumann(n["boundary"], n["value"])
+        for i, b in enumerate(case.body):
+            with _field(case, f"body[{i}]"):
+                prob.body_load(b["value"], b["subdomain"])
         for name in case.output["reactions"] or []:
-            prob.boundary(name)
+            with _field(case, "output.reactions"):
+                prob.boundary(name)
+        if case.output["curve"]:
+            with _field(case, "output.curve.boundary"):
+                prob.boundary(case.output["curve"]["boundary"])
     except BaseException as err:
         if executor is not None:
             executor.shutdown()
-        if isinstance(err, KeyError | ValueError):
+        if isinstance(err, KeyError | ValueError) and not isinstance(err, CaseError):
             msg = err.args[0] if isinstance(err, KeyError) else err
             raise CaseError(f"{case.path}: {msg}") from err
         raise
     return prob
+
+
+class _field:
+    """Context manager: a KeyError / ValueError inside becomes a CaseError naming ``where``."""
+
+    def __init__(self, case: Case, where: str):
+        self.case, self.where = case, where
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, err, tb):
+        if err is not None and isinstance(err, KeyError | ValueError) \
+                and not isinstance(err, CaseError):
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise CaseError(f"{self.case.path}: {self.where}: {msg}") from err
+        return False
+
+
+def _check_components(case: Case, ncomp: int) -> None:
+    """Component indices and load vectors against the problem's ``ncomp`` field components."""
+    what = "0 (a scalar problem has one component)" if ncomp == 1 else \
+        f"0..{ncomp - 1} (the mesh is {ncomp}D)"
+    for i, d in enumerate(case.dirichlet):
+        for j, c in enumerate(d["components"] or []):
+            if c >= ncomp:
+                raise _bad(case.path, f"dirichlet[{i}].components[{j}]", c, what)
+    curve = case.output["curve"]
+    if curve and curve["component"] >= ncomp:
+        raise _bad(case.path, "output.curve.component", curve["component"], what)
+    for sec in ("dirichlet", "neumann", "body"):
+        for i, d in enumerate(getattr(case, sec)):
+            v = d["value"]
+            n = len(d.get("components") or ()) or ncomp
+            if isinstance(v, list) and len(v) not in (1, n):
+                raise _bad(case.path, f"{sec}[{i}].value", v,
+                           f"a number or a list of {n} numbers (one per component)")
+
+
+def newton_options(case: Case):
+    """The :class:`fe2.macro.NewtonOptions` of ``[newton]`` (CaseError naming the file)."""
+    from .macro import NewtonOptions
+
+    try:
+        return NewtonOptions(**case.newton)
+    except (ValueError, TypeError) as err:
+        raise CaseError(f"{case.path}: newton: {err}") from err
 
 
 def _case_executor(case: Case):
@@ -259,8 +548,86 @@ def _von_mises(stress: np.ndarray) -> np.ndarray:
     return np.sqrt(1.5 * np.einsum("ij...,ij...->...", dev, dev))
 
 
-def step_fields(prob) -> tuple[dict, dict]:
-    """Vertex fields and quadrature fields of the current state, for output."""
+@dataclass
+class OutputPlan:
+    """How the quadrature states of each region become cell data.
+
+    ``micro[i]`` holds ``(dx (n_el, n_qp), volume)`` of the micro quadrature
+    of region ``i`` when its oracle is an RVE: its history fields
+    ``(*f, n_el, n_qp, E, Q)`` are written as RVE volume averages
+    ``(*f, E, Q)``; its fluctuation (one value per micro dof) and imposed
+    macro input (the ``measure`` field) are left out. A field that cannot be
+    written as cell data is left out with one log note.
+    """
+
+    micro: dict[int, tuple[np.ndarray, float]]
+    noted: set
+
+
+def output_plan(prob) -> OutputPlan:
+    """The :class:`OutputPlan` of ``prob`` (one zero-input micro solve per RVE region)."""
+    from .micro import RVE
+
+    micro = {}
+    for i, r in enumerate(prob.regions):
+        if isinstance(r.oracle, RVE) and not r.oracle.linear:
+            g0 = np.eye(r.oracle.dim) if r.oracle.measure == "deformation_gradient" \
+                else np.zeros(r.oracle.input_shape)
+            zero = r.oracle.solve(g0)
+            micro[i] = (np.asarray(zero.dx), float(zero.volume))
+    return OutputPlan(micro=micro, noted=set())
+
+
+def _note(plan: OutputPlan, name: str, why: str) -> None:
+    if name not in plan.noted:
+        plan.noted.add(name)
+        log.info("output: %s is not written (%s)", name, why)
+
+
+def _state_fields(prob, plan: OutputPlan, states: list[dict | None]) -> dict[str, np.ndarray]:
+    """Cell-writable quadrature fields ``state_<name>`` ``(*f, n_elements, n_qp)``.
+
+    ``states[i]`` is the state dict of region ``i`` (arrays ``(..., E_i, Q)``).
+    """
+    nel, nqp = prob.mesh.nelements, prob.op.nqp
+    out: dict[str, np.ndarray] = {}
+    skip: set[str] = set()
+    for i, (r, st) in enumerate(zip(prob.regions, states, strict=True)):
+        for k, v in (st or {}).items():
+            name = "state_" + k
+            v = np.asarray(v)
+            if i in plan.micro:
+                if k in ("fluctuation", "macro_input"):
+                    _note(plan, name, "micro fluctuation / imposed macro input of the RVE; "
+                          "the macro input is written as 'measure'")
+                    continue
+                dx, vol = plan.micro[i]
+                v = np.einsum("...mqEQ,mq->...EQ", v, dx) / vol  # RVE volume average
+            f = v.shape[:-2]
+            if len(f) > 2 or (len(f) == 2 and (f[0] != f[1] or f[0] > 3)) \
+                    or not np.issubdtype(v.dtype, np.number):
+                _note(plan, name, f"shape {f} per point is not a scalar, vector or tensor")
+                skip.add(name)
+                continue
+            arr = out.setdefault(name, np.zeros(f + (nel, nqp), dtype=v.dtype))
+            if arr.shape[:-2] != f:
+                _note(plan, name, "the regions' histories have different shapes")
+                skip.add(name)
+                continue
+            arr[..., r.elements, :] = v
+    return {k: v for k, v in out.items() if k not in skip}
+
+
+def step_fields(prob, plan: OutputPlan | None = None) -> tuple[dict, dict]:
+    """Vertex fields and quadrature fields of the current state, for output.
+
+    Returns ``({"u": (n_vertices,) or (n_vertices, d)}, {name: (*idx, n_el, n_qp)})``;
+    the quadrature fields are the flux (``stress`` / ``flux``), von Mises
+    stress, ``measure``, the oracles' diagnostics and the committed
+    histories ``state_<name>`` (RVE volume averages for RVE regions, see
+    :class:`OutputPlan`).
+    """
+    plan = plan or output_plan(prob)
     qd = prob.quadrature_data()
     point = {"u": prob.vertex_values()}
     quad = {}
@@ -271,13 +638,45 @@ def step_fields(prob) -> tuple[dict, dict]:
         elif prob.kind == "finite_strain":
             quad["von_mises_P"] = _von_mises(qd["flux"])
         for k, v in qd.items():
-            if k not in ("flux",):
+            if k != "flux" and not k.startswith("state_"):
                 quad[k] = v
+        quad.update(_state_fields(prob, plan, [r.state.committed for r in prob.regions]))
     return point, quad
 
 
+def output_field_names(prob, plan: OutputPlan) -> list[str]:
+    """Names of the fields a run of ``prob`` writes (valid ``output.scalars``), in order.
+
+    Found before running from one evaluation of each region's oracle at zero
+    input (its diagnostics) and its initial state (its histories).
+    """
+    names = ["u", "flux" if prob.kind == "scalar" else "stress"]
+    names += {"small_strain": ["von_mises"], "finite_strain": ["von_mises_P"]}.get(prob.kind, [])
+    names.append("measure")
+    states = []
+    for r in prob.regions:
+        o = r.oracle
+        g0 = np.eye(o.input_shape[0]) if o.measure == "deformation_gradient" \
+            else np.zeros(o.input_shape)
+        st = o.initial_state((1, 1)) if hasattr(o, "initial_state") else None
+        x = np.zeros((prob.dim, 1, 1)) if getattr(o, "needs_coordinates", False) else None
+        resp = o.evaluate(g0[..., None, None], x=x, state=st)
+        names += [k for k in resp.info if k not in names]
+        states.append(None if st is None else {
+            k: np.broadcast_to(v, v.shape[:-2] + (len(r.elements), prob.op.nqp))
+            for k, v in st.items()})
+    names += [k for k in _state_fields(prob, OutputPlan(plan.micro, set(plan.noted)), states)
+              if k not in names]
+    return names
+
+
+class OutputWriteError(RuntimeError):
+    """Writing a step's output failed; the checkpoint of the converged steps is kept."""
+
+
 def run_case(
-    case: Case, out: str | os.PathLike, overwrite: bool = True, resume: bool = False
+    case: Case, out: str | os.PathLike, overwrite: bool = True, resume: bool = False,
+    force: bool = False,
 ) -> dict:
     """Run a validated case, writing into ``out`` only once it has succeeded.
 
@@ -304,18 +703,38 @@ def run_case(
     [output] and [parallel] may change). When there is nothing to resume
     the run starts afresh, with a warning.
 
+    Before anything runs the output place is checked (:func:`check_output`:
+    an existing folder fe2 did not write is replaced only with ``force``),
+    the case is built and every ``[newton]`` and ``[output]`` setting is
+    checked (``output.scalars`` against the fields the run writes). After
+    each converged step the checkpoint is saved first, then the step's
+    output; when writing output fails, :class:`OutputWriteError` is raised and
+    the checkpoint stays in ``out.failed``.
+
     For tests, the environment variable ``FE2_STOP_AFTER_STEP=k`` makes the
     process exit abruptly (``os._exit``, status 75) right after the
     checkpoint of the k-th converged step of the run, as if it were killed.
     """
     from . import __version__
     from .io import PVDWriter, render_png
-    from .macro import CheckpointError, NewtonOptions
+    from .macro import CheckpointError
 
-    out = Path(out)
-    prob = build_problem(case)  # all validation happens before any output
+    out = check_output(out, force=force, protect=(case.path, case.mesh["file"]))
     if out.exists() and not overwrite:
         raise CaseError(f"output folder {out} exists; pass --overwrite to replace it")
+    prob = build_problem(case)  # all validation happens before any output
+    try:
+        opts = newton_options(case)
+        plan = output_plan(prob)
+        scal = case.output["scalars"]
+        if scal is not None:
+            valid = output_field_names(prob, plan)
+            if scal not in valid:
+                raise CaseError(f"{case.path}: output.scalars: no field {scal!r} in this run; "
+                                f"valid: {', '.join(valid)}")
+    except BaseException:
+        _close(prob)
+        raise
     meta: dict[str, Any] = {}
     start = _find_checkpoint(out) if resume else None
     if resume and start is None:
@@ -336,6 +755,7 @@ def run_case(
         shutil.rmtree(tmp, ignore_errors=True)
     if start is None:
         tmp.mkdir(parents=True)
+        _mark(tmp)
     elif start.parent == out:
         shutil.copytree(out, tmp)
     elif start.parent != tmp:
@@ -360,31 +780,33 @@ def run_case(
         cfg = case.output["curve"] or {}
 
         def on_step(p, rec):
-            point, quad = step_fields(p)
-            if writer is not None:
-                writer.write(rec.t, p.mesh, point_data=point, quadrature_data=quad)
-            if cfg:
-                b, c = cfg.get("boundary"), int(cfg.get("component", 0))
-                facets = p.boundary(b)
-                dofs, _ = p._component_dofs(facets, None)
-                dd = np.asarray(dofs[min(c, len(dofs) - 1)], dtype=np.int64)
-                curve.append((float(p.u[dd].mean()), float(p.reaction(b)[min(c, len(dofs) - 1)])))
             records.append(rec.to_dict())
             for name in reactions:
                 react_hist[name].append(p.reaction(name).tolist())
+            if cfg:
+                b, c = cfg["boundary"], cfg["component"]
+                dofs, _ = p._component_dofs(p.boundary(b), None)
+                dd = np.asarray(dofs[c], dtype=np.int64)
+                curve.append((float(p.u[dd].mean()), float(p.reaction(b)[c])))
+            # the checkpoint first: a failure to write the output below loses nothing
             p.save_checkpoint(tmp / CHECKPOINT, meta={
                 "case": digest, "steps": records, "curve": curve, "reactions": react_hist})
+            if writer is not None:
+                point, quad = step_fields(p, plan)
+                try:
+                    writer.write(rec.t, p.mesh, point_data=point, quadrature_data=quad)
+                except (OSError, ValueError) as err:
+                    raise OutputWriteError(
+                        f"writing the output of step {len(records)} (t = {rec.t:.6g}) "
+                        f"failed: {err}") from err
             stop = os.environ.get("FE2_STOP_AFTER_STEP")
             if stop and len(records) == int(stop):
                 log.warning("FE2_STOP_AFTER_STEP=%s: stopping as if killed", stop)
                 handler.flush()
                 os._exit(STOP_EXIT_CODE)
 
-        nw = {k: v for k, v in case.newton.items()}
-        if cfg and cfg.get("boundary") not in reactions:
-            prob.boundary(cfg.get("boundary"))
-        prob.solve(NewtonOptions(**nw), reactions=reactions, callback=on_step)
-        point, quad = step_fields(prob)
+        prob.solve(opts, reactions=reactions, callback=on_step)
+        point, quad = step_fields(prob, plan)
         summary: dict[str, Any] = {
             "fe2_version": __version__,
             "case": str(case.path),
@@ -409,7 +831,7 @@ def run_case(
         if writer is not None:
             summary["outputs"].append("solution.pvd")
         if case.output["png"]:
-            scal = case.output["scalars"] or next(
+            scal = scal or next(
                 (k for k in ("von_mises", "von_mises_P", "flux") if k in quad), None)
             from .io import quadrature_to_cell
 
@@ -428,7 +850,7 @@ def run_case(
             arr = np.array([(0.0, 0.0)] + curve)
             fig, ax = plt.subplots(figsize=(5, 4))
             ax.plot(arr[:, 0], arr[:, 1], "o-")
-            ax.set_xlabel(f"mean u[{cfg.get('component', 0)}] on {cfg['boundary']}")
+            ax.set_xlabel(f"mean u[{cfg['component']}] on {cfg['boundary']}")
             ax.set_ylabel(f"reaction on {cfg['boundary']}")
             ax.grid(True, alpha=0.3)
             fig.tight_layout()
@@ -451,8 +873,66 @@ def run_case(
     return summary
 
 
+def _mark(folder: Path) -> None:
+    """Write the marker that says fe2 made ``folder`` (and may replace it)."""
+    (folder / MARKER).write_text("This folder was written by fe2; the next run with the same "
+                                 "--out replaces it whole.\n")
+
+
+def fe2_made(folder: Path) -> bool:
+    """True when ``folder`` was written by fe2 (its marker, or the files of an older fe2 run)."""
+    folder = Path(folder)
+    if (folder / MARKER).is_file():
+        return True
+    return (folder / "run.log").is_file() and any(
+        (folder / f).is_file() for f in ("summary.json", CHECKPOINT))
+
+
+def check_output(out: str | os.PathLike, force: bool = False,
+                 protect: tuple = ()) -> Path:
+    """Check the output folder ``out`` of a run before anything runs; return it as a Path.
+
+    Raises :class:`CaseError` (one line) when ``out`` is ``.``, ``..`` or a
+    root, the current folder or one of its parents, a folder holding one of
+    the ``protect`` files (the case file, the mesh), an existing file, below
+    a file, in a folder that cannot be written, or an existing non-empty
+    folder that fe2 did not write (no ``.fe2-run`` marker) unless ``force``.
+    """
+    given = out
+    out = Path(out)
+    if out.name in ("", ".", "..") or out.resolve() == Path(out.resolve().anchor):
+        raise CaseError(f"--out {given}: give a folder of its own for the results (e.g. "
+                        "out/run1); fe2 replaces the whole folder")
+    full = out.resolve()
+    cwd = Path.cwd().resolve()
+    if full == cwd or full in cwd.parents:
+        raise CaseError(f"--out {given}: is the current folder or one of its parents; give a "
+                        "folder of its own for the results (fe2 replaces the whole folder)")
+    for f in protect:
+        fp = Path(f).resolve()
+        if full == fp or full in fp.parents:
+            raise CaseError(f"--out {given}: holds {f}, which a run would replace; give a "
+                            "folder of its own for the results")
+    if out.exists() and not out.is_dir():
+        raise CaseError(f"--out {given}: exists and is not a folder")
+    if out.is_dir() and not force and not fe2_made(out) and any(out.iterdir()):
+        raise CaseError(f"--out {given}: the folder exists and was not written by fe2 (no "
+                        f"{MARKER} marker), so a run would replace files fe2 does not own; "
+                        "choose another --out or pass --force to replace it")
+    anc = full.parent
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise CaseError(f"--out {given}: {anc} is a file, not a folder")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise CaseError(f"--out {given}: cannot write in {anc} (permission denied)")
+    return out
+
+
 def swap_into(tmp: Path, out: Path) -> None:
     """Replace ``out`` by the finished run folder ``tmp`` (earlier results replaced whole)."""
+    if not (tmp / MARKER).exists():
+        _mark(tmp)
     if out.exists():
         old = out.with_name(out.name + f".old-{os.getpid()}")
         out.rename(old)
@@ -462,11 +942,24 @@ def swap_into(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
-def keep_failed(tmp: Path, out: Path) -> None:
-    """Move a failed run's partial output to ``out.failed``; ``out`` stays as it was."""
+def keep_failed(tmp: Path, out: Path) -> Path:
+    """Move a failed run's partial output to ``out.failed`` (returned); ``out`` stays as it was.
+
+    An ``out.failed`` that fe2 did not write is kept; the output goes to
+    ``out.failed-<pid>`` instead.
+    """
+    if not (tmp / MARKER).exists():
+        _mark(tmp)
     failed = out.with_name(out.name + ".failed")
+    if failed.is_dir() and not fe2_made(failed) and any(failed.iterdir()):
+        failed = out.with_name(out.name + f".failed-{os.getpid()}")
+        log.warning("%s.failed was not written by fe2; keeping it, partial output in %s",
+                    out.name, failed)
+    elif failed.exists() and not failed.is_dir():
+        failed = out.with_name(out.name + f".failed-{os.getpid()}")
     shutil.rmtree(failed, ignore_errors=True)
     tmp.rename(failed)
+    return failed
 
 
 CHECKPOINT = "checkpoint.npz"

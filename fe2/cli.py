@@ -1,7 +1,9 @@
 """The ``fe2`` command: run cases, the demo, and the verification report (``fe2 verify``).
 
-Exit codes: 0 success, 1 a run that failed to converge (``verify``: a failed
-check), 2 bad input (a clear one-line message on stderr, no traceback).
+Exit codes: 0 success, 1 a run that failed to converge or could not write its
+output (``verify``: a failed check), 2 bad input (a clear one-line message on
+stderr, no traceback, nothing run), 130 interrupted (Ctrl-C: one line naming the
+checkpoint of the converged steps and the command that resumes the run).
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true",
                    help="continue a killed or failed run from its last checkpoint "
                         "(OUT.partial-*, OUT.failed or OUT); a fresh run when there is none")
+    r.add_argument("--force", action="store_true",
+                   help="replace OUT even when it is a folder fe2 did not write")
     d = sub.add_parser("demo", help="run the FE² demo: fibre-composite plate with a hole")
     d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    d.add_argument("--force", action="store_true",
+                   help="replace OUT even when it is a folder fe2 did not write")
     d.add_argument("--quick", action="store_true",
                    help="coarser and fewer steps (about 30 s; for tests)")
     v = sub.add_parser("verify", help="run the verification studies and write the report")
@@ -58,25 +64,62 @@ def _verify(args: argparse.Namespace) -> int:
     return run_verification(args.quick, args.out, only=args.only)
 
 
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def _resume_hint(args: argparse.Namespace) -> str | None:
+    """``the converged steps are saved in CKPT; resume with: fe2 run ... --resume`` or None."""
+    if args.command != "run":
+        return None
+    from .case import _find_checkpoint
+
+    ckpt = _find_checkpoint(Path(args.out))
+    if ckpt is None:
+        return None
+    cmd = f"fe2 run {_quote(args.case)} --out {_quote(args.out)} --resume"
+    return f"the converged steps are saved in {ckpt}; resume with: {cmd}"
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """The one line printed after Ctrl-C: where the converged steps are and how to resume."""
+    hint = _resume_hint(args)
+    if hint is not None:
+        return f"fe2: interrupted; {hint}"
+    if args.command == "run":
+        return "fe2: interrupted before the first converged step; nothing to resume"
+    return "fe2: interrupted"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fe2`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
-    from .case import CaseError, load_case, run_case
+    from .case import CaseError, OutputWriteError, check_output, load_case, run_case
     from .macro import ConvergenceError
 
     bad_input = (CaseError, FileNotFoundError, KeyError, ValueError, ImportError)
     try:
         if args.command == "verify":
+            out = Path(args.out)
+            if out.exists() and not out.is_dir():
+                raise CaseError(f"--out {args.out}: exists and is not a folder")
             return _verify(args)
         if args.command == "run":
-            summary = run_case(load_case(args.case), args.out, resume=args.resume)
+            summary = run_case(load_case(args.case), args.out, resume=args.resume,
+                               force=args.force)
         elif args.command == "demo":
             from .demo import run_demo
 
+            check_output(args.out, force=args.force)
             summary = run_demo(args.out, quick=args.quick)
         else:  # pragma: no cover - argparse enforces the choices
             return 2
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return 130
     except ConvergenceError as err:
         print(f"fe2: error: {err}", file=sys.stderr)
         return 1
@@ -84,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         print(f"fe2: error: {msg}", file=sys.stderr)
         return 2
+    except (OutputWriteError, OSError) as err:  # e.g. the disk filled up during the run
+        hint = _resume_hint(args)
+        print(f"fe2: error: {err}" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return 1
     out = Path(args.out)
     print(f"fe2: wrote {', '.join(str(out / f) for f in summary['outputs'])}")
     return 0
