@@ -86,13 +86,157 @@ def test_missing_file():
     assert isinstance(exc.value, ValueError)
 
 
-@pytest.mark.parametrize("suffix", [".msh", ".vtu"])
-def test_unreadable_file_is_a_mesh_error_not_an_exit(tmp_path, suffix, capsys):
+@pytest.mark.parametrize("suffix, what", [
+    (".msh", r"not a gmsh mesh: the file starts with 'this is not a mesh', expected "
+             r"'\$MeshFormat'"),
+    (".vtu", r"not a VTU \(VTK XML\) file: it starts with 'this is not a mesh'"),
+    (".vtk", "cannot read mesh as vtk"),
+])
+def test_unreadable_file_is_a_mesh_error_not_an_exit(tmp_path, suffix, what, capsys):
     path = tmp_path / f"bad{suffix}"
     path.write_text("this is not a mesh\n")
-    with pytest.raises(MeshError, match=f"bad{suffix}: cannot read mesh"):
+    with pytest.raises(MeshError, match=f"bad{suffix}: {what}"):
         read_mesh(path)
     assert capsys.readouterr().out == ""
+
+
+# Malformed copies of a committed mesh: the error names the file and says what is wrong
+# with it, never a library internal such as "cannot reshape array of size 115".
+SQUARE_MSH = MESHES / "unit_square_tri.msh"
+
+
+def _lines(path):
+    return path.read_text().split("\n")
+
+
+def _check_one_line(exc, path):
+    msg = str(exc.value)
+    assert str(path) in msg and "\n" not in msg, msg
+    for internal in ("reshape", "broadcast", "out of bounds for axis", "Traceback"):
+        assert internal not in msg, msg
+
+
+@pytest.mark.parametrize("cut", [0.1, 0.5, 0.9, 0.999])
+def test_truncated_msh_is_reported_as_truncated(tmp_path, cut):
+    text = SQUARE_MSH.read_bytes()
+    path = tmp_path / "cut.msh"
+    path.write_bytes(text[: int(cut * len(text))])
+    with pytest.raises(MeshError, match=r"cut.msh: truncated gmsh file: section \$\w+ \(opened "
+                       r"at line \d+\) has no \$End\w+; the file ends at line \d+") as exc:
+        read_mesh(path)
+    _check_one_line(exc, path)
+
+
+def test_truncated_msh22_and_binary_msh(tmp_path):
+    m = meshio.read(SQUARE_MSH)
+    for binary in (False, True):
+        full = tmp_path / f"full{int(binary)}.msh"
+        meshio.write(full, m, file_format="gmsh22" if not binary else "gmsh", binary=binary)
+        assert read_mesh(full).nelements == len(m.cells_dict["triangle"])  # the intact file
+        cut = tmp_path / f"cut{int(binary)}.msh"
+        cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+        with pytest.raises(MeshError, match="truncated gmsh file") as exc:
+            read_mesh(cut)
+        _check_one_line(exc, cut)
+
+
+@pytest.mark.parametrize("version", ["4.1", "2.2"])
+def test_element_with_a_node_tag_past_the_node_count(tmp_path, version):
+    m = meshio.read(SQUARE_MSH)
+    ok = tmp_path / "ok.msh"
+    meshio.write(ok, m, file_format="gmsh" if version == "4.1" else "gmsh22", binary=False)
+    lines = _lines(ok)
+    n_nodes = len(m.points)
+    # last element line: "<element tag> <node tags...>" (4.1) or with type and tags (2.2)
+    end = lines.index("$EndElements")
+    parts = lines[end - 1].split()
+    parts[-1] = str(n_nodes + 7)
+    lines[end - 1] = " ".join(parts)
+    bad = tmp_path / "bad_node.msh"
+    bad.write_text("\n".join(lines))
+    with pytest.raises(MeshError, match=rf"bad_node.msh: bad node index: an element refers to "
+                       rf"node tag {n_nodes + 7}, but the largest node tag in \$Nodes is "
+                       rf"{n_nodes}") as exc:
+        read_mesh(bad)
+    _check_one_line(exc, bad)
+
+
+def test_section_closed_by_the_wrong_end_tag(tmp_path):
+    lines = _lines(SQUARE_MSH)
+    lines[lines.index("$EndNodes")] = "$EndElements"
+    path = tmp_path / "swapped.msh"
+    path.write_text("\n".join(lines))
+    with pytest.raises(MeshError, match=r"swapped.msh: line \d+: \$EndElements inside section "
+                       r"\$Nodes"):
+        read_mesh(path)
+
+
+def test_msh_without_elements(tmp_path):
+    lines = _lines(SQUARE_MSH)
+    a, b = lines.index("$Elements"), lines.index("$EndElements")
+    path = tmp_path / "no_elements.msh"
+    path.write_text("\n".join(lines[:a] + lines[b + 1:]))
+    with pytest.raises(MeshError, match=r"no_elements.msh: the gmsh file has no \$Elements "
+                       r"section \(no elements\)"):
+        read_mesh(path)
+
+
+@pytest.mark.parametrize("name, content, what", [
+    ("empty.msh", b"", r"the file is empty \(0 bytes\)"),
+    ("empty.vtu", b"", r"the file is empty \(0 bytes\)"),
+    ("noise.msh", bytes(range(256)) * 4, "not a gmsh mesh: the file starts with binary data"),
+    ("mesh.txt", b"$MeshFormat\n", r"unknown mesh format \('.txt'\); expected a gmsh .msh"),
+    ("mesh", b"$MeshFormat\n", r"unknown mesh format \(no extension\)"),
+    ("v3.msh", b"$MeshFormat\n3.0 0 8\n$EndMeshFormat\n", "gmsh format version 3.0 is not"),
+])
+def test_empty_garbage_and_unknown_format(tmp_path, name, content, what):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(MeshError, match=rf"{name}: {what}") as exc:
+        read_mesh(path)
+    _check_one_line(exc, path)
+    with pytest.raises(MeshError, match="is a folder, not a mesh file"):
+        read_mesh(tmp_path)
+
+
+@pytest.mark.parametrize("node, what", [
+    (7, r"triangle cell 1 refers to node 7, but the file has 4 nodes \(valid indices 0..3\)"),
+    (-1, r"triangle cell 1 refers to node -1, but the file has 4 nodes"),
+])
+def test_vtu_with_bad_connectivity(tmp_path, node, what):
+    """meshio reads such a file without complaint (a negative index would even wrap around
+    to the last node): read_mesh checks every index against the node count."""
+    pts = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    path = tmp_path / "conn.vtu"
+    meshio.write(path, meshio.Mesh(pts, [("triangle", np.array([[0, 1, 2], [0, 2, node]]))]))
+    with pytest.raises(MeshError, match=rf"conn.vtu: bad node index: {what}") as exc:
+        read_mesh(path)
+    _check_one_line(exc, path)
+
+
+def test_vtu_truncated_empty_or_without_area_cells(tmp_path):
+    pts = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    full = tmp_path / "full.vtu"
+    meshio.write(full, meshio.Mesh(pts, [("triangle", np.array([[0, 1, 2], [0, 2, 3]]))]))
+    cut = tmp_path / "cut.vtu"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(MeshError, match="cut.vtu: truncated VTU file"):
+        read_mesh(cut)
+    none = tmp_path / "none.vtu"
+    meshio.write(none, meshio.Mesh(pts, []))
+    with pytest.raises(MeshError, match=r"none.vtu: the file contains no elements"):
+        read_mesh(none)
+    lines = tmp_path / "lines.vtu"
+    meshio.write(lines, meshio.Mesh(pts, [("line", np.array([[0, 1], [1, 2]]))]))
+    with pytest.raises(MeshError, match=r"lines.vtu: the file has no 2D or 3D elements, only "
+                       r"line cells"):
+        read_mesh(lines)
+    nan = tmp_path / "nan.vtu"
+    pts_nan = pts.copy()
+    pts_nan[2, 1] = np.nan
+    meshio.write(nan, meshio.Mesh(pts_nan, [("triangle", np.array([[0, 1, 2], [0, 2, 3]]))]))
+    with pytest.raises(MeshError, match=r"nan.vtu: node 2 has a non-finite coordinate"):
+        read_mesh(nan)
 
 
 def test_unsupported_cell_type(tmp_path):

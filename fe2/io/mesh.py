@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -93,36 +94,36 @@ def read_mesh(path: str | PathLike) -> Mesh:
     Raises
     ------
     MeshError
-        Missing or unreadable file, unsupported or mixed cell types, a 2D mesh
-        that is not in the plane z = 0, a degenerate, tangled or non-convex
-        element, or a tagged facet that is not a facet of the domain mesh.
+        One line naming the file and what is wrong with it: missing, a
+        folder, empty, an unknown extension, not the format its extension
+        says (a ``.msh`` without ``$MeshFormat``, a ``.vtu`` that is not VTK
+        XML), an unsupported gmsh version, truncated (a gmsh section without
+        its ``$End...`` line, a VTU without ``</VTKFile>``), no elements or
+        only line/vertex cells, a bad node index (an element referring to a
+        node the file does not define, including negative indices), a
+        non-finite node coordinate, unsupported or mixed cell types, a 2D
+        mesh that is not in the plane z = 0, a degenerate, tangled or
+        non-convex element, or a tagged facet that is not a facet of the
+        domain mesh.
     """
     path = Path(path)
     name = str(path)
-    if not path.is_file():
-        raise MeshError(f"mesh file not found: {name}")
-    # meshio tries every reader for an extension, prints the failures and calls
-    # sys.exit when none works: name the format for .msh, capture its chatter
-    file_format = "gmsh" if path.suffix.lower() == ".msh" else None
-    chatter = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
-            m = meshio.read(path, file_format=file_format)
-    except (Exception, SystemExit) as exc:  # meshio raises many kinds on bad input
-        words = chatter.getvalue().split()
-        if not isinstance(exc, SystemExit):
-            words = [f"{type(exc).__name__}:", *str(exc).split(), *words]
-        detail = " ".join(words) or "unknown reason"
-        raise MeshError(f"{name}: cannot read mesh: {detail}") from exc
+    m = _read_meshio(path, name)
 
     blocks = [(c.type, np.asarray(c.data)) for c in m.cells]
+    blocks = [(tp, data) for tp, data in blocks if data.size]
     if not blocks:
-        raise MeshError(f"{name}: the file contains no cells")
+        raise MeshError(f"{name}: the file contains no elements (no cells)")
     unknown = sorted({b[0] for b in blocks if b[0] not in _CELL_DIM})
     if unknown:
         raise MeshError(f"{name}: unsupported cell type(s) {', '.join(unknown)}; "
                         f"supported domain cells: {_SUPPORTED} (linear)")
+    _check_nodes(np.asarray(m.points), blocks, name)
     dim = max(_CELL_DIM[b[0]] for b in blocks)
+    if dim < 2:
+        kinds = ", ".join(sorted({b[0] for b in blocks}))
+        raise MeshError(f"{name}: the file has no 2D or 3D elements, only {kinds} cells; "
+                        f"supported domain cells: {_SUPPORTED} (linear)")
     domain_types = sorted({b[0] for b in blocks if _CELL_DIM[b[0]] == dim})
     if len(domain_types) > 1:
         raise MeshError(f"{name}: mixed domain cell types {', '.join(domain_types)}; "
@@ -193,6 +194,190 @@ def read_mesh(path: str | PathLike) -> Mesh:
 
     return mesh_cls(p, t, _boundaries=boundaries or None,
                     _subdomains=subdomains or None, **kw)
+
+
+def _read_meshio(path: Path, name: str) -> meshio.Mesh:
+    """Check the file (exists, not empty, known format, complete), then read it with meshio.
+
+    Every failure is a :class:`MeshError` saying what is wrong with the file:
+    missing, empty, unknown extension, not the format its extension says,
+    truncated (a gmsh section or the VTU document not closed), or a bad node
+    index; meshio's own message follows only when none of these applies.
+    """
+    if path.is_dir():
+        raise MeshError(f"{name}: is a folder, not a mesh file")
+    if not path.is_file():
+        raise MeshError(f"mesh file not found: {name}")
+    if path.stat().st_size == 0:
+        raise MeshError(f"{name}: the file is empty (0 bytes)")
+    ext = _extension(path)
+    if ext is None:
+        what = f"'{path.suffix}'" if path.suffix else "no extension"
+        raise MeshError(
+            f"{name}: unknown mesh format ({what}); expected a gmsh .msh, a .vtu, .vtk or "
+            ".xdmf file, or another format meshio reads (.inp, .med, .mesh, .obj, ...)"
+        )
+    if ext == ".msh":
+        _check_gmsh(path, name)
+    elif ext == ".vtu":
+        _check_vtu(path, name)
+    # meshio tries every reader for an extension, prints the failures and calls
+    # sys.exit when none works: name the format for .msh, capture its chatter
+    file_format = "gmsh" if ext == ".msh" else None
+    fmt = "gmsh" if ext == ".msh" else meshio.extension_to_filetypes[ext][0]
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+            return meshio.read(path, file_format=file_format)
+    except (Exception, SystemExit) as exc:  # meshio raises many kinds on bad input
+        text = str(exc) if not isinstance(exc, SystemExit) else ""
+        bad = _OUT_OF_BOUNDS.search(text)
+        if isinstance(exc, IndexError) and bad and ext == ".msh":
+            raise MeshError(
+                f"{name}: bad node index: an element refers to node tag {int(bad[1]) + 1}, but "
+                f"the largest node tag in $Nodes is {bad[2]}"
+            ) from exc
+        if isinstance(exc, ValueError) and ("reshape" in text or "broadcast" in text):
+            raise MeshError(
+                f"{name}: malformed {fmt} file: a section's node or element count does not "
+                f"match the data that follows (edited or truncated file?) (meshio: {text})"
+            ) from exc
+        words = chatter.getvalue().split()
+        if not isinstance(exc, SystemExit):
+            words = [f"{type(exc).__name__}:", *text.split(), *words]
+        detail = " ".join(words) or "unknown reason"
+        hint = (" (its sections are complete, so a count or an entry inside one is wrong: "
+                "edited file?)" if ext == ".msh" else "")
+        raise MeshError(f"{name}: cannot read mesh as {fmt}{hint}: {detail}") from exc
+
+
+_OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis \d+ with size (\d+)")
+
+
+def _extension(path: Path) -> str | None:
+    """The meshio extension of ``path`` (longest match, e.g. ``.vol.gz``), or None."""
+    low = path.name.lower()
+    hits = [e for e in meshio.extension_to_filetypes if low.endswith(e)]
+    return max(hits, key=len) if hits else None
+
+
+def _first_line(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    return head.lstrip().split(b"\n", 1)[0].strip()
+
+
+def _check_gmsh(path: Path, name: str) -> None:
+    """A gmsh file: ``$MeshFormat`` header, a supported version, every section closed."""
+    first = _first_line(path)
+    if first != b"$MeshFormat":
+        raise MeshError(
+            f"{name}: not a gmsh mesh: the file starts with {_show(first)}, expected "
+            "'$MeshFormat'"
+        )
+    with open(path, "rb") as fh:
+        fh.readline()
+        header = fh.readline().split()
+    try:
+        version, binary = header[0].decode(), int(header[1]) == 1
+    except (IndexError, ValueError, UnicodeDecodeError):
+        raise MeshError(
+            f"{name}: malformed $MeshFormat line {_show(b' '.join(header))}; expected "
+            "'<version> <file-type> <data-size>', e.g. '4.1 0 8'"
+        ) from None
+    if version.split(".")[0] not in ("2", "4"):
+        raise MeshError(f"{name}: gmsh format version {version} is not supported "
+                        "(2.2 and 4.1 are; re-export with Mesh.MshFileVersion = 4.1)")
+    if binary:
+        # binary data may hold any bytes: only the last line is checked
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 256))
+            last = fh.read().rstrip().rsplit(b"\n", 1)[-1].strip()
+        if not last.startswith(b"$End"):
+            raise MeshError(f"{name}: truncated gmsh file: it ends inside a section "
+                            f"(last line {_show(last)}, expected a '$End...' line)")
+        return
+    opened: tuple[str, int] | None = None
+    seen = set()
+    n = 0
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            if not raw.startswith(b"$"):
+                continue
+            word = raw.strip().decode("ascii", "replace")
+            if opened is None:
+                if word.startswith("$End"):
+                    raise MeshError(f"{name}: line {n}: {word} closes no open section")
+                opened = (word[1:], n)
+                continue
+            if word == f"$End{opened[0]}":
+                seen.add(opened[0])
+                opened = None
+            elif not raw.endswith(b"\n") and f"$End{opened[0]}".startswith(word):
+                break  # the file ends inside the closing line: truncated (below)
+            else:
+                raise MeshError(
+                    f"{name}: line {n}: {word} inside section ${opened[0]} (opened at line "
+                    f"{opened[1]}); expected $End{opened[0]} first (edited or truncated file?)"
+                )
+    if opened is not None:
+        raise MeshError(
+            f"{name}: truncated gmsh file: section ${opened[0]} (opened at line {opened[1]}) "
+            f"has no $End{opened[0]}; the file ends at line {n}"
+        )
+    for section in ("Nodes", "Elements"):
+        if section not in seen:
+            raise MeshError(f"{name}: the gmsh file has no ${section} section"
+                            + (" (no elements)" if section == "Elements" else " (no nodes)"))
+
+
+def _check_vtu(path: Path, name: str) -> None:
+    """A VTK XML unstructured grid: XML header, closed ``</VTKFile>``, some cells."""
+    first = _first_line(path)
+    if not (first.startswith(b"<?xml") or first.startswith(b"<VTKFile")):
+        raise MeshError(f"{name}: not a VTU (VTK XML) file: it starts with {_show(first)}, "
+                        "expected '<?xml' or '<VTKFile'")
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+        fh.seek(max(0, path.stat().st_size - 1024))
+        tail = fh.read()
+    if b"</VTKFile>" not in tail:
+        raise MeshError(f"{name}: truncated VTU file: it does not end with </VTKFile>")
+    counts = [int(c) for c in re.findall(rb'NumberOfCells="(\d+)"', head)]
+    if counts and not any(counts):
+        raise MeshError(f"{name}: the file contains no elements (NumberOfCells=\"0\")")
+
+
+def _show(line: bytes) -> str:
+    """A file's line for a message: text shortened, or a note that it is binary."""
+    try:
+        text = line.decode("ascii")
+    except UnicodeDecodeError:
+        return "binary data"
+    if not text.isprintable():
+        return "binary data"
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def _check_nodes(points: NDArray, blocks: list, name: str) -> None:
+    """Every cell's node indices in ``0 .. n_points-1``; every node coordinate finite."""
+    npts = points.shape[0]
+    for tp, data in blocks:
+        data = np.asarray(data)
+        if not np.issubdtype(data.dtype, np.integer):
+            raise MeshError(f"{name}: {tp} cells have non-integer node indices "
+                            f"(dtype {data.dtype})")
+        bad = (data < 0) | (data >= npts)
+        if np.any(bad):
+            j, k = np.argwhere(bad)[0]
+            raise MeshError(
+                f"{name}: bad node index: {tp} cell {j} refers to node {int(data[j, k])}, but the "
+                f"file has {npts} nodes (valid indices 0..{npts - 1})"
+            )
+    if not np.all(np.isfinite(points)):
+        i = int(np.argwhere(~np.all(np.isfinite(points), axis=1))[0][0])
+        raise MeshError(f"{name}: node {i} has a non-finite coordinate "
+                        f"{np.array2string(points[i])}")
 
 
 def _cell_sets(m: meshio.Mesh, blocks: list) -> dict[str, dict[int, NDArray[np.int64]]]:
