@@ -4,7 +4,10 @@
 * :func:`check_tangent`: finite-difference check of an oracle's tangent.
 * :func:`manufactured_source`: the body load ``f = -div q(grad u*)`` that makes a
   chosen ``u*`` the exact solution, for *any* oracle (by central differences of
-  the oracle's flux in space, accurate to ``O(h^2)``).
+  the oracle's flux in space, accurate to ``O(h^2)``). It tests the discretization
+  only, never the law (a wrong law gives a consistent wrong source): use it for
+  laws with no closed form, and a closed-form source for the others
+  (``verification/mms.py`` derives them with sympy).
 * :func:`field_errors`: L2 and H1-seminorm errors of a finite-element field.
 * :func:`newton_orders`: observed convergence orders of a Newton residual history.
 * :func:`hill_mandel`: the Hill–Mandel macro-homogeneity residual of an RVE solve,
@@ -168,6 +171,11 @@ def manufactured_source(
     divergence is taken by central differences of the oracle's flux with step
     ``h``, so the source is exact to ``O(h^2)`` for any (history-free) oracle.
     Returns ``(*pts,)`` for scalar problems and ``(d, *pts)`` for vector ones.
+
+    Because the source comes from the oracle itself, a manufactured solution
+    built with it cannot detect a wrong constitutive law; keep it for laws with
+    no closed form (RVE and other micro oracles) and derive the source of a
+    closed-form law independently (e.g. with sympy).
     """
     d = x.shape[0]
     div = None
