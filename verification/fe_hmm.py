@@ -1,28 +1,40 @@
 """FE-HMM: micro and macro convergence rates and the resonance error.
 
-Uses :class:`fe2.micro.hmm.HMMSampler` (skipped with a reason when that module
-is not available). References, all closed-form:
+Uses :class:`fe2.micro.hmm.HMMSampler`. References, all closed-form and all
+with non-zero micro correctors (so that the rates test micro solving):
 
-* micro rate: periodic coupling, ``delta = eps``, smooth laminate
-  ``a(y) = 1.5 + sin(2 pi y_1)``: ``A_0 = diag(sqrt(1.25), 1.5)`` (harmonic and
-  arithmetic means); ``|A_H - A_0|`` decays like the micro energy error,
-  ``h^2`` for P1 and ``h^4`` for P2;
-* macro rates: cross-layered ``a(y) = diag(2 + sin 2 pi y_2, 1.5 + cos 2 pi y_1)``
-  has ``A_0 = diag(2, 1.5)``; with a manufactured homogenized solution
-  ``u_0 = sin(pi x) sin(pi y)`` the FE-HMM solution converges at the FE rates
-  (L2 ``h^(p+1)``, H1 ``h^p``);
-* resonance error: the Keller-dual cell ``a(y) = exp(sin 2 pi y_1 sin 2 pi y_2)``
-  has ``A_0 = I``; with ``delta / eps`` not an integer, Dirichlet coupling
-  overestimates and Neumann coupling underestimates ``A_0``, both by
-  ``O(eps / delta)`` (slope 1).
+* micro rates: periodic coupling, ``delta = eps``:
+
+  - smooth laminate ``a(y) = 1.5 + sin(2 pi y_1)``: ``A_0 = diag(sqrt(1.25), 1.5)``
+    (harmonic and arithmetic means);
+  - non-symmetric laminate ``a11 = 1.5 + sin 2 pi y_1``, ``a22 = 2``,
+    ``a12 = -a21 = 0.3 + 0.4 cos 2 pi y_1``: ``A_0`` from the closed form of a
+    layered medium with a general coefficient (:func:`layered_tensor`, averages
+    by adaptive quadrature), ``A_0 ~ [[1.11803, 0.3], [-0.3, 2.06111]]``;
+
+  ``|A_H - A_0|`` decays like the micro energy error, ``h^2`` for P1 and
+  ``h^4`` for P2;
+* macro rates: with a manufactured homogenized solution ``u_0 = sin(pi x)
+  sin(pi y)`` and the source ``f = -div(A_0 grad u_0)`` the FE-HMM solution
+  converges at the FE rates (L2 ``h^(p+1)``, H1 ``h^p``) for
+
+  - the Keller-dual cell ``a(y) = exp(sin 2 pi y_1 sin 2 pi y_2)``: ``1/a`` is a
+    shift of ``a`` and ``a`` is symmetric under ``y_1 <-> y_2``, so ``A_0 = I``
+    exactly (a genuinely two-dimensional corrector; ``<a> = I_0(1) I != A_0``);
+  - the non-symmetric laminate above (full, non-symmetric ``A_0``);
+* resonance error: the Keller cell with ``delta / eps`` not an integer:
+  Dirichlet coupling overestimates and Neumann coupling underestimates ``A_0``,
+  both by ``O(eps / delta)`` (slope 1).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import skfem
+from scipy.integrate import quad
 
 from fe2.macro import NewtonOptions, Problem
+from fe2.micro.hmm import HMMSampler
 from fe2.verify import field_errors, observed_rate
 from verification.core import Check, Plot, Series, StudyResult, Table
 
@@ -32,18 +44,56 @@ XS = np.array([[0.31, 0.77], [0.47, 0.12]])
 
 
 def smooth_laminate(x, y):
+    """``1.5 + sin 2 pi y_1`` (isotropic), ``x, y (2, *pts)`` -> ``(*pts)``."""
     return 1.5 + np.sin(2 * PI * y[0])
 
 
 def keller(x, y):
+    """Keller-dual cell ``exp(sin 2 pi y_1 sin 2 pi y_2)``: ``A_0 = I``."""
     return np.exp(np.sin(2 * PI * y[0]) * np.sin(2 * PI * y[1]))
 
 
-def cross(x, y):
-    out = np.zeros((2, 2) + x.shape[1:])
-    out[0, 0] = 2 + np.sin(2 * PI * y[1])
-    out[1, 1] = 1.5 + np.cos(2 * PI * y[0])
-    return out
+def _nonsym_entries(t):
+    c = 0.3 + 0.4 * np.cos(2 * PI * t)
+    return 1.5 + np.sin(2 * PI * t), c, -c, 2.0 + 0.0 * t
+
+
+def nonsymmetric_laminate(x, y):
+    """Non-symmetric laminate in ``y_1``: ``(2, 2, *pts)`` (see the module docs)."""
+    a11, a12, a21, a22 = _nonsym_entries(np.asarray(y[0], dtype=float))
+    return np.array([[a11, a12], [a21, a22]])
+
+
+def graded_keller(x, y):
+    """Locally periodic ``c(x) exp(sin 2 pi y_1 sin 2 pi y_2)``, ``c = 1 + x_1 + x_2^2 / 2``.
+
+    ``A_0(x) = c(x) I``; the micro problems differ from point to point.
+    """
+    return (1.0 + x[0] + 0.5 * x[1] ** 2) * keller(x, y)
+
+
+def layered_tensor(entries) -> np.ndarray:
+    """Homogenized ``(2, 2)`` tensor of a medium layered in ``y_1`` with a general coefficient.
+
+    ``entries(t) -> (a11, a12, a21, a22)`` on one period ``t in [0, 1]``. The
+    corrector depends on ``y_1`` only, ``q_1`` is constant across the layers
+    and ``<w'> = 0``, so ``A11 = <1/a11>^-1``, ``A12 = A11 <a12/a11>``,
+    ``A21 = A11 <a21/a11>``, ``A22 = <a22 - a12 a21/a11> + <a21/a11> A11 <a12/a11>``.
+    """
+
+    def avg(f):
+        return quad(lambda t: f(*entries(t)), 0.0, 1.0, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+
+    A11 = 1.0 / avg(lambda a11, a12, a21, a22: 1.0 / a11)
+    r12 = avg(lambda a11, a12, a21, a22: a12 / a11)
+    r21 = avg(lambda a11, a12, a21, a22: a21 / a11)
+    A22 = avg(lambda a11, a12, a21, a22: a22 - a12 * a21 / a11) + r21 * A11 * r12
+    return np.array([[A11, A11 * r12], [A11 * r21, A22]])
+
+
+def nonsymmetric_A0() -> np.ndarray:
+    """Closed-form ``A_0`` of :func:`nonsymmetric_laminate`, ``(2, 2)``."""
+    return layered_tensor(_nonsym_entries)
 
 
 def u0(x):
@@ -55,66 +105,104 @@ def g0(x):
                      PI * np.sin(PI * x[0]) * np.cos(PI * x[1])])
 
 
+def source(A0: np.ndarray):
+    """``f = -div(A_0 grad u_0)`` for a constant ``A_0 (2, 2)``, as a body load ``f(x, t)``."""
+
+    def f(x, t):
+        s = np.sin(PI * x[0]) * np.sin(PI * x[1])
+        c = np.cos(PI * x[0]) * np.cos(PI * x[1])
+        return t * PI**2 * ((A0[0, 0] + A0[1, 1]) * s - (A0[0, 1] + A0[1, 0]) * c)
+
+    return f
+
+
+#: macro-rate cases: name -> (coefficient, A_0, micro_h / eps, micro order)
+def macro_cases() -> dict[str, tuple]:
+    return {
+        "keller": (keller, np.eye(2), 1 / 8, 2),
+        "non-symmetric laminate": (nonsymmetric_laminate, nonsymmetric_A0(), 1 / 8, 2),
+    }
+
+
+def macro_errors(coefficient, A0, micro_k: float, micro_order: int, order: int, n: int):
+    """FE-HMM (periodic coupling, ``eps = delta = 1e-3``) on an ``n x n`` triangle mesh.
+
+    Returns the L2 and H1 errors against ``u_0`` and the macro tangent ``(2, 2, n_el, n_qp)``.
+    """
+    mesh = skfem.MeshTri.init_tensor(*[np.linspace(0, 1, n + 1)] * 2).with_boundaries(
+        {"all": lambda x: np.ones(x.shape[1], dtype=bool)})
+    hmm = HMMSampler(coefficient, eps=1e-3, delta=1e-3, micro_h=1e-3 * micro_k,
+                     order=micro_order)
+    prob = Problem(mesh, hmm, kind="scalar", order=order)
+    prob.dirichlet("all", 0.0)
+    prob.body_load(source(A0))
+    prob.solve(NewtonOptions(rtol=1e-11))
+    a, b = field_errors(prob.basis, prob.u, u0, g0)
+    return a, b, prob.last_response.tangent
+
+
 def run(quick: bool) -> StudyResult:
     res = StudyResult(
         "fe_hmm", TITLE,
-        "Micro rate of A_H (periodic coupling, smooth laminate, exact A_0 = diag(√1.25, 1.5)): "
-        "slope 2 (P1) and 4 (P2) ± 0.4. Macro FE-HMM (periodic coupling, cross-layered cell, "
-        "A_0 = diag(2, 1.5), manufactured u_0 = sin πx sin πy): L2 slope p + 1 ± 0.25, H1 slope "
-        "p ± 0.2. Resonance error (Keller cell, A_0 = I, δ/ε = 1.5, 2.5, 4.5, 8.5): Dirichlet "
-        "coupling above A_0, Neumann below, |A_H - A_0| ~ (ε/δ)^1 ± 0.2.",
+        "Micro rate of A_H (periodic coupling; smooth laminate, exact A_0 = diag(√1.25, 1.5); "
+        "non-symmetric laminate, A_0 from the layered closed form by quadrature): slope 2 (P1) "
+        "and 4 (P2) ± 0.4. Macro FE-HMM (periodic coupling, micro P2; Keller cell, A_0 = I, and "
+        "the non-symmetric laminate; manufactured u_0 = sin πx sin πy): L2 slope p + 1 ± 0.25, "
+        "H1 slope p ± 0.2, and |A_H - A_0| <= 1e-3 at every macro point. Resonance error "
+        "(Keller cell, A_0 = I, δ/ε = 1.5, 2.5, 4.5, 8.5): Dirichlet coupling above A_0, Neumann "
+        "below, |A_H - A_0| ~ (ε/δ)^1 ± 0.2.",
     )
-    try:
-        from fe2.micro.hmm import HMMSampler
-    except ImportError as err:
-        res.skipped = f"fe2.micro.hmm is not available ({err})"
-        return res
 
     # micro rates
     A_lam = np.diag([np.sqrt(1.25), 1.5])
+    A_ns = nonsymmetric_A0()
     eps = 0.01
-    tm = Table(["micro order", "eps / micro_h", "|A_H - A_0|", "rate"])
+    tm = Table(["cell", "micro order", "eps / micro_h", "|A_H - A_0|", "rate"])
     series = []
-    for order, rate, ks in [(1, 2.0, (4, 8, 16)), (2, 4.0, (8, 16, 32))]:
-        hs, errs = [], []
-        for k in ks:
-            hmm = HMMSampler(smooth_laminate, eps=eps, delta=eps, micro_h=eps / k, order=order)
-            A = hmm.effective_tensor(XS)
-            errs.append(float(np.abs(A - A_lam[..., None]).max()))
-            hs.append(1.0 / k)
-        r = observed_rate(hs, errs)
-        for i, k in enumerate(ks):
-            tm.add(order, k, errs[i], r if i == len(ks) - 1 else "")
-        res.check(Check.near(f"micro P{order}: rate of |A_H - A_0|", r, rate, 0.4))
-        series.append(Series(f"micro P{order}", hs, errs))
+    for cell, coef, A0 in (("laminate", smooth_laminate, A_lam),
+                           ("non-symmetric", nonsymmetric_laminate, A_ns)):
+        for order, rate, ks in [(1, 2.0, (4, 8, 16)), (2, 4.0, (8, 16, 32))]:
+            hs, errs = [], []
+            for k in ks:
+                hmm = HMMSampler(coef, eps=eps, delta=eps, micro_h=eps / k, order=order)
+                A = hmm.effective_tensor(XS)
+                errs.append(float(np.abs(A - A0[..., None]).max()))
+                hs.append(1.0 / k)
+            r = observed_rate(hs, errs)
+            for i, k in enumerate(ks):
+                tm.add(cell, order, k, errs[i], r if i == len(ks) - 1 else "")
+            res.check(Check.near(f"micro P{order}, {cell}: rate of |A_H - A_0|", r, rate, 0.4))
+            series.append(Series(f"{cell}, P{order}", hs, errs))
     res.tables.append(("Micro convergence of A_H (periodic coupling, δ = ε)", tm))
     res.plots.append(Plot("micro_rate", "FE-HMM: |A_H - A_0| vs micro mesh size",
                           "micro h / ε", "|A_H - A_0|", series,
                           slopes=[(2.0, "slope 2", 0), (4.0, "slope 4", 1)]))
 
     # macro rates
-    A0 = np.diag([2.0, 1.5])
-    tM = Table(["macro order", "n", "L2 error", "H1 error"])
+    tM = Table(["cell", "macro order", "n", "L2 error", "H1 error", "max |A_H - A_0|"])
     l2s, h1s = [], []
-    for order, ns in [(1, (4, 8, 16)), (2, (2, 4, 8))]:
-        hs, e0, e1 = [], [], []
+    runs = [("keller", 1, (4, 8, 16)), ("keller", 2, (2, 4, 8)),
+            ("non-symmetric laminate", 2, (2, 4, 8))]
+    if not quick:
+        runs.append(("non-symmetric laminate", 1, (4, 8, 16)))
+    cases = macro_cases()
+    for cell, order, ns in runs:
+        coef, A0, k, mo = cases[cell]
+        hs, e0, e1, dA = [], [], [], 0.0
         for n in ns:
-            mesh = skfem.MeshTri.init_tensor(*[np.linspace(0, 1, n + 1)] * 2).with_boundaries(
-                {"all": lambda x: np.ones(x.shape[1], dtype=bool)})
-            hmm = HMMSampler(cross, eps=1e-3, delta=1e-3, micro_h=1e-3 / 4)
-            prob = Problem(mesh, hmm, kind="scalar", order=order)
-            prob.dirichlet("all", 0.0)
-            prob.body_load(lambda x, t: t * PI**2 * np.trace(A0) * u0(x))
-            prob.solve(NewtonOptions(rtol=1e-11))
-            a, b = field_errors(prob.basis, prob.u, u0, g0)
+            a, b, T = macro_errors(coef, A0, k, mo, order, n)
             hs.append(1.0 / n)
             e0.append(a)
             e1.append(b)
-            tM.add(order, n, a, b)
-        res.check(Check.near(f"macro P{order}: L2 rate", observed_rate(hs, e0), order + 1, 0.25))
-        res.check(Check.near(f"macro P{order}: H1 rate", observed_rate(hs, e1), order, 0.2))
-        l2s.append(Series(f"L2, P{order}", hs, e0))
-        h1s.append(Series(f"H1, P{order}", hs, e1, "s--"))
+            dA = max(dA, float(np.abs(T - A0[:, :, None, None]).max()))
+            tM.add(cell, order, n, a, b, dA)
+        res.check(Check.at_most(f"macro P{order}, {cell}: max |A_H - A_0|", dA, 1e-3))
+        res.check(Check.near(f"macro P{order}, {cell}: L2 rate", observed_rate(hs, e0),
+                             order + 1, 0.25))
+        res.check(Check.near(f"macro P{order}, {cell}: H1 rate", observed_rate(hs, e1),
+                             order, 0.2))
+        l2s.append(Series(f"L2, P{order}, {cell}", hs, e0))
+        h1s.append(Series(f"H1, P{order}, {cell}", hs, e1, "s--"))
     res.tables.append(("Macro FE-HMM errors against the homogenized solution u_0", tM))
     res.plots.append(Plot("macro_rate", "FE-HMM macro errors vs h", "h", "error", l2s + h1s,
                           slopes=[(2.0, "slope 2", 0), (3.0, "slope 3", 1)]))

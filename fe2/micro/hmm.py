@@ -412,20 +412,22 @@ class _MicroBox:
             (np.ones(int(ok.sum())), (ri.ravel()[ok], np.flatnonzero(ok))),
             shape=(self.n, self.nel * self.nb),
         )  # (n, nel*nb): element load entries -> reduced rows
-        # element matrices, element loads and the mean are linear in the coefficient:
-        # [ke | fe | mean] (e, p, :) = A (e, p, (q, a, b)) @ M (e, (q, a, b), :)
+        # element matrices, element loads, adjoint loads and the mean are linear in the
+        # coefficient: [ke | fe | fe_adj | mean] (e, p, :) = A (e, p, (q, a, b)) @ M (e, (q, a, b),
+        # :), with fe for A e_b and fe_adj for A^T e_a
         nb, nA, nq = self.nb, self.nA, self.nqp
         self.K = nq * nA * nA
-        width = nb * nb + nb * nA + nA * nA
+        width = nb * nb + 2 * nb * nA + nA * nA
         self.M = None
         if self.nel * self.K * width <= _M_ENTRIES:
             eye = np.eye(nA)
             Mk = np.einsum("eqia,eqjb->eqabij", self.Gw, self.G)
-            Mf = np.einsum("eqia,bc->eqabic", self.Gw, eye)
+            Mf = np.einsum("eqia,bc->eqabic", self.Gw, eye)  # grad(phi_i) . A e_c
+            Mt = np.einsum("eqib,ac->eqabic", self.Gw, eye)  # grad(phi_i) . A^T e_c
             Mm = np.einsum("eq,ac,bd->eqabcd", self.dx, eye, eye)
             self.M = np.ascontiguousarray(np.concatenate(
                 [Mk.reshape(self.nel, self.K, -1), Mf.reshape(self.nel, self.K, -1),
-                 Mm.reshape(self.nel, self.K, -1)], axis=2))
+                 Mt.reshape(self.nel, self.K, -1), Mm.reshape(self.nel, self.K, -1)], axis=2))
 
     def _constraints(self, coupling: str, vector: bool, n: int, order: int):
         N, basis = self.N, self.basis
@@ -629,25 +631,40 @@ class HMMSampler(OracleBase):
         return np.moveaxis(A, (0, 1), (3, 4))
 
     def _chunk_tensors(self, xp: np.ndarray) -> np.ndarray:
-        """``A_H`` ``(P, nA, nA)`` for box centres ``xp (d, P)``."""
+        """``A_H`` ``(P, nA, nA)`` for box centres ``xp (d, P)``.
+
+        ``A_H[a, b] = <A[a, b]> + int e_a . A grad w_b``: the corrector ``w_b``
+        solves ``K w_b = -F_b`` with the loads ``F_b[i] = int grad(phi_i) . A e_b``,
+        and the correction is read with the adjoint loads ``F*_a[i] = int
+        grad(phi_i) . A^T e_a`` (equal to ``F_a`` only for a symmetric ``A``).
+        Every point is solved on its own (batched dense LU, or a fresh sparse
+        factorization per point), so the answer does not depend on the points
+        solved with it.
+        """
         b = self.box
         P = xp.shape[1]
         A = self._coefficient_at(xp)  # (P, nel, nqp, nA, nA)
         nb, nA, nel = b.nb, b.nA, b.nel
         if b.M is not None:
             out = np.matmul(A.reshape(P, nel, b.K).transpose(1, 0, 2), b.M)  # (nel, P, width)
-            ke = out[:, :, : nb * nb].transpose(0, 2, 1).reshape(nel * nb * nb, P)
-            fe = out[:, :, nb * nb : nb * nb + nb * nA].reshape(nel, P, nb, nA)
+            o1, o2, o3 = nb * nb, nb * nb + nb * nA, nb * nb + 2 * nb * nA
+            ke = out[:, :, :o1].transpose(0, 2, 1).reshape(nel * nb * nb, P)
+            fe = out[:, :, o1:o2].reshape(nel, P, nb, nA)
             fe = fe.transpose(0, 2, 1, 3).reshape(nel * nb, P * nA)
-            mean = out[:, :, nb * nb + nb * nA :].sum(axis=0).reshape(P, nA, nA)
+            fa = out[:, :, o2:o3].reshape(nel, P, nb, nA)
+            fa = fa.transpose(0, 2, 1, 3).reshape(nel * nb, P * nA)
+            mean = out[:, :, o3:].sum(axis=0).reshape(P, nA, nA)
         else:  # large boxes: batched products per quadrature point
             mean = np.einsum("peqab,eq->pab", A, b.dx)
-            T = np.matmul(b.Gw[None], A)  # (P, nel, nqp, nb, nA)
+            T = np.matmul(b.Gw[None], A)  # (P, nel, nqp, nb, nA): grad(phi_i) . A e_b
             ke = np.matmul(T, np.swapaxes(b.G, -1, -2)[None]).sum(axis=2)  # (P, nel, nb, nb)
             ke = ke.reshape(P, -1).T
             fe = T.sum(axis=2).transpose(1, 2, 0, 3).reshape(nel * nb, P * nA)
+            Ta = np.matmul(b.Gw[None], np.swapaxes(A, -1, -2)).sum(axis=2)  # A^T: adjoint loads
+            fa = Ta.transpose(1, 2, 0, 3).reshape(nel * nb, P * nA)
         data = (b.S @ ke).T + b.const  # (P, nnz)
         f = (b.Sv @ fe).reshape(b.n, P, nA).transpose(1, 0, 2)  # (P, n, nA)
+        fa = (b.Sv @ fa).reshape(b.n, P, nA).transpose(1, 0, 2)  # (P, n, nA)
         if b.n <= self.dense_limit:
             K = np.zeros((P, b.n * b.n))
             K[:, b.keys] = data
@@ -660,7 +677,7 @@ class HMMSampler(OracleBase):
             for p in range(P):
                 K = sp.csr_matrix((data[p], b.indices, b.indptr), shape=(b.n, b.n))
                 w[p] = solve(K, -f[p])
-        return mean + np.einsum("pka,pkb->pab", f, w)
+        return mean + np.einsum("pka,pkb->pab", fa, w)
 
     def effective_tensor(self, x: np.ndarray) -> np.ndarray:
         """Estimated ``A_H`` at physical points ``x (d, *pts)``: ``(*idx, *idx, *pts)``."""
@@ -679,7 +696,7 @@ class HMMSampler(OracleBase):
         P = xp.shape[1]
         b = self.box
         t0 = time.perf_counter()
-        per_point = 8.0 * b.nel * (b.nqp * (b.nA * b.nA + b.nb * b.nA) + 2 * b.nb * b.nb)
+        per_point = 8.0 * b.nel * (b.nqp * (b.nA * b.nA + 2 * b.nb * b.nA) + 2 * b.nb * b.nb)
         per_point += 8.0 * b.n * (b.n + b.nA)
         chunk = max(1, int(_BATCH_BYTES // per_point))
         out = np.empty((P, b.nA, b.nA))
