@@ -274,7 +274,15 @@ def test_cb_compression_beyond_shells_raises():
      ("honeycomb", 3, HarmonicSpring(1.0, 1.0))],
 )
 def test_cb_energy_equals_periodic_atomistics(name, n, pot):
-    """W(F) V = energy of the periodic crystal deformed by F (multilattices: relaxed atoms)."""
+    """W(F) V = energy of the periodic crystal deformed by F; for multilattices the crystal
+    with the Cauchy–Born inner shifts applied is an equilibrium of the atomistic energy.
+
+    The atomistic side is evaluated at the Cauchy–Born configuration (forces, energy)
+    rather than found by a minimizer: the LJ honeycomb and diamond are unstable in
+    supercells, so a true minimizer leaves the Cauchy–Born state for lower energies
+    (tests/test_qc.py shows it), while Cauchy–Born's inner-shift Newton finds the
+    stationary point of the primitive-cell kinematics.
+    """
     cb = CauchyBorn(name, pot)
     cr = cb.lattice.crystal(n, cb.lattice_constant)
     d = cb.dim
@@ -283,20 +291,11 @@ def test_cb_energy_equals_periodic_atomistics(name, n, pot):
     x = cr.positions @ F.T
     V = abs(np.linalg.det(cr.box))
     W = cb.energy(F[:, :, None])[0]
-    if cb.lattice.n_basis == 1:
-        E = sysm.energy(x)
-        assert np.max(np.abs(sysm.forces(x))) < 1e-11
-    else:
-        res = sysm.relax(x, gtol=1e-12)
-        assert res.converged
-        E = res.energy
-        # the relaxed sublattice displacement equals the CB inner shift
-        shift = cb.inner_shifts(F[:, :, None])[1, :, 0]
-        b = cr.basis_index
-        sub1 = np.isin(b, np.where(_sublattice(cb.lattice) == 1)[0])
-        u = res.positions - x
-        rel = u[sub1].mean(axis=0) - u[~sub1].mean(axis=0)
-        np.testing.assert_allclose(rel, shift, atol=1e-9)
+    if cb.lattice.n_basis > 1:
+        shifts = cb.inner_shifts(F[:, :, None])[:, :, 0]  # (n_basis, d), sublattice 0 fixed
+        x = x + shifts[_sublattice(cb.lattice)[cr.basis_index]]
+    E = sysm.energy(x)
+    assert np.max(np.abs(sysm.forces(x))) < 1e-10
     assert E == pytest.approx(W * V, rel=1e-12, abs=1e-12 * np.abs(W * V))
 
 

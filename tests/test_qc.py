@@ -73,14 +73,26 @@ def test_local_qc_patch_3d_fcc():
 
 
 def test_local_qc_multilattice_patch_equals_relaxed_atomistics():
-    """Honeycomb: local QC with inner-shift relaxation = relaxed periodic atomistics."""
+    """Honeycomb: local QC with inner-shift relaxation = relaxed periodic atomistics.
+
+    Cauchy–Born with inner shifts has the kinematics of the periodic primitive cell
+    (36 of them in the 6 x 6 patch). The LJ honeycomb is unstable at F_PATCH: the
+    Hessian of the 6 x 6 supercell has negative eigenvalues, and a true minimizer
+    (the trust-region Newton) leaves the Cauchy–Born saddle for lower energies there.
+    """
     cb = CauchyBorn("honeycomb", LJ)
     lq = LocalQC(cb, 6, spacing=2).prescribe_affine(F_PATCH)
     lq.problem.solve()
-    cr = cb.lattice.crystal(6, cb.lattice_constant)
+    cr = cb.lattice.crystal(1, cb.lattice_constant)
     res = AtomisticSystem.from_crystal(cr, LJ, F_PATCH).relax(cr.positions @ F_PATCH.T,
                                                               gtol=1e-12)
-    assert lq.energy() == pytest.approx(res.energy, rel=1e-13)
+    assert res.converged
+    assert lq.energy() == pytest.approx(36 * res.energy, rel=1e-13)
+    big = cb.lattice.crystal(6, cb.lattice_constant)
+    system = AtomisticSystem.from_crystal(big, LJ, F_PATCH)
+    x0 = big.positions @ F_PATCH.T
+    assert np.linalg.eigvalsh(system.hessian(x0).toarray())[0] < -1.0
+    assert system.relax(x0, max_iter=30).energy < lq.energy() - 1.0
 
 
 @pytest.mark.parametrize("weights", ["exact", "lumped"])

@@ -7,7 +7,7 @@ the fixed atoms; its methods take current positions ``x (n, d)``:
   and ``dE/dx (n, d)``;
 * :meth:`~AtomisticSystem.hessian`: the sparse ``(n d, n d)`` Hessian;
 * :meth:`~AtomisticSystem.relax`: energy minimization over the free atoms by
-  Newton (sparse direct solves, Levenberg shift and backtracking; converges to
+  SciPy's trust-region Newton with the analytic sparse Hessian (converges to
   round-off) or SciPy's L-BFGS with analytic forces.
 
 The box ``H (d, d)`` has the periodic vectors as columns; a homogeneously deformed
@@ -406,77 +406,73 @@ def _free(system: AtomisticSystem, n: int, d: int) -> np.ndarray:
     return np.where(np.repeat(mask, d))[0]
 
 
-DIRECT_MAX = 4000  # Newton systems up to this size are factorized, larger ones use PCG
-
-
-def _solve_shifted(A: sp.spmatrix, b: np.ndarray) -> np.ndarray | None:
-    """Solve the (hopefully s.p.d.) Newton system: sparse LU when small, Jacobi PCG when large."""
-    n = A.shape[0]
-    if n <= DIRECT_MAX:
-        try:
-            lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                           options=dict(SymmetricMode=True))
-        except RuntimeError:
-            return None
-        return lu.solve(b)
-    diag = A.diagonal()
-    if np.any(diag <= 0):
-        return None
-    M = spla.LinearOperator(A.shape, matvec=lambda v: v / diag)
-    x, info = spla.cg(A.tocsr(), b, rtol=1e-11, M=M, maxiter=20 * int(math.sqrt(n)) + 500)
-    return x if info == 0 else None
-
-
 def minimize_energy(fg, hess, x0, method="newton", gtol=1e-10, max_iter=200):
     """Minimize ``E(x)`` given ``fg(x) -> (E, grad)`` and ``hess(x) -> sparse``.
 
-    Newton: ``(H + mu I) dx = -grad`` by sparse LU (up to :data:`DIRECT_MAX`
-    unknowns) or Jacobi-preconditioned CG, ``mu`` raised from 0 until ``dx`` is a
-    descent direction of positive curvature, Armijo backtracking. L-BFGS: SciPy's
-    ``L-BFGS-B`` without bounds. Returns ``(x, E, max|grad|, iterations,
-    converged, seconds)``.
+    ``x0 (m,)``: start; ``gtol``: largest gradient component at convergence.
+    ``"newton"``: SciPy's trust-region Newton with the sparse Hessian
+    (``scipy.optimize.minimize(method="trust-krylov")``: the trust-region
+    subproblem solved in a Krylov space by the GLTR method, so negative curvature
+    near a saddle or an unstable start is handled by the trust region), stopped
+    when ``|grad|_2 <= gtol`` (which implies ``max|grad| <= gtol``), then finished
+    by Newton steps judged by the gradient (:func:`_polish`). ``"lbfgs"``:
+    SciPy's ``L-BFGS-B`` without bounds. Returns ``(x, E, max|grad|, iterations,
+    converged, seconds)``; ``converged`` means ``max|grad| <= gtol``.
     """
     if method not in ("newton", "lbfgs"):
         raise ValueError(f"method must be 'newton' or 'lbfgs', got {method!r}")
     t0 = time.perf_counter()
     x = np.array(x0, dtype=float)
+    if x.size == 0:
+        E, _ = fg(x)
+        return x, float(E), 0.0, 0, True, time.perf_counter() - t0
     if method == "lbfgs":
         res = minimize(fg, x, jac=True, method="L-BFGS-B",
                        options=dict(maxiter=max_iter * 50, maxcor=30, gtol=gtol, ftol=0.0,
                                     maxfun=max_iter * 100))
-        E, g = fg(res.x)
-        gmax = float(np.max(np.abs(g))) if g.size else 0.0
-        return res.x, float(E), gmax, int(res.nit), gmax <= gtol, time.perf_counter() - t0
+    else:
+        cache: dict = {}
+
+        def hessp(v, p):  # one sparse Hessian per iterate, reused by the Krylov products
+            if cache.get("x") is None or not np.array_equal(cache["x"], v):
+                cache["x"], cache["H"] = v.copy(), sp.csr_matrix(hess(v))
+            return cache["H"] @ p
+
+        res = minimize(fg, x, jac=True, hessp=hessp, method="trust-krylov",
+                       options=dict(gtol=gtol, maxiter=max_iter))
+    x = res.x
     E, g = fg(x)
-    it = 0
-    gmax = float(np.max(np.abs(g))) if g.size else 0.0
-    while gmax > gtol and it < max_iter:
-        it += 1
-        H = hess(x).tocsc()
-        diag = np.abs(H.diagonal())
-        mu = 0.0
-        step = None
-        for _ in range(40):
-            A = H if mu == 0.0 else H + mu * sp.identity(H.shape[0], format="csc")
-            dx = _solve_shifted(A, -g)
-            if dx is not None and np.all(np.isfinite(dx)):
-                curv = float(dx @ (H @ dx))
-                if g @ dx < 0 and curv > 0:
-                    step = dx
-                    break
-            mu = max(2.0 * mu, 1e-6 * float(diag.max() if diag.size else 1.0))
-        if step is None:
-            step = -g
-        slope = float(g @ step)
-        t = 1.0
-        noise = 1e-12 * max(1.0, abs(E))
-        for _ in range(50):
-            E1, g1 = fg(x + t * step)
-            if E1 <= E + 1e-4 * t * slope + noise:
-                break
-            t *= 0.5
-        x = x + t * step
-        E, g = E1, g1
-        gmax = float(np.max(np.abs(g))) if g.size else 0.0
-        log.debug("newton it %d: E=%.12g |g|=%.3e t=%.3g mu=%.2g", it, E, gmax, t, mu)
-    return x, float(E), gmax, it, gmax <= gtol, time.perf_counter() - t0
+    gmax = float(np.max(np.abs(g)))
+    if method == "newton" and gmax > gtol:
+        x, E, g, gmax = _polish(fg, hess, x, E, g, gmax, gtol)
+    log.debug("%s: %d iterations, E=%.12g, max|g|=%.3e (%s)", method, res.nit, E, gmax,
+              res.message)
+    return x, float(E), gmax, int(res.nit), gmax <= gtol, time.perf_counter() - t0
+
+
+_POLISH_STEPS = 6
+
+
+def _polish(fg, hess, x, E, g, gmax, gtol):
+    """Finish a trust-region minimization with Newton steps judged by the gradient.
+
+    SciPy's trust-region methods accept a step by the ratio of the actual to the
+    predicted energy decrease; once ``|grad|`` is about 1e-9 that decrease is below
+    the round-off of ``E`` and they stop ("failure to predict improvement"). Near a
+    strict minimum plain Newton steps ``H dx = -grad`` converge quadratically, so a
+    few of them, each kept only if it reduces ``max|grad|``, reach round-off.
+    """
+    for _ in range(_POLISH_STEPS):
+        try:
+            lu = spla.splu(sp.csc_matrix(hess(x)), permc_spec="MMD_AT_PLUS_A")
+        except RuntimeError:  # singular Hessian: leave it to the caller's converged flag
+            break
+        x1 = x + lu.solve(-g)
+        E1, g1 = fg(x1)
+        gmax1 = float(np.max(np.abs(g1)))
+        if not gmax1 < gmax:
+            break
+        x, E, g, gmax = x1, E1, g1, gmax1
+        if gmax <= gtol:
+            break
+    return x, E, g, gmax
