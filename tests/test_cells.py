@@ -229,3 +229,78 @@ def test_gmsh_cell_keeps_python_sigpipe_handling():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, (res.returncode, res.stderr[-500:])
     assert "broken pipe raised" in res.stdout
+
+
+# ---------------------------------------------------------------- overlap and exact fractions
+
+
+def _interface_segments(mesh, phase, r):
+    """Area between each interface edge (phase 0 | phase 1) and its circle of radius r:
+    the circular segment r^2/2 (theta - sin theta) over a chord c, theta = 2 asin(c / 2r).
+    Edges are found from the triangles themselves, not from the cell code."""
+    owner = {}
+    for k, tri in enumerate(mesh.t.T):
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            owner.setdefault(tuple(sorted((int(tri[a]), int(tri[b])))), []).append(k)
+    total = 0.0
+    for (a, b), els in owner.items():
+        if len(els) == 2 and phase[els[0]] != phase[els[1]]:
+            c = np.linalg.norm(mesh.p[:, a] - mesh.p[:, b])
+            theta = 2.0 * math.asin(c / (2.0 * r))
+            total += 0.5 * r**2 * (theta - math.sin(theta))
+    return total
+
+
+@pytest.mark.parametrize("vf, n, seed", [(0.3, 5, 7), (0.45, 9, 3)])
+def test_random_inclusions_exact_fraction(vf, n, seed):
+    """The meshed inclusion phase is an inscribed polygon of the n non-overlapping disks:
+    its area plus the circular segments over its interface edges is n pi r^2 exactly
+    (overlapping, fused disks would miss their lens areas)."""
+    cell = cells.random_inclusions(vf, n, seed=seed, mesh_size=0.05)
+    mesh, phase = cell.to_mesh()
+    r = math.sqrt(vf / (n * math.pi))  # the radius of n disks of total area vf (unit box)
+    meshed = _element_volumes(mesh)[phase == 1].sum()
+    assert meshed < n * math.pi * r**2
+    np.testing.assert_allclose(meshed + _interface_segments(mesh, phase, r), n * math.pi * r**2,
+                               rtol=1e-9)
+    assert cell.exact_fraction == pytest.approx(n * math.pi * r**2, rel=1e-12)
+    assert f"meshed vf={meshed:.4g}" in cell.description
+    np.testing.assert_allclose(cell.volume_fractions()[1], meshed, rtol=1e-12)
+
+
+def test_overlapping_inclusions_are_refused():
+    # two disks of r = 0.2 asked (fraction 2 pi 0.04 = 0.2513) whose centers are 0.2 apart:
+    # meshed, they would fuse into one region of fraction 0.20
+    with pytest.raises(ValueError, match=r"inclusions 0 and 1 overlap .*0\.2 apart.*radii sum "
+                       r"0\.4.*0\.2513 fraction"):
+        cells.inclusions([[0.3, 0.5], [0.5, 0.5]], 0.2, 1.0, mesh_size=0.05)
+    # across the periodic box: 0.05 and 0.9 are 0.15 apart through the face x = 0
+    with pytest.raises(ValueError, match=r"inclusions 0 and 1 overlap .*0\.15 apart across"):
+        cells.inclusions([[0.05, 0.5], [0.9, 0.5]], 0.1, 1.0)
+    with pytest.raises(ValueError, match=r"inclusions 1 and 2 overlap"):
+        cells.inclusions([[0.2, 0.2, 0.2], [0.7, 0.7, 0.7], [0.7, 0.7, 0.9]], 0.12, 1.0)
+    # disjoint disks, one of them given outside the box (wrapped): exact area within meshing
+    cell = cells.inclusions([[0.3, 0.5], [1.75, 0.5]], 0.2, 1.0, mesh_size=0.05)
+    mesh, phase = cell.to_mesh()
+    exact = 2 * math.pi * 0.04
+    meshed = _element_volumes(mesh)[phase == 1].sum()
+    np.testing.assert_allclose(meshed + _interface_segments(mesh, phase, 0.2), exact, rtol=1e-9)
+    assert cell.exact_fraction == pytest.approx(exact, rel=1e-12)
+
+
+def test_mesher_fusing_inclusions_is_caught():
+    """Behind the overlap check, the meshed fraction is checked against the exact one."""
+    from fe2.micro.cells import _gmsh_cell
+
+    with pytest.raises(ValueError, match=r"meshed inclusion volume fraction 0\.2\d* differs from "
+                       r"the exact 0\.2513.*fused"):
+        _gmsh_cell((1.0, 1.0), None, [np.array([0.3, 0.5]), np.array([0.5, 0.5])], [0.2, 0.2],
+                   0.05, "fused pair")
+
+
+def test_random_inclusions_too_dense_names_fraction_n_and_gap():
+    with pytest.raises(ValueError, match=r"volume fraction 0\.6 is too high for 30 inclusions "
+                       r"\(radius 0\.07979\) with a gap of 0\.05"):
+        cells.random_inclusions(0.6, 30, seed=0, min_gap=0.05, max_tries=500)
+    with pytest.raises(ValueError, match="min_gap must be a finite number >= 0"):
+        cells.random_inclusions(0.3, 3, seed=0, min_gap=float("nan"))

@@ -96,6 +96,10 @@ class Cell:
         Phase id of every mesh element ``(n_elements,)``; default all 0.
     description : str
         What the cell is (for messages and output).
+    exact_fraction : float, optional
+        Volume fraction of phase 1 in the exact (curved) geometry, set by the
+        inclusion generators; ``volume_fractions()[1]`` is the meshed one,
+        which the generators check against it (see :func:`inclusions`).
 
     Exactly one of ``image`` and ``mesh`` is given.
     """
@@ -106,6 +110,7 @@ class Cell:
     mesh: skfem.Mesh | None = None
     phase: np.ndarray | None = None
     description: str = ""
+    exact_fraction: float | None = None
 
     def __post_init__(self) -> None:
         if (self.image is None) == (self.mesh is None):
@@ -451,8 +456,44 @@ def inclusions(
             f"inclusions: radius {float(r.max()):.4g} is too large for the box {L} "
             f"(an inclusion would overlap its own periodic image; need 2 r < {min(L):.4g})"
         )
+    lo = np.zeros(dim) if origin is None else np.asarray(_box(origin, dim, "origin"))
+    c = lo + np.mod(c - lo, L)  # the same periodic arrangement, centers in the box
+    _check_no_overlap(c, r, np.asarray(L))
     h = mesh_size if mesh_size is not None else min(min(L) / 12.0, float(r.min()) / 2.0)
     return _gmsh_cell(L, origin, list(c), list(r), h, f"{c.shape[0]} inclusions")
+
+
+def _check_no_overlap(c: np.ndarray, r: np.ndarray, L: np.ndarray) -> None:
+    """Refuse inclusions that overlap or touch, also across the periodic box faces.
+
+    Overlapping disks would be fused by the mesher into one region smaller
+    than the sum of the disks: the cell would silently have a lower volume
+    fraction than the one asked for.
+    """
+    n, dim = c.shape
+    exact = float(np.sum(_ball_volume(r, dim))) / float(np.prod(L))
+    for i in range(n):
+        d = c[i + 1:] - c[i]
+        d -= L * np.round(d / L)  # nearest periodic image
+        dist = np.linalg.norm(d, axis=1)
+        reach = r[i + 1:] + r[i]
+        close = np.nonzero(dist <= reach * (1.0 + 1e-9))[0]
+        if close.size:
+            j = i + 1 + int(close[0])
+            raise ValueError(
+                f"inclusions: inclusions {i} and {j} overlap (centers "
+                f"{np.round(c[i], 6).tolist()} and {np.round(c[j], 6).tolist()} are "
+                f"{float(dist[close[0]]):.4g} apart across the periodic box, radii sum "
+                f"{float(reach[close[0]]):.4g}); meshing would fuse them into a smaller volume "
+                f"than the {exact:.4g} fraction they add up to. Move them apart, or use "
+                "random_inclusions for a non-overlapping random arrangement"
+            )
+
+
+def _ball_volume(r: np.ndarray | float, dim: int) -> np.ndarray:
+    """Area of disks (2D) or volume of spheres (3D) of radius ``r``."""
+    r = np.asarray(r, dtype=float)
+    return math.pi * r**2 if dim == 2 else 4.0 / 3.0 * math.pi * r**3
 
 
 def random_inclusions(
@@ -493,6 +534,10 @@ def random_inclusions(
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"random_inclusions: n must be an integer >= 1, got {n!r}")
     r = _radius(vf * float(np.prod(L)), n, dim)
+    if min_gap is not None and (isinstance(min_gap, bool) or not isinstance(
+            min_gap, int | float | np.integer | np.floating) or not 0 <= min_gap < np.inf):
+        raise ValueError(f"random_inclusions: min_gap must be a finite number >= 0, "
+                         f"got {min_gap!r}")
     gap = 0.1 * r if min_gap is None else float(min_gap)
     if 2.0 * r + gap >= L.min():
         raise ValueError(
@@ -506,9 +551,10 @@ def random_inclusions(
         tries += 1
         if tries > max_tries:
             raise ValueError(
-                f"random_inclusions: placed only {len(centers)} of {n} inclusions at volume "
-                f"fraction {vf:g} after {max_tries} tries (jamming); lower volume_fraction, n "
-                "or min_gap"
+                f"random_inclusions: volume fraction {vf:g} is too high for {n} inclusions "
+                f"(radius {r:.4g}) with a gap of {gap:.4g}: placed only {len(centers)} of {n} "
+                f"after {max_tries} tries (jamming); lower volume_fraction, n or min_gap, or "
+                "raise max_tries"
             )
         x = rng.random(dim) * L
         to_face = np.minimum(x, L - x)
@@ -521,7 +567,8 @@ def random_inclusions(
                 continue
         centers.append(x)
     cell = inclusions(np.asarray(centers), r, tuple(L), mesh_size=mesh_size)
-    return replace(cell, description=f"{n} random inclusions vf={vf:.4g} seed={seed}")
+    return replace(cell, description=f"{n} random inclusions vf={vf:.4g} seed={seed}, "
+                                     f"meshed vf={cell.volume_fractions()[1]:.4g}")
 
 
 def _fraction(owner: str, vf: object) -> float:
@@ -628,7 +675,52 @@ def _gmsh_cell(
     cls = skfem.MeshTri1 if dim == 2 else skfem.MeshTet1
     mesh = cls(np.ascontiguousarray(p), np.ascontiguousarray(t.astype(np.int32)))
     log.debug("%s: %d elements, %d nodes", description, t.shape[1], p.shape[1])
-    return Cell(size=tuple(L), origin=tuple(lo), mesh=mesh, phase=phase, description=description)
+    exact = float(np.sum(_ball_volume(np.asarray(radii), dim))) / float(np.prod(L))
+    cell = Cell(size=tuple(L), origin=tuple(lo), mesh=mesh, phase=phase,
+                description=description, exact_fraction=exact)
+    _check_meshed_fraction(cell, exact, float(min(radii)), description)
+    return cell
+
+
+def _check_meshed_fraction(cell: Cell, exact: float, r_min: float, description: str) -> None:
+    """The meshed inclusion fraction must be the exact one less the meshing deficit.
+
+    The inclusion phase is an inscribed polygon / polyhedron: its interface
+    nodes lie on the circles / spheres, so it misses at most a shell of
+    thickness ``hc = r - sqrt(r^2 - rho^2)`` (``rho``: the largest interface
+    facet's circumradius) under the curved surface, i.e. a relative volume
+    of at most ``d hc / r``. A fraction outside ``[exact (1 - d hc / r), exact]``
+    means the mesher fused or dropped inclusions.
+    """
+    mesh, phase = cell.mesh, cell.phase
+    f2t = mesh.f2t
+    inner = f2t[1] >= 0
+    iface = inner & (phase[f2t[0]] != phase[np.where(inner, f2t[1], 0)])
+    rho = _circumradii(mesh.p, mesh.facets[:, iface]) if np.any(iface) else np.zeros(1)
+    dim = cell.dim
+    ratio = min(1.0, float(rho.max()) / r_min)
+    deficit = dim * (1.0 - math.sqrt(1.0 - ratio**2))
+    achieved = float(cell.volume_fractions()[1]) if cell.n_phases > 1 else 0.0
+    log.info("%s: meshed inclusion volume fraction %.6g (exact geometry %.6g, meshing bound "
+             "-%.2g%%)", description, achieved, exact, 100 * deficit)
+    if not exact * (1.0 - deficit) - 1e-9 <= achieved <= exact * (1.0 + 1e-9) + 1e-12:
+        raise ValueError(
+            f"{description}: the meshed inclusion volume fraction {achieved:.6g} differs from "
+            f"the exact {exact:.6g} by more than the meshing deficit of at most "
+            f"{100 * deficit:.3g}%; inclusions were fused or lost by the mesher"
+        )
+
+
+def _circumradii(p: np.ndarray, facets: np.ndarray) -> np.ndarray:
+    """Circumradius of facets: half the length of edges ``(2, n)``, or of triangles ``(3, n)``."""
+    if facets.shape[0] == 2:
+        return 0.5 * np.linalg.norm(p[:, facets[1]] - p[:, facets[0]], axis=0)
+    a = np.linalg.norm(p[:, facets[1]] - p[:, facets[2]], axis=0)
+    b = np.linalg.norm(p[:, facets[0]] - p[:, facets[2]], axis=0)
+    c = np.linalg.norm(p[:, facets[0]] - p[:, facets[1]], axis=0)
+    area = 0.5 * np.linalg.norm(np.cross(p[:, facets[1]] - p[:, facets[0]],
+                                         p[:, facets[2]] - p[:, facets[0]], axis=0), axis=0)
+    return a * b * c / np.maximum(4.0 * area, 1e-300)
 
 
 def _python_signals() -> dict:
