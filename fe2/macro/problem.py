@@ -19,7 +19,12 @@ Loads are scaled by the load factor ``t`` in ``(0, 1]`` (constants are multiplie
 by ``t``; callables are called as ``value(x, t)``). A step whose Newton iteration
 fails (no convergence, an oracle error such as an inverted element, a micro solve
 reported as not converged) is rolled back and retried with half the increment.
-The quadrature state is committed only after a converged step.
+The quadrature state is committed only after a converged step. The run ends
+with :class:`ConvergenceError` (one line naming the failing elements,
+quadrature points and inputs) when one step fails ``max_cutbacks`` times in a
+row, when a cut-back would go below ``NewtonOptions.min_increment``, or after
+``max_total_cutbacks`` failed attempts in all, so a failure that persists at
+a few points ends the run instead of creeping towards its load.
 
 FE²: any oracle, including :class:`fe2.micro.RVE` at every quadrature point.
 The Newton iteration uses the oracle's consistent (for an RVE: homogenized,
