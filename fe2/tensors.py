@@ -3,12 +3,15 @@
 All arrays follow one layout: tensor indices first, point axes last, e.g. a
 stress field is ``(d, d, *pts)`` and a tangent ``(d, d, d, d, *pts)`` where
 ``pts`` is scikit-fem's ``(n_elements, n_qp)`` or any other point shape.
-Only numpy is used here.
+``det``, ``inv``, ``trace``, ``ddot`` and ``transpose`` are scikit-fem's
+(:mod:`skfem.helpers`, same layout), re-exported here; the Voigt/Mandel maps and
+the isotropic constants are fe2's.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from skfem.helpers import ddot, det, eye, inv, trace, transpose
 
 __all__ = [
     "voigt_pairs",
@@ -21,6 +24,7 @@ __all__ = [
     "det",
     "inv",
     "ddot",
+    "transpose",
     "to_voigt",
     "from_voigt",
     "to_mandel",
@@ -64,42 +68,12 @@ def identity4_sym(d: int) -> np.ndarray:
 
 def sym(a: np.ndarray) -> np.ndarray:
     """Symmetric part of a second-order field ``(d, d, *pts)``."""
-    return 0.5 * (a + np.swapaxes(a, 0, 1))
-
-
-def trace(a: np.ndarray) -> np.ndarray:
-    """Trace of ``(d, d, *pts)`` -> ``pts``."""
-    return np.einsum("ii...->...", a)
+    return 0.5 * (a + transpose(a))
 
 
 def dev(a: np.ndarray) -> np.ndarray:
     """Deviatoric part of ``(d, d, *pts)`` (with respect to the d-dimensional trace)."""
-    d = a.shape[0]
-    eye = np.eye(d).reshape((d, d) + (1,) * (a.ndim - 2))
-    return a - trace(a)[None, None] / d * eye
-
-
-def _points_last_to_first(a: np.ndarray, nidx: int) -> np.ndarray:
-    return np.moveaxis(a, tuple(range(nidx)), tuple(range(a.ndim - nidx, a.ndim)))
-
-
-def _points_first_to_last(a: np.ndarray, nidx: int) -> np.ndarray:
-    return np.moveaxis(a, tuple(range(a.ndim - nidx, a.ndim)), tuple(range(nidx)))
-
-
-def det(a: np.ndarray) -> np.ndarray:
-    """Determinant of ``(d, d, *pts)`` -> ``pts``."""
-    return np.linalg.det(_points_last_to_first(a, 2))
-
-
-def inv(a: np.ndarray) -> np.ndarray:
-    """Inverse of ``(d, d, *pts)`` -> ``(d, d, *pts)``."""
-    return _points_first_to_last(np.linalg.inv(_points_last_to_first(a, 2)), 2)
-
-
-def ddot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Double contraction ``a_ij b_ij`` of two ``(d, d, *pts)`` fields -> ``pts``."""
-    return np.einsum("ij...,ij...->...", a, b)
+    return a - eye(trace(a) / a.shape[0], a.shape[0])
 
 
 def _voigt_weights(d: int, kind: str) -> np.ndarray:
