@@ -64,12 +64,15 @@ def nonsymmetric_laminate(x, y):
     return np.array([[a11, a12], [a21, a22]])
 
 
-def graded_keller(x, y):
-    """Locally periodic ``c(x) exp(sin 2 pi y_1 sin 2 pi y_2)``, ``c = 1 + x_1 + x_2^2 / 2``.
+def graded_keller(x, y, beta=6.0):
+    """Locally periodic, high contrast: ``c(x) exp(beta sin 2 pi y_1 sin 2 pi y_2)``.
 
-    ``A_0(x) = c(x) I``; the micro problems differ from point to point.
+    ``c(x) = 1 + x_1 + x_2^2 / 2``; ``A_0(x) = c(x) I`` for every ``beta`` (Keller
+    duality); the contrast is ``exp(2 beta)`` and the micro problems differ from
+    point to point.
     """
-    return (1.0 + x[0] + 0.5 * x[1] ** 2) * keller(x, y)
+    return (1.0 + x[0] + 0.5 * x[1] ** 2) * np.exp(
+        beta * np.sin(2 * PI * y[0]) * np.sin(2 * PI * y[1]))
 
 
 def layered_tensor(entries) -> np.ndarray:

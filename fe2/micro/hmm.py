@@ -24,10 +24,15 @@ The micro space ``W`` is set by the coupling:
                 ``a grad u . n = lambda . n``)
 ==============  ===========================================================
 
-The micro problem is linear, so ``A_H = <a> - F^T K^{-1} F`` with the micro
-stiffness ``K`` and the load vectors ``F_j = int grad(phi)^T a e_j``: one
-factorization and ``d`` (scalar) or ``d^2`` (elasticity) right-hand sides per
-macro point. Everything is computed on the reference box ``[-1/2, 1/2]^d``
+The micro problem is linear, so ``A_H = <a> - F*^T K^{-1} F`` with the micro
+stiffness ``K``, the load vectors ``F_j = int grad(phi)^T a e_j`` and the
+adjoint loads ``F*_i = int grad(phi)^T a^T e_i`` (``A_H e_j . e_i = <a_ij> +
+int e_i . a grad w_j``; ``F* = F`` only for a symmetric ``a``, and
+non-symmetric coefficients are supported): one factorization and ``d``
+(scalar) or ``d^2`` (elasticity) right-hand sides per macro point. Each point
+is solved on its own (its own factorization), so the answers do not depend on
+how the points are batched, chunked or distributed over workers. Everything
+is computed on the reference box ``[-1/2, 1/2]^d``
 (``A_H`` is invariant under the scaling ``x = x_l + delta xi``): the mesh,
 the basis, the constraint pattern and the scatter maps are built once, and
 only the coefficient changes from point to point. Element matrices of a
@@ -675,6 +680,9 @@ class HMMSampler(OracleBase):
             solve = MicroLU()
             w = np.empty_like(f)
             for p in range(P):
+                # a fresh factorization per point: GMRES preconditioned with another
+                # point's factors would make the answer depend on chunking and executor
+                solve.reset()
                 K = sp.csr_matrix((data[p], b.indices, b.indptr), shape=(b.n, b.n))
                 w[p] = solve(K, -f[p])
         return mean + np.einsum("pka,pkb->pab", fa, w)
