@@ -334,7 +334,10 @@ def _check_value(value: Any, what: str, ncomp: int, unit: str) -> None:
     """A load value: callable, or finite real number(s), scalar or ``(ncomp,)``."""
     if callable(value):
         return
-    flat = list(value) if isinstance(value, tuple | list | np.ndarray) else [value]
+    if isinstance(value, np.ndarray):
+        flat = value.ravel().tolist()
+    else:
+        flat = list(value) if isinstance(value, tuple | list) else [value]
     if np.ndim(value) > 1 or any(
         isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating)
         for v in flat
