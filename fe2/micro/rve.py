@@ -41,6 +41,7 @@ import functools
 import hashlib
 import logging
 import threading
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -543,38 +544,85 @@ def _major_symmetric(tangent: np.ndarray, k: int) -> bool:
 
 
 def _digest(h: Any, obj: Any, depth: int = 0) -> None:
-    """Feed the content of ``obj`` (numbers, strings, arrays, containers, objects) to ``h``.
+    """Feed the content of ``obj`` to the hash ``h``: everything that determines an answer.
 
-    Beyond a nesting depth of 12 (a cycle?) the object's identity is used, so that
-    such oracles are never taken for identical ones.
+    Numbers, strings, arrays and containers by value; objects by type and all
+    their attributes; functions by module, qualified name, byte code,
+    constants, defaults and the values of their closure cells (so two
+    closures or lambdas with different parameters differ); bound methods by
+    function and instance; classes, modules and builtins by name. Global
+    variables a function reads are not hashed (the same function object reads
+    the same globals). Anything whose content cannot be inspected (no
+    ``__dict__``, e.g. a lock or a C object) and anything nested deeper than
+    12 levels (a cycle?) is hashed by its identity, so that it is shared only
+    with itself: an unknown object refuses sharing instead of being taken for
+    an equal one.
     """
     if depth > 12:
         h.update(f"id:{id(obj)};".encode())
-    elif obj is None or isinstance(obj, bool | int | float | str | np.generic):
+    elif obj is None or isinstance(obj, bool | int | float | complex | str | bytes | np.generic):
         h.update(f"{type(obj).__name__}:{obj!r};".encode())
     elif isinstance(obj, np.ndarray):
         a = np.ascontiguousarray(obj)
         h.update(f"array:{a.dtype.str}:{a.shape};".encode())
-        h.update(a.tobytes())
+        if a.dtype.hasobject:
+            _digest(h, a.ravel().tolist(), depth + 1)
+        else:
+            h.update(a.tobytes())
     elif isinstance(obj, list | tuple):
-        h.update(f"seq:{len(obj)}[".encode())
+        h.update(f"{type(obj).__name__}:{len(obj)}[".encode())
         for x in obj:
             _digest(h, x, depth + 1)
         h.update(b"]")
+    elif isinstance(obj, set | frozenset):
+        parts = []
+        for x in obj:
+            hx = hashlib.sha256()
+            _digest(hx, x, depth + 1)
+            parts.append(hx.hexdigest())
+        h.update(f"set:{len(obj)}{{{','.join(sorted(parts))}}}".encode())
     elif isinstance(obj, dict):
         h.update(f"dict:{len(obj)}{{".encode())
-        for k in sorted(obj, key=str):
-            _digest(h, str(k), depth + 1)
+        for k in sorted(obj, key=repr):
+            _digest(h, repr(k), depth + 1)
             _digest(h, obj[k], depth + 1)
         h.update(b"}")
     elif isinstance(obj, functools.partial):
+        h.update(b"partial:")
         _digest(h, (obj.func, obj.args, obj.keywords), depth + 1)
-    elif hasattr(obj, "__dict__") and not callable(obj):
-        h.update(f"obj:{type(obj).__module__}.{type(obj).__qualname__}".encode())
-        _digest(h, {k: v for k, v in vars(obj).items() if not k.startswith("_")}, depth + 1)
-    else:  # functions, classes, factories: by name
-        name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    elif isinstance(obj, types.MethodType):
+        h.update(b"method:")
+        _digest(h, (obj.__func__, obj.__self__), depth + 1)
+    elif isinstance(obj, types.FunctionType):
+        h.update(f"function:{obj.__module__}.{obj.__qualname__};".encode())
+        cells = []
+        for c in obj.__closure__ or ():
+            try:
+                cells.append(c.cell_contents)
+            except ValueError:  # an empty cell
+                cells.append(("<empty cell>",))
+        _digest(h, (obj.__code__, obj.__defaults__, obj.__kwdefaults__, cells), depth + 1)
+    elif isinstance(obj, types.CodeType):
+        h.update(b"code:")
+        h.update(obj.co_code)
+        _digest(h, (obj.co_consts, obj.co_names, obj.co_varnames, obj.co_freevars,
+                    obj.co_cellvars), depth + 1)
+    elif isinstance(obj, type | types.ModuleType | np.ufunc) or (
+        isinstance(obj, types.BuiltinFunctionType)
+        and (obj.__self__ is None or isinstance(obj.__self__, types.ModuleType))
+    ):
+        name = getattr(obj, "__qualname__", None) or obj.__name__
         h.update(f"named:{getattr(obj, '__module__', '')}.{name};".encode())
+    elif isinstance(obj, types.BuiltinMethodType):  # a C method bound to an instance
+        h.update(f"builtin-method:{obj.__name__};".encode())
+        _digest(h, obj.__self__, depth + 1)
+    elif hasattr(obj, "__dict__") and isinstance(vars(obj), dict):
+        h.update(f"obj:{type(obj).__module__}.{type(obj).__qualname__}".encode())
+        _digest(h, vars(obj), depth + 1)
+    else:  # no inspectable content: this very object only
+        log.debug("fingerprint: %s has no inspectable content; hashed by identity",
+                  type(obj).__qualname__)
+        h.update(f"id:{type(obj).__qualname__}:{id(obj)};".encode())
 
 
 def _default_solver() -> MicroLU:
@@ -1006,9 +1054,12 @@ class RVE(OracleBase):
         """Content hash (hex) of everything that determines the answers.
 
         Covers the micro mesh and phase ids, the phase materials (type and
-        parameters), ``bc``, ``order``, ``intorder``, ``mixed``, ``rtol``,
+        all attributes), ``bc``, ``order``, ``intorder``, ``mixed``, ``rtol``,
         ``max_iter``, ``predictor`` and the solver factory; not the executor.
-        Equal fingerprints mean interchangeable oracles.
+        Callables (a phase's user function, the solver factory) are hashed by
+        their code, defaults and closure values, not by name; an object whose
+        content cannot be inspected is hashed by identity (so it is shared only
+        with itself). Equal fingerprints mean interchangeable oracles.
         """
         m = self._micro()
         h = hashlib.sha256()
