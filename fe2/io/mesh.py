@@ -29,7 +29,7 @@ import meshio
 import numpy as np
 from numpy.typing import NDArray
 from skfem import Mesh, MeshHex1, MeshQuad1, MeshTet1, MeshTri1
-from skfem.io.meshio import INV_HEX_MAPPING
+from skfem.io.meshio import HEX_MAPPING, INV_HEX_MAPPING, from_meshio
 
 __all__ = ["MeshError", "read_mesh", "boundary_facets", "subdomain_elements"]
 
@@ -171,29 +171,75 @@ def read_mesh(path: str | PathLike) -> Mesh:
         offsets[k] = n
         n += blocks[k][1].shape[0]
 
-    kw = {"sort_t": False} if mesh_cls is MeshTri1 else {}
-    mesh = mesh_cls(p, t, **kw)
-
-    subdomains: dict[str, NDArray[np.int32]] = {}
-    boundaries: dict[str, NDArray[np.int32]] = {}
+    # One clean meshio mesh (the used vertices, the oriented domain cells, the tagged
+    # facets, one named cell set per tag), handed to scikit-fem's from_meshio, which
+    # builds the mesh and matches the tagged facets and elements to it.
+    subdomains: dict[str, NDArray[np.int64]] = {}
+    facets: dict[str, NDArray[np.int64]] = {}
     for set_name, members in sets.items():
         elems = [offsets[k] + idx for k, idx in members.items() if k in offsets]
         if elems:
-            subdomains[set_name] = np.unique(np.concatenate(elems)).astype(np.int32)
-        facets = []
+            subdomains[set_name] = np.unique(np.concatenate(elems))
+        found = []
         for k, idx in members.items():
             tp = blocks[k][0]
             if tp == facet_type:
-                facets.append(blocks[k][1][idx])
+                found.append(blocks[k][1][idx])
             elif _CELL_DIM[tp] == dim - 1:
                 raise MeshError(f"{name}: boundary '{set_name}' has {tp} cells, but the "
                                 f"facets of {cell_type} cells are {facet_type}")
-        if facets:
-            verts = renumber[np.concatenate(facets)]
-            boundaries[set_name] = _match_facets(mesh, verts, set_name, name)
+        if found:
+            verts = renumber[np.concatenate(found)]
+            if np.any(verts < 0):
+                raise MeshError(f"{name}: boundary '{set_name}' uses vertices that belong to "
+                                "no domain cell")
+            facets[set_name] = np.unique(np.sort(verts, axis=1), axis=0)
+    return _to_skfem(p, t, cell_type, facet_type, subdomains, facets, name)
 
-    return mesh_cls(p, t, _boundaries=boundaries or None,
-                    _subdomains=subdomains or None, **kw)
+
+def _to_skfem(p: NDArray, t: NDArray, cell_type: str, facet_type: str,
+              subdomains: dict[str, NDArray], facets: dict[str, NDArray], name: str) -> Mesh:
+    """Build the scikit-fem mesh with :func:`skfem.io.meshio.from_meshio`.
+
+    ``p (d, n_vertices)``, ``t (n_local, n_elements)`` in scikit-fem's vertex order,
+    ``subdomains``: name -> element indices, ``facets``: name -> facet vertices
+    ``(n_tagged, n_facet_vertices)``. A tagged facet that is not a facet of the
+    domain mesh raises :class:`MeshError`.
+    """
+    cells_t = t if cell_type != "hexahedron" else t[HEX_MAPPING[:8]]  # meshio's order
+    fcells = [f for f in facets.values()]
+    fblock = (np.concatenate(fcells) if fcells
+              else np.zeros((0, t.shape[0] // 2 if cell_type == "hexahedron" else t.shape[0] - 1),
+                            dtype=np.int64))
+    cell_sets: dict[str, list[NDArray]] = {}
+    none = np.zeros(0, dtype=np.int64)
+    for set_name, elems in subdomains.items():
+        cell_sets[f"subdomain:{set_name}"] = [elems, none]
+    start = 0
+    for set_name, f in facets.items():
+        cell_sets[f"boundary:{set_name}"] = [none, np.arange(start, start + len(f))]
+        start += len(f)
+    m = meshio.Mesh(p.T, [(cell_type, cells_t.T), (facet_type, fblock)], cell_sets=cell_sets)
+    mesh = from_meshio(m, ignore_orientation=True)
+    boundaries = {k.split(":", 1)[1]: np.unique(v).astype(np.int32)
+                  for k, v in (mesh.boundaries or {}).items() if k.startswith("boundary:")}
+    for set_name, f in facets.items():
+        got = boundaries.get(set_name, np.zeros(0, np.int32))
+        if got.size != len(f):
+            raise MeshError(f"{name}: {len(f) - got.size} of {len(f)} cells of boundary "
+                            f"'{set_name}' are not facets of the domain mesh")
+    subs = {k.split(":", 1)[1]: np.asarray(v, dtype=np.int32)
+            for k, v in (mesh.subdomains or {}).items() if k.startswith("subdomain:")}
+    # from_meshio sorts the vertices of triangles (MeshTri1.sort_t); keep fe2's oriented,
+    # counter-clockwise order. Facets are numbered by their sorted vertex sets, so the
+    # facet indices found above hold for either order.
+    kw = {"sort_t": False} if isinstance(mesh, MeshTri1) else {}
+    out = type(mesh)(mesh.p, np.ascontiguousarray(t, dtype=np.int32),
+                     _boundaries=boundaries or None, _subdomains=subs or None, **kw)
+    if boundaries and not np.array_equal(np.sort(out.facets, axis=0),
+                                         np.sort(mesh.facets, axis=0)):
+        raise RuntimeError(f"{name}: facet numbering changed with the vertex order")
+    return out
 
 
 def _read_meshio(path: Path, name: str) -> meshio.Mesh:
@@ -407,26 +453,6 @@ def _cell_sets(m: meshio.Mesh, blocks: list) -> dict[str, dict[int, NDArray[np.i
         for key, members in from_tags.items():
             sets.setdefault(key, members)  # cell_sets win (they know multiple groups)
     return sets
-
-
-def _match_facets(mesh: Mesh, verts: NDArray, set_name: str, name: str) -> NDArray[np.int32]:
-    """Facet indices of ``mesh`` for tagged cells ``verts: (n_tagged, n_facet_vertices)``."""
-    known = np.sort(mesh.facets, axis=0).T
-    query = np.sort(verts, axis=1)
-    if np.any(query < 0):
-        raise MeshError(f"{name}: boundary '{set_name}' uses vertices that belong to "
-                        "no domain cell")
-    allrows = np.concatenate([known, query])
-    _, inverse = np.unique(allrows, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    lookup = np.full(inverse.max() + 1, -1, dtype=np.int64)
-    lookup[inverse[: known.shape[0]]] = np.arange(known.shape[0])
-    found = lookup[inverse[known.shape[0]:]]
-    if np.any(found < 0):
-        bad = int(np.count_nonzero(found < 0))
-        raise MeshError(f"{name}: {bad} of {found.size} cells of boundary '{set_name}' "
-                        "are not facets of the domain mesh")
-    return np.unique(found).astype(np.int32)
 
 
 def _corner_jacobians(p: NDArray, t: NDArray, mesh_cls: type[Mesh]) -> tuple[NDArray, NDArray]:
