@@ -98,8 +98,10 @@ def run(quick: bool) -> StudyResult:
             table.add("3D sphere", float(f[1]), "", "conductivity", b.lower, kiso, b.upper)
             res.check(Check.within(f"3D sphere vf={f[1]:.3f}: conductivity in HS bounds", kiso,
                                    b.lower, b.upper))
+            # cubic symmetry makes K isotropic; what remains is the unstructured mesh's
+            # O(h^2) anisotropy (observed 2e-4 and 5e-4 at mesh size 0.08)
             res.check(Check.at_most(f"3D sphere vf={f[1]:.3f}: cubic ⇒ isotropic K", aniso,
-                                    1e-2))
+                                    2e-3))
     res.tables.append(("Isotropic parts of the periodic tensors and the HS bounds", table))
     for kind, cur in curves.items():
         o = np.argsort(cur["vf"])
