@@ -66,3 +66,66 @@ def test_bad_rve_tables_name_the_field(tmp_path, change, message):
     case.write_text(CASE.replace(*change))
     with pytest.raises(CaseError, match=message.replace("[", r"\[").replace("]", r"\]")):
         build_problem(load_case(case))
+
+
+J2 = {"E": 100.0, "nu": 0.3, "sigma_y": 0.2, "H_iso": 5.0}
+HOMOGENEOUS = f"""
+[mesh]
+file = "{MESHES / 'unit_square_quad.msh'}"
+
+[problem]
+kind = "small_strain"
+
+MATERIAL
+
+[[dirichlet]]
+boundary = "left"
+components = [0]
+
+[[dirichlet]]
+boundary = "bottom"
+components = [1]
+
+[[dirichlet]]
+boundary = "right"
+components = [0]
+value = 0.01
+
+[newton]
+steps = 2
+rtol = 1e-11
+
+[output]
+png = true
+scalars = "state_alpha"
+"""
+
+
+def test_rve_history_is_written_as_rve_averages(tmp_path):
+    """An RVE of two identical J2 phases is the J2 material itself: its RVE-averaged history
+    in the VTU equals the pointwise history of a single-scale run with that material."""
+    import meshio
+
+    law = "{ type = \"J2Plasticity\", " + ", ".join(f"{k} = {v}" for k, v in J2.items()) + " }"
+    direct = "[materials.all]\ntype = \"J2Plasticity\"\n" + "\n".join(
+        f"{k} = {v}" for k, v in J2.items())
+    rve = ("[materials.all]\ntype = \"RVE\"\n"
+           "cell = { type = \"laminate\", fractions = [0.25, 0.75], normal = 0 }\n"
+           f"phases = [{law}, {law}]\n")
+    fields = {}
+    for name, mat in (("direct", direct), ("rve", rve)):
+        case = tmp_path / f"{name}.toml"
+        case.write_text(HOMOGENEOUS.replace("MATERIAL", mat))
+        out = tmp_path / name
+        res = subprocess.run([sys.executable, "-m", "fe2.cli", "run", str(case), "--out",
+                              str(out)], capture_output=True, text=True, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        assert (out / "solution.png").is_file()
+        vtu = meshio.read(out / "solution_000001.vtu")
+        fields[name] = {k: v[0] for k, v in vtu.cell_data.items()}
+    alpha = fields["direct"]["state_alpha"]
+    assert alpha.max() > 1e-3  # plastic
+    for key in ("state_alpha", "state_eps_p", "state_beta", "stress"):
+        ref = fields["direct"][key]
+        np.testing.assert_allclose(fields["rve"][key], ref, rtol=0, atol=1e-7 * np.abs(ref).max(),
+                                   err_msg=key)

@@ -94,12 +94,13 @@ def test_version():
 
 BAD = [
     ("missing mesh", GOOD.replace("unit_square_tri.msh", "nope.msh"), "nope.msh"),
-    ("unknown field", GOOD.replace("order = 1", "ordr = 1"), "unknown field 'mesh.ordr'"),
-    ("wrong type", GOOD.replace("steps = 2", 'steps = "two"'), "'newton.steps' must be int"),
+    ("unknown field", GOOD.replace("order = 1", "ordr = 1"), "mesh.ordr: unknown field"),
+    ("wrong type", GOOD.replace("steps = 2", 'steps = "two"'),
+     'newton.steps: expected an integer >= 1 (initial number of load steps), got a string "two"'),
     ("negative modulus", GOOD.replace("E = 100.0", "E = -5.0"), "E must be > 0, got -5.0"),
     ("unknown boundary", GOOD.replace('boundary = "right"', 'boundary = "rigth"'),
      "unknown boundary 'rigth'"),
-    ("missing field", GOOD.replace('kind = "small_strain"', ""), "missing field 'problem.kind'"),
+    ("missing field", GOOD.replace('kind = "small_strain"', ""), "problem.kind: missing field"),
     ("unknown material", GOOD.replace("LinearElastic", "LinearElastik"), "unknown material type"),
     ("bad toml", GOOD + "\n[mesh\n", "not valid TOML"),
 ]
