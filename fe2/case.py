@@ -428,17 +428,21 @@ def build_problem(case: Case):
         raise CaseError(f"{case.path}: solver: {err}") from err
     executor = _case_executor(case)
     try:
-        prob = Problem(
-            mesh,
-            oracles,
-            kind=case.problem["kind"],
-            order=case.mesh["order"],
-            intorder=case.mesh["intorder"],
-            solver=solver,
-            executor=executor,
-            chunk_size=case.parallel["chunk_size"],
-            name=Path(case.mesh["file"]).name,
-        )
+        try:
+            prob = Problem(
+                mesh,
+                oracles,
+                kind=case.problem["kind"],
+                order=case.mesh["order"],
+                intorder=case.mesh["intorder"],
+                solver=solver,
+                executor=executor,
+                chunk_size=case.parallel["chunk_size"],
+                name=Path(case.mesh["file"]).name,
+            )
+        except KeyError as err:  # a [materials.NAME] that is no subdomain of the mesh
+            msg = err.args[0] if err.args else err
+            raise CaseError(f"{case.path}: materials: {msg}") from err
         for i, d in enumerate(case.dirichlet):
             comps = d["components"]
             with _field(case, f"dirichlet[{i}]"):
@@ -520,23 +524,15 @@ def _case_executor(case: Case):
     kinds = EXECUTOR_KINDS
     if par["executor"] not in kinds:
         raise CaseError(
-            f"{case.path}: field 'parallel.executor' is {par['executor']!r}; expected one of "
-            f"{', '.join(map(repr, kinds))}"
-        )
-    if par["workers"] < 0:
-        raise CaseError(
-            f"{case.path}: field 'parallel.workers' must be >= 0 (0: serial), got {par['workers']}"
-        )
-    if par["chunk_size"] is not None and par["chunk_size"] < 1:
-        raise CaseError(
-            f"{case.path}: field 'parallel.chunk_size' must be >= 1, got {par['chunk_size']}"
+            f"{case.path}: parallel.executor: expected one of {', '.join(map(repr, kinds))}, "
+            f"got {_toml(par['executor'])}"
         )
     if par["workers"] == 0:
         return None
     try:
         return make_executor(par["executor"], workers=par["workers"])
     except (ImportError, RuntimeError, ValueError) as err:
-        raise CaseError(f"{case.path}: [parallel] executor {par['executor']!r}: {err}") from err
+        raise CaseError(f"{case.path}: parallel.executor: {par['executor']!r}: {err}") from err
 
 
 def _von_mises(stress: np.ndarray) -> np.ndarray:
