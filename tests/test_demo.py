@@ -129,6 +129,7 @@ def test_independent_periodic_stiffness_is_exact_for_a_laminate():
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     out.mkdir()
+    (out / ".fe2-run").write_text("")  # an earlier fe2 output folder (fe2 replaces only those)
     (out / "stale.txt").write_text("old result")  # replaced whole on success
     assert main(["demo", "--quick", "--out", str(out)]) == 0
     return out, json.loads((out / "summary.json").read_text())
