@@ -9,7 +9,7 @@ FIND_LINKS := $(if $(WHEELS),--find-links $(abspath $(WHEELS)),)
 BUILD_PETSC := $(if $(WHEELS),0,1)
 EXTRAS ?= petsc,cholmod,mesh,dev,parallel
 
-.PHONY: install demo test test-all verify bench lint clean
+.PHONY: install demo test test-all verify bench lint docs clean
 
 install: $(VENV)/.installed
 
@@ -42,8 +42,14 @@ bench: install
 	$(PY) bench/fe2_vs_dns.py
 	$(PY) bench/fe2_parallel.py
 
+# the documentation site: API reference from the docstrings, gallery of examples/
+docs: install
+	$(PY) -m pip install -q -e ".[docs]"
+	$(PY) -m sphinx -b html -W --keep-going docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 lint: install
 	$(VENV)/bin/ruff check fe2 tests examples bench verification meshes
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache docs/_build

@@ -272,9 +272,21 @@ def _process_factory(workers: int, start_method: str, preload: Sequence[str], en
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
-        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx), None
+        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                   initializer=_ignore_sigint), None
 
     return factory
+
+
+def _ignore_sigint() -> None:
+    """Worker initializer: ignore Ctrl-C.
+
+    The parent handles it (one message, the checkpoint kept); workers would each print a
+    traceback.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _mpi_factory(workers: int, options: dict, env: dict):
