@@ -10,7 +10,7 @@ Matrix E = 1, nu = 0.3; inclusion E = 10, nu = 0.2. The RVE solves the periodic
 cell problem for the independent load cases (the symmetric unit strains: 3 in 2D, 6 in
 3D) with one matrix. Solvers, as the RVE's ``solver=`` factory:
 
-* SciPy: the default micro solver ``fe2.micro.rve.MicroLU`` (SuperLU, minimum-degree
+* SciPy: the default micro solver ``fe2.linalg.FactorKrylov`` (SuperLU, minimum-degree
   ordering of A^T + A, one factorization for all load cases);
 * PETSc: ``fe2.linalg.petsc_krylov`` CG + GAMG, true-residual ``--rtol``, block size d
   and the rigid-body modes of the reduced (periodic) dofs as near-nullspace; one CG
@@ -35,12 +35,12 @@ Part B, nonlinear RVE evaluations per second: 2D neo-Hookean inclusion cell
 serially and through ``fe2.oracle.evaluate(..., executor=ProcessPoolExecutor(2))``,
 each with three micro solvers (``SOLVERS_B``):
 
-* superlu: ``MicroLU(max_krylov=0, cholesky=False)``, a new SuperLU factorization for
+* superlu: ``FactorKrylov(max_krylov=0, cholesky=False)``, a new SuperLU factorization for
   every Newton matrix and for the condensation (the baseline);
-* superlu+gmres: ``MicroLU(cholesky=False)``: within one micro solve the factors of its
+* superlu+gmres: ``FactorKrylov(cholesky=False)``: within one micro solve the factors of its
   first Newton matrix precondition GMRES (inexact Newton steps, condensation);
-* default: ``MicroLU()``, the same with the sparse Cholesky factorization
-  (``fe2.linalg.cholesky``) of the symmetric positive definite micro matrices;
+* default: ``FactorKrylov()``, the same with the sparse Cholesky factorization
+  (CHOLMOD, ``fe2.linalg.cholmod``) of the symmetric positive definite micro matrices;
 
 best of ``--rounds`` interleaved rounds.
 
@@ -162,9 +162,9 @@ def tensor_case(cell_path: str, solver: str, rtol: float, mem_limit_mb: float) -
     if mem_limit_mb:
         lim = int(mem_limit_mb * 2**20)
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+    from fe2.linalg import FactorKrylov
     from fe2.materials import LinearElastic
     from fe2.micro import RVE
-    from fe2.micro.rve import MicroLU
 
     if solver == "petsc":
         from petsc4py import PETSc  # noqa: F401  (start-up not timed)
@@ -173,7 +173,7 @@ def tensor_case(cell_path: str, solver: str, rtol: float, mem_limit_mb: float) -
     plane = "strain" if cell.dim == 2 else None
     phases = [LinearElastic(1.0, 0.3, plane=plane), LinearElastic(10.0, 0.2, plane=plane)]
     holder: dict = {"rtol": rtol}
-    factory = (lambda: _Timed(MicroLU())) if solver == "scipy" else (
+    factory = (lambda: _Timed(FactorKrylov())) if solver == "scipy" else (
         lambda: _Timed(_LazyPetsc(holder)))
     t0 = time.perf_counter()
     rve = RVE(cell, phases, bc="periodic", solver=factory)
@@ -302,7 +302,7 @@ def print_a(rows, args) -> None:
 # -- part B ---------------------------------------------------------------------------------------
 
 
-# part-B micro solvers: MicroLU keyword arguments
+# part-B micro solvers: FactorKrylov keyword arguments
 SOLVERS_B = {
     "superlu": {"max_krylov": 0, "cholesky": False},  # a SuperLU factorization per matrix
     "superlu+gmres": {"cholesky": False},  # SuperLU factors reused as GMRES preconditioner
@@ -313,13 +313,13 @@ SOLVERS_B = {
 def _nl_rve(mesh_size: float, label: str = "default"):
     from functools import partial
 
+    from fe2.linalg import FactorKrylov
     from fe2.materials import NeoHookean
     from fe2.micro import RVE, cells
-    from fe2.micro.rve import MicroLU
 
     cell = cells.circular_inclusion(0.3, dim=2, mesh_size=mesh_size)
     phases = [NeoHookean(1.0, 0.3, dim=2), NeoHookean(10.0, 0.3, dim=2)]
-    return RVE(cell, phases, bc="periodic", solver=partial(MicroLU, **SOLVERS_B[label]))
+    return RVE(cell, phases, bc="periodic", solver=partial(FactorKrylov, **SOLVERS_B[label]))
 
 
 def _inputs(n: int, amp: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -385,9 +385,9 @@ def print_b(res, args) -> None:
           f"({res['nel']} P1 triangles, {res['dofs']:,} DOFs, periodic, finite strain), "
           f"{n} macro points, F = I + H with |H_ij| <= {args.amp}; warm = next load step "
           f"(|dH_ij| <= {0.1 * args.amp:g}) from the committed state. Micro solvers: "
-          "superlu = MicroLU(max_krylov=0, cholesky=False) (a SuperLU factorization per "
-          "Newton matrix and condensation), superlu+gmres = MicroLU(cholesky=False) (factors "
-          "reused as GMRES preconditioner), default = MicroLU() (sparse Cholesky + GMRES).\n")
+          "superlu = FactorKrylov(max_krylov=0, cholesky=False) (a SuperLU factorization per "
+          "Newton matrix and condensation), superlu+gmres = FactorKrylov(cholesky=False) (factors "
+          "reused as GMRES preconditioner), default = FactorKrylov() (sparse Cholesky + GMRES).\n")
     print("| start | executor | superlu [eval/s] | superlu+gmres [eval/s] | default [eval/s] "
           "| default per core | default / superlu | micro Newton its "
           "| max rel. diff P / tangent (default vs superlu) |")

@@ -79,16 +79,17 @@ MATRICES = {
 }
 
 
+@pytest.mark.parametrize("mode", ["supernodal", "simplicial"])
 @pytest.mark.parametrize("ordering", ["default", "amd", "natural"])
 @pytest.mark.parametrize("name", list(MATRICES))
-def test_cholmod_solves_like_dense_lapack(name, ordering):
+def test_cholmod_solves_like_dense_lapack(name, ordering, mode):
     """x from CHOLMOD equals LAPACK's dense Cholesky solve to round-off, for one and for
     several right-hand sides; the factor is a permutation of the dense factor's pattern."""
     A = MATRICES[name]()
     rng = np.random.default_rng(0)
     b = rng.standard_normal((A.shape[0], 3))
     ref = scipy.linalg.cho_solve(scipy.linalg.cho_factor(A.toarray()), b)
-    S = SparseCholesky(A, ordering=ordering)
+    S = SparseCholesky(A, ordering=ordering, mode=mode)
     assert sorted(S.perm) == list(range(A.shape[0]))
     F = S.factor(A)
     assert _rel_err(F.solve(b), ref) < 1e-12
@@ -101,16 +102,17 @@ def test_cholmod_solves_like_dense_lapack(name, ordering):
     assert _rel_err(F.solve(b), ref) < 1e-12  # the first factor is unchanged
 
 
-def test_cholmod_not_positive_definite_names_the_column():
+@pytest.mark.parametrize("mode", ["supernodal", "simplicial"])
+def test_cholmod_not_positive_definite_names_the_column(mode):
     d = np.array([1.0, 2.0, -3.0, 4.0])
     with pytest.raises(NotPositiveDefinite, match=r"column 2") as info:
-        cholesky(sp.csr_matrix(sp.diags(d)))
+        SparseCholesky(sp.diags(d), mode=mode).factor(sp.diags(d))
     assert info.value.column == 2
     A = _poisson2d(6)
     A = sp.lil_matrix(A)
     A[7, 7] = -50.0
     with pytest.raises(NotPositiveDefinite) as info:
-        cholesky(A.tocsr())
+        SparseCholesky(A, mode=mode).factor(A)
     assert info.value.column == 7
     with pytest.raises(NotPositiveDefinite, match="non-finite"):
         cholesky(sp.csr_matrix(np.array([[1.0, 0.0], [0.0, np.nan]])))
@@ -207,3 +209,34 @@ def test_factor_krylov_reset_makes_answers_independent_of_history():
     used(A, b)
     used.reset()
     assert np.array_equal(used(A2, b), la.FactorKrylov()(A2, b))
+
+
+FORK_SCRIPT = """
+import multiprocessing as mp, numpy as np, scipy.sparse as sp
+from concurrent.futures import ProcessPoolExecutor
+import fe2.linalg as la
+def work(seed):
+    n = 3000
+    A = sp.random(n, n, density=0.002, random_state=seed)
+    A = sp.csr_matrix(A + A.T + 20 * sp.eye(n))
+    return float(la.FactorKrylov()(A, np.ones(n))[0])
+if __name__ == "__main__":
+    first = work(0)
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+        again = list(pool.map(work, [0, 0]))
+    assert again == [first, first], (first, again)
+    print("ok")
+"""
+
+
+def test_micro_solver_is_fork_safe(tmp_path):
+    """A worker forked after the micro solver has factorized can factorize again (CHOLMOD's
+    supernodal OpenMP team would hang it; small micro systems use the simplicial mode)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork.py"
+    script.write_text(FORK_SCRIPT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -555,55 +555,19 @@ def test_effective_tensor_uses_one_factorization(random_cell):
         np.testing.assert_allclose(other, C, rtol=0, atol=1e-10 * np.abs(C).max())
 
 
-def test_micro_solver_cholesky_superlu_and_their_choice():
-    """MicroLU factorizes symmetric positive definite systems by sparse Cholesky and the
-    others (non-symmetric, indefinite, zero diagonal) by SuperLU; all solve to round-off."""
-    import scipy.sparse as sp
-
-    from fe2.micro.rve import MicroLU
-
-    n = 40
-    lap = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n)).tolil()
-    lap[0, n - 1] = lap[n - 1, 0] = -1.0  # periodic chain: singular, shifted below
-    spd = (lap + 0.1 * sp.eye(n)).tocsr()
-    rng = np.random.default_rng(3)
-    b = rng.standard_normal((n, 2))
-    nonsym = spd.copy()
-    nonsym.data = nonsym.data * (1.0 + 0.1 * rng.random(nonsym.nnz))
-    indef = (lap - 0.5 * sp.eye(n)).tocsr()  # eigenvalues 2 - 2 cos(2 pi k / n) - 0.5
-    for A, chol in ((spd, 1), (nonsym, 0), (indef, 0)):
-        solve = MicroLU(max_krylov=0)
-        x = solve(A, b)
-        np.testing.assert_allclose(x, np.linalg.solve(A.toarray(), b), rtol=1e-10, atol=1e-12)
-        assert solve.stats.factorizations == 1 and solve.stats.cholesky == chol
-    # a pattern with a structurally zero diagonal entry (TUBC multipliers): no Cholesky
-    K = spd.toarray()
-    C = np.ones((1, n))
-    saddle = sp.csr_matrix(np.block([[K, C.T], [C, np.zeros((1, 1))]]))
-    solve = MicroLU(max_krylov=0)
-    rhs = np.ones(n + 1)
-    np.testing.assert_allclose(solve(saddle, rhs), np.linalg.solve(saddle.toarray(), rhs),
-                               rtol=1e-10)
-    assert solve._symbolic is None and solve.stats.cholesky == 0
-    # SuperLU only on request
-    solve = MicroLU(cholesky=False)
-    solve(spd, b)
-    assert solve.stats.cholesky == 0 and solve.stats.factorizations == 1
-
-
 @pytest.mark.parametrize("bc", BCS)
 def test_cholesky_and_superlu_micro_solvers_agree(bc, disk_cell):
     """The nonlinear RVE answers the same (to the Newton and GMRES tolerances) whichever
     factorization its micro solver uses, and the Cholesky one is used when it applies."""
     from functools import partial
 
-    from fe2.micro.rve import MicroLU
+    from fe2.linalg import FactorKrylov
 
     mats = [NeoHookean(1.0, 0.3, dim=2), NeoHookean(10.0, 0.2, dim=2)]
     F = np.array([[1.08, 0.05], [-0.02, 0.95]])[:, :, None]
     res = {}
     for chol in (True, False):
-        rve = RVE(disk_cell, mats, bc=bc, solver=partial(MicroLU, cholesky=chol))
+        rve = RVE(disk_cell, mats, bc=bc, solver=partial(FactorKrylov, cholesky=chol))
         res[chol] = rve.evaluate(F, state=rve.initial_state((1,)))
         used = rve._micro().solver.stats.cholesky
         assert (used > 0) == (chol and bc != "tubc"), (bc, chol, used)

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import skfem
 
+from fe2.linalg import FactorKrylov
 from fe2.macro import NewtonOptions, Problem
 from fe2.materials import LinearConductivity
 from fe2.micro import RVE, cells
-from fe2.micro.rve import MicroLU
 from fe2.oracle import OracleBase, Response
 
 
@@ -66,7 +66,7 @@ def test_solver_factories_with_different_parameters_differ():
     phases = [LinearConductivity(1.0), LinearConductivity(3.0)]
 
     def factory(n):
-        return lambda: MicroLU(max_krylov=n)
+        return lambda: FactorKrylov(max_krylov=n)
 
     assert (RVE(cell, phases, solver=factory(0)).fingerprint()
             != RVE(cell, phases, solver=factory(20)).fingerprint())

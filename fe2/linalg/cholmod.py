@@ -124,6 +124,13 @@ class SparseCholesky:
     ordering
         CHOLMOD's ordering method: ``"default"`` (AMD, then METIS if it gives less
         fill), ``"amd"``, ``"metis"``, ``"nesdis"``, ``"natural"``, ``"best"``.
+    mode
+        ``"supernodal"`` (default): ``L L^T`` by dense BLAS-3 blocks, the fast choice
+        for large and 3D matrices; Debian's CHOLMOD runs parts of it in OpenMP
+        threads, so a process that has factorized this way must not ``fork`` a
+        worker that factorizes again (GNU OpenMP hangs there; fe2's process
+        executors use ``forkserver``). ``"simplicial"``: ``L D L^T`` column by
+        column, no threads, faster for small 2D matrices (the RVE micro systems).
 
     Attributes
     ----------
@@ -133,20 +140,21 @@ class SparseCholesky:
         The fill-reducing ordering ``(n,)`` (int64): ``A[perm][:, perm] = L L^T``.
     """
 
-    def __init__(self, A, ordering: str = "default"):
+    def __init__(self, A, ordering: str = "default", mode: str = "supernodal"):
         cholmod = _cholmod()
+        if mode not in ("supernodal", "simplicial"):
+            raise ValueError(f"mode must be 'supernodal' or 'simplicial', got {mode!r}")
         A = _csc(A)
         self.n = A.shape[0]
         self._key = PatternKey(A, keep_values=False)
         self.ordering = ordering
+        self.mode = mode
         if self.n == 0:
             self._factor = None
             self.perm = np.zeros(0, np.int64)
             return
         try:
-            # supernodal mode: a true L L^T factorization (simplicial mode would do
-            # L D L^T and accept indefinite matrices)
-            self._factor = cholmod.analyze(A, mode="supernodal", ordering_method=ordering)
+            self._factor = cholmod.analyze(A, mode=mode, ordering_method=ordering)
         except (cholmod.CholmodOutOfMemoryError, cholmod.CholmodTooLargeError) as err:
             raise _too_big(self.n, err) from err
         self.perm = np.asarray(self._factor.P(), dtype=np.int64)
@@ -190,6 +198,12 @@ class SparseCholesky:
             raise NotPositiveDefinite(int(self.perm[err.column])) from err
         except (cholmod.CholmodOutOfMemoryError, cholmod.CholmodTooLargeError) as err:
             raise _too_big(self.n, err) from err
+        if self.mode == "simplicial":  # L D L^T: positive definite iff every pivot D_jj > 0
+            D = F.D()
+            bad = ~(D > 0)
+            if np.any(bad):
+                j = int(np.argmax(bad))
+                raise NotPositiveDefinite(int(self.perm[j]), f": pivot {D[j]:.6g}")
         return CholeskyFactor(self, F)
 
 

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 _FALLBACK_RESIDUAL = 1e-8
 # |A - A^T| <= _SYMMETRY * max|A|: symmetric, try the Cholesky factorization
 _SYMMETRY = 1e-12
+# CHOLMOD's simplicial L D L^T (no threads, fork-safe) up to this order, its supernodal
+# L L^T (BLAS-3, OpenMP) above: bench/cholmod.py measures the crossover
+_SIMPLICIAL_MAX = 20_000
 _WARNED: list[bool] = []  # the missing-CHOLMOD warning is logged once per process
 
 
@@ -187,7 +190,8 @@ class FactorKrylov:
                 from fe2.linalg.cholmod import CHOLMOD_MISSING, SparseCholesky, cholmod_available
 
                 if cholmod_available():
-                    self._symbolic = SparseCholesky(A)
+                    mode = "simplicial" if n <= _SIMPLICIAL_MAX else "supernodal"
+                    self._symbolic = SparseCholesky(A, mode=mode)
                 elif not _WARNED:
                     _WARNED.append(True)
                     log.warning("%s; the micro solver factorizes with SuperLU", CHOLMOD_MISSING)

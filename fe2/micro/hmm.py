@@ -675,9 +675,9 @@ class HMMSampler(OracleBase):
             K[:, b.keys] = data
             w = np.linalg.solve(K.reshape(P, b.n, b.n), -f)
         else:
-            from fe2.micro.rve import MicroLU
+            from fe2.linalg import FactorKrylov
 
-            solve = MicroLU()
+            solve = FactorKrylov()
             w = np.empty_like(f)
             for p in range(P):
                 # a fresh factorization per point: GMRES preconditioned with another

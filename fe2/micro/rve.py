@@ -54,11 +54,12 @@ import skfem
 from scipy.spatial import cKDTree
 
 from fe2.fem import GradientOperator, check_jacobians, element_for
+from fe2.linalg import FactorKrylov
 from fe2.materials import LinearConductivity, LinearElastic
 from fe2.micro.cells import Cell
 from fe2.oracle import OracleBase, OracleError, Response
 
-__all__ = ["RVE", "MicroSolution", "MicroLU", "SolverStats", "BOUNDARY_CONDITIONS"]
+__all__ = ["RVE", "MicroSolution", "BOUNDARY_CONDITIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,8 @@ def _linear_solve(
     """Solve with the micro solver; a singular matrix fails the micro solve (internal).
 
     ``rtol``: relative residual the caller accepts, passed on to solvers that take it
-    (``solver.inexact`` true, as :class:`MicroLU`); other solvers solve to their own tolerance.
+    (``solver.inexact`` true, as :class:`fe2.linalg.FactorKrylov`); other solvers solve to
+    their own tolerance.
     """
     try:
         if rtol is not None and getattr(m.solver, "inexact", False):
@@ -241,288 +243,6 @@ def _linear_solve(
         return m.solver(A, b)
     except RuntimeError as err:  # fe2.linalg.SolverError, SuperLU "exactly singular"
         raise _MicroFailure(f"singular micro stiffness: {err}") from err
-
-
-@dataclass
-class SolverStats:
-    """Counters of :class:`MicroLU`.
-
-    ``orderings``: fill-reducing orderings computed (once per sparsity
-    pattern); ``factorizations``: numeric factorizations; ``reuses``: solves
-    with unchanged values that reused the factors; ``fallbacks``: solves
-    redone with partial pivoting.
-    """
-
-    factorizations: int = 0
-    reuses: int = 0
-    fallbacks: int = 0
-    orderings: int = 0
-    krylov: int = 0  # solves by GMRES preconditioned with earlier factors (no factorization)
-    krylov_iterations: int = 0
-    cholesky: int = 0  # factorizations done by sparse Cholesky (the rest by SuperLU)
-
-
-class MicroLU:
-    """Direct solver of the micro systems: sparse Cholesky, else SuperLU, one ordering.
-
-    The micro matrices (reduced stiffness, or stiffness bordered by dense
-    multiplier rows for TUBC) have a symmetric pattern that never changes. The
-    first matrix of a pattern fixes the minimum-degree ordering ``q`` of
-    ``A^T + A`` (:func:`fe2.linalg.cholesky.mmd_ordering`, the pattern only)
-    and, when every diagonal entry is in the pattern, the symbolic analysis of
-    the supernodal Cholesky factorization (:class:`fe2.linalg.cholesky.SparseCholesky`).
-    A symmetric matrix (``|A - A^T| <= 1e-12 max|A|``) is factorized by
-    Cholesky, ``A[q][:, q] = L L^T``; a non-symmetric or not positive definite
-    one (TUBC multipliers, a buckling cell, a non-symmetric conductivity) by
-    SuperLU on ``A[q][:, q]`` with ``NATURAL`` order in its symmetric mode
-    (diagonal pivots preferred unless smaller than ``diag_pivot_thresh`` times
-    the column maximum). Every factorization of a matrix thus depends only on
-    its values, not on the matrices before it. The same values reuse the
-    factors. A solve whose relative residual exceeds ``1e-8`` is redone with
-    SuperLU's default partial pivoting. Called as ``solve(A, b)``, ``b (n,)``
-    or ``(n, k)``.
-
-    Factors are reused across values, too: a matrix with the same pattern but
-    new values is solved by GMRES (right-preconditioned with the current
-    factors, true residual ``<= rtol * |b|`` per column, ``rtol`` given by the
-    caller or ``krylov_rtol``) and factorized only when GMRES needs more than
-    ``max_krylov`` iterations. The Newton matrices of one micro solve and its
-    condensation differ little, so most of them cost a few triangular solves
-    instead of a factorization. :meth:`reset` (called by the RVE at the start
-    of every micro solve) makes the next new matrix be factorized, so the reuse
-    stays within one solve and an answer does not depend on the points solved
-    before it. ``max_krylov=0``: a factorization for every new matrix.
-
-    Parameters
-    ----------
-    diag_pivot_thresh : float
-        SuperLU's threshold for preferring the diagonal pivot.
-    max_krylov : int
-        GMRES iterations per right-hand side before falling back to a factorization.
-    krylov_rtol : float
-        Relative true-residual tolerance of the GMRES solves (and the lower bound
-        of a caller's ``rtol``).
-    cholesky : bool
-        Use the sparse Cholesky factorization for symmetric matrices (default);
-        ``False``: SuperLU always.
-    """
-
-    inexact = True  # takes ``rtol=`` (see :func:`_linear_solve`)
-
-    def __init__(
-        self, diag_pivot_thresh: float = 1e-3, max_krylov: int = 20, krylov_rtol: float = 1e-12,
-        cholesky: bool = True,
-    ):
-        self.diag_pivot_thresh = diag_pivot_thresh
-        self.max_krylov = int(max_krylov)
-        self.krylov_rtol = float(krylov_rtol)
-        self.cholesky = bool(cholesky)
-        self._fresh = True  # factorize the next matrix with new values
-        self.stats = SolverStats()
-        self._lu = None  # SuperLU factors of A[q][:, q], or
-        self._chol = None  # Cholesky factors (CholeskyFactor)
-        self._symbolic = None  # SparseCholesky of the pattern (None: SuperLU only)
-        self._tmap: np.ndarray | None = None  # A.data[tmap] = data of A^T (same pattern)
-        self._pattern: tuple[np.ndarray, np.ndarray] | None = None
-        self._data: np.ndarray | None = None
-        self._q: np.ndarray | None = None
-        self._gather: np.ndarray | None = None
-        self._pindices: np.ndarray | None = None
-        self._pindptr: np.ndarray | None = None
-
-    def _splu(self, A, spec: str):
-        from scipy.sparse.linalg import splu
-
-        return splu(A, permc_spec=spec, diag_pivot_thresh=self.diag_pivot_thresh,
-                    options={"SymmetricMode": True})
-
-    def reset(self) -> None:
-        """Factorize the next matrix with new values (start of an independent solve)."""
-        self._fresh = True
-
-    def _analyse(self, A: sp.csr_matrix) -> None:
-        """Analyse a new pattern (see the class notes).
-
-        Its ordering, the gather map to the permuted CSC matrix, the transpose map
-        and the Cholesky analysis.
-        """
-        from fe2.linalg.cholesky import SparseCholesky, mmd_ordering
-
-        q = mmd_ordering(A)
-        self.stats.orderings += 1
-        T = sp.csr_matrix(
-            (np.arange(1, A.nnz + 1, dtype=float), A.indices, A.indptr), shape=A.shape
-        )
-        P = T[q][:, q].tocsc()
-        P.sort_indices()
-        self._q = q
-        self._gather = P.data.astype(np.int64) - 1
-        self._pindices, self._pindptr = P.indices, P.indptr
-        self._pattern = (A.indptr.copy(), A.indices.copy())
-        self._data = None
-        Tt = T.T.tocsr()
-        Tt.sort_indices()
-        self._tmap = self._symbolic = None
-        if np.array_equal(Tt.indptr, A.indptr) and np.array_equal(Tt.indices, A.indices):
-            self._tmap = Tt.data.astype(np.int64) - 1
-            rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
-            full_diagonal = np.count_nonzero(rows == A.indices) == A.shape[0]
-            if self.cholesky and full_diagonal:
-                self._symbolic = SparseCholesky(A, perm=q)
-
-    def _factorize(self, A: sp.csr_matrix) -> None:
-        """Cholesky factors of a symmetric positive definite ``A``, else SuperLU's."""
-        from fe2.linalg.cholesky import NotPositiveDefinite
-
-        self.stats.factorizations += 1
-        self._chol = self._lu = None
-        d = A.data
-        if self._symbolic is not None and np.abs(d - d[self._tmap]).max(initial=0.0) <= (
-            1e-12 * np.abs(d).max(initial=0.0)
-        ):
-            try:
-                self._chol = self._symbolic.factor(A)
-                self.stats.cholesky += 1
-                return
-            except NotPositiveDefinite as err:
-                log.debug("MicroLU: %s; factorizing with SuperLU", err)
-        Ap = sp.csc_matrix((d[self._gather], self._pindices, self._pindptr), shape=A.shape)
-        self._lu = self._splu(Ap, "NATURAL")  # factors of A[q][:, q]
-
-    def _apply(self, b: np.ndarray) -> np.ndarray:
-        """Solve with the current factors, ``b (n,)`` or ``(n, k)``."""
-        if self._chol is not None:
-            return self._chol.solve(b)
-        x = np.empty_like(b)
-        x[self._q] = self._lu.solve(np.ascontiguousarray(b[self._q]))
-        return x
-
-    def _krylov(self, A: sp.csr_matrix, b: np.ndarray, rtol: float) -> np.ndarray | None:
-        """GMRES with the current factors as preconditioner; None if it does not converge."""
-        B = b.reshape(b.shape[0], -1)
-        X = np.asarray(self._apply(np.ascontiguousarray(B)))  # one block triangular solve
-        R = B - A @ X
-        nb = np.linalg.norm(B, axis=0)
-        left = self.max_krylov  # iteration budget of this call, all columns together
-        for j in range(B.shape[1]):
-            tol = rtol * nb[j]
-            if nb[j] == 0.0:
-                X[:, j] = 0.0
-                continue
-            if np.linalg.norm(R[:, j]) <= tol:
-                continue
-            # the columns still to come are assumed to need as many iterations as this one
-            dx, its = _gmres(A, R[:, j], self._apply, 0.5 * tol, left, B.shape[1] - j)
-            self.stats.krylov_iterations += its
-            left -= its
-            if dx is None:
-                self._fresh = True
-                return None
-            X[:, j] += dx
-        r = np.linalg.norm(B - A @ X, axis=0)
-        if np.any(r > rtol * nb) or not np.all(np.isfinite(X)):
-            return None
-        if 2 * (self.max_krylov - left) > self.max_krylov:
-            self._fresh = True  # the factors have aged: refresh them with the next matrix
-        return X.reshape(b.shape)
-
-    def __call__(self, A: sp.csr_matrix, b: np.ndarray, rtol: float | None = None) -> np.ndarray:
-        """Solve ``A x = b``.
-
-        ``rtol``: relative residual accepted from a GMRES solve (default and lower
-        bound ``krylov_rtol``); a factorization solves to round-off anyway.
-        """
-        A = sp.csr_matrix(A)
-        if not A.has_canonical_format:  # sorted, no duplicates: one pattern, one analysis
-            A = A.copy()
-            A.sum_duplicates()
-        b = np.asarray(b, dtype=float)
-        same = (
-            self._pattern is not None
-            and np.array_equal(self._pattern[0], A.indptr)
-            and np.array_equal(self._pattern[1], A.indices)
-        )
-        factored = self._lu is not None or self._chol is not None
-        if same and not self._fresh and self.max_krylov > 0 and factored and not (
-            np.array_equal(self._data, A.data)
-        ):
-            tol = self.krylov_rtol if rtol is None else max(float(rtol), self.krylov_rtol)
-            x = self._krylov(A, b, tol)
-            if x is not None:
-                self.stats.krylov += 1
-                return x
-        if not same:
-            self._analyse(A)
-        if same and np.array_equal(self._data, A.data):
-            self.stats.reuses += 1
-        else:
-            self._factorize(A)
-        self._data = A.data.copy()
-        self._fresh = False
-        x = self._apply(b)
-        r = np.linalg.norm(np.reshape(b - A @ x, (b.shape[0], -1)), axis=0)
-        nb = np.linalg.norm(np.reshape(b, (b.shape[0], -1)), axis=0)
-        if np.any(r > 1e-8 * nb) or not np.all(np.isfinite(x)):
-            from scipy.sparse.linalg import splu
-
-            self.stats.fallbacks += 1
-            log.debug("MicroLU: residual %.2e, refactorizing with partial pivoting", r.max())
-            x = splu(A.tocsc()).solve(b)
-            self._pattern = None  # the next call starts afresh
-        return x
-
-
-def _gmres(
-    A: sp.csr_matrix, r0: np.ndarray, M: Callable, tol: float, maxit: int, share: int = 1
-) -> tuple[np.ndarray | None, int]:
-    """Right-preconditioned GMRES for ``A d = r0`` from ``d = 0`` (internal).
-
-    Stops when the Arnoldi residual estimate is ``<= tol``; returns ``(d, iterations)``,
-    ``d`` None when ``maxit`` iterations do not reach it, or when the convergence rate of
-    the first iterations predicts more than ``maxit / share`` (gives up early).
-    Classical Gram–Schmidt with one reorthogonalization.
-    """
-    if maxit < 1:
-        return None, 0
-    n = r0.shape[0]
-    V = np.empty((maxit + 1, n))
-    Z = np.empty((maxit, n))
-    H = np.zeros((maxit + 1, maxit))
-    g = np.zeros(maxit + 1)
-    cs, sn = np.zeros(maxit), np.zeros(maxit)
-    beta = float(np.linalg.norm(r0))
-    V[0] = r0 / beta
-    g[0] = beta
-    for k in range(maxit):
-        Z[k] = M(V[k])
-        w = A @ Z[k]
-        h = V[: k + 1] @ w
-        w -= V[: k + 1].T @ h
-        h2 = V[: k + 1] @ w
-        w -= V[: k + 1].T @ h2
-        h += h2
-        hn = float(np.linalg.norm(w))
-        col = np.append(h, hn)
-        for i in range(k):
-            a, c = col[i], col[i + 1]
-            col[i], col[i + 1] = cs[i] * a + sn[i] * c, -sn[i] * a + cs[i] * c
-        rho = float(np.hypot(col[k], col[k + 1]))
-        if rho == 0.0:
-            return None, k + 1
-        cs[k], sn[k] = col[k] / rho, col[k + 1] / rho
-        col[k], col[k + 1] = rho, 0.0
-        H[: k + 2, k] = col
-        g[k + 1] = -sn[k] * g[k]
-        g[k] = cs[k] * g[k]
-        if abs(g[k + 1]) <= tol or hn == 0.0:
-            y = np.linalg.solve(np.triu(H[: k + 1, : k + 1]), g[: k + 1])
-            return Z[: k + 1].T @ y, k + 1
-        if k >= 1:  # predicted iterations from the mean reduction so far
-            rate = (abs(g[k + 1]) / beta) ** (1.0 / (k + 1))
-            if rate >= 1.0 or np.log(tol / beta) / np.log(rate) * share > maxit:
-                return None, k + 1
-        V[k + 1] = w / hn
-    return None, maxit
 
 
 def _forcing(rn: float, rn_prev: float | None, tol: float, eta_max: float) -> float:
@@ -625,9 +345,9 @@ def _digest(h: Any, obj: Any, depth: int = 0) -> None:
         h.update(f"id:{type(obj).__qualname__}:{id(obj)};".encode())
 
 
-def _default_solver() -> MicroLU:
-    """Linear solver of the micro problems (see :class:`MicroLU`)."""
-    return MicroLU()
+def _default_solver() -> FactorKrylov:
+    """Linear solver of the micro problems (see :class:`fe2.linalg.FactorKrylov`)."""
+    return FactorKrylov()
 
 
 # ---------------------------------------------------------------- discretisation
@@ -865,9 +585,9 @@ class RVE(OracleBase):
     solver : callable, optional
         Zero-argument factory of a linear solver ``solve(A, b)`` with ``b``
         ``(n,)`` or ``(n, k)``, e.g. :func:`fe2.linalg.scipy_direct`. Default
-        :class:`MicroLU`: sparse Cholesky (SuperLU for non-symmetric or
-        indefinite systems) with a minimum-degree ordering computed once and
-        reused across Newton steps and macro points (the pattern is fixed);
+        :class:`fe2.linalg.FactorKrylov`: CHOLMOD sparse Cholesky (SuperLU for
+        non-symmetric or indefinite systems) with a fill-reducing ordering computed
+        once and reused across Newton steps and macro points (the pattern is fixed);
         within one micro solve its factors precondition GMRES for the later
         Newton matrices and the condensation. A solver with a ``reset()``
         method has it called at the start of every micro solve; one with
