@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 _FALLBACK_RESIDUAL = 1e-8
 # |A - A^T| <= _SYMMETRY * max|A|: symmetric, try the Cholesky factorization
 _SYMMETRY = 1e-12
-# CHOLMOD's simplicial L D L^T (no threads, fork-safe) up to this order, its supernodal
-# L L^T (BLAS-3, OpenMP) above: bench/cholmod.py measures the crossover
+# CHOLMOD's simplicial L D L^T with its nested-dissection ordering (no threads, so
+# fork-safe) up to this order, its supernodal L L^T (BLAS-3, OpenMP) above. On the
+# 5,010-dof periodic cell of bench/rve.py part B: simplicial + nesdis 13.5 ms, simplicial
+# + AMD 22.5 ms, supernodal + nesdis 15.6 ms, supernodal + AMD 18-20 ms per factorization.
 _SIMPLICIAL_MAX = 20_000
 _WARNED: list[bool] = []  # the missing-CHOLMOD warning is logged once per process
 
@@ -190,8 +192,10 @@ class FactorKrylov:
                 from fe2.linalg.cholmod import CHOLMOD_MISSING, SparseCholesky, cholmod_available
 
                 if cholmod_available():
-                    mode = "simplicial" if n <= _SIMPLICIAL_MAX else "supernodal"
-                    self._symbolic = SparseCholesky(A, mode=mode)
+                    if n <= _SIMPLICIAL_MAX:
+                        self._symbolic = SparseCholesky(A, ordering="nesdis", mode="simplicial")
+                    else:
+                        self._symbolic = SparseCholesky(A, mode="supernodal")
                 elif not _WARNED:
                     _WARNED.append(True)
                     log.warning("%s; the micro solver factorizes with SuperLU", CHOLMOD_MISSING)
