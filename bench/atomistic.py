@@ -1,7 +1,7 @@
 """Atomistic micro models: Cauchy–Born throughput and quasicontinuum vs full atomistics.
 
 Part 1, Cauchy–Born. ``W + P + A`` evaluations per second of
-``fe2.micro.lattice.CauchyBorn`` (one core, numba kernel, no threading) for LJ
+``fe2.atomistic.lattice.CauchyBorn`` (one core, numba kernel, no threading) for LJ
 FCC with cutoff 2.5 sigma (target >= 1e5 per second), measured through the
 oracle call ``evaluate`` (with the layout adapter) and for the bare kernel, and
 against the vectorized numpy twin; also triangular LJ and the honeycomb
@@ -34,12 +34,12 @@ import numba
 import numpy as np
 import scipy
 
+from fe2.atomistic.kernels import cb_simple
+from fe2.atomistic.lattice import CauchyBorn
+from fe2.atomistic.potentials import LennardJones
+from fe2.atomistic.qc import ClusterQC, adaptive_qc, compare, initial_rep_atoms
+from fe2.atomistic.system import AtomisticSystem
 from fe2.materials import _common as c
-from fe2.micro.atom_kernels import cb_simple
-from fe2.micro.atomistic import AtomisticSystem
-from fe2.micro.lattice import CauchyBorn
-from fe2.micro.potentials import LennardJones
-from fe2.micro.qc import ClusterQC, adaptive_qc, compare, initial_rep_atoms
 
 
 def best_of(fn, repeat=3):

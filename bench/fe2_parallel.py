@@ -36,8 +36,8 @@ import numpy as np
 
 
 def build(mesh_size: float):
+    from fe2.homogenization import RVE, cells
     from fe2.materials import J2Plasticity, LinearElastic
-    from fe2.micro import RVE, cells
 
     cell = cells.circular_inclusion(0.3, mesh_size=mesh_size)
     mats = [J2Plasticity(1.0, 0.3, 0.004, H_iso=0.1, dim=2),

@@ -25,11 +25,8 @@ import datetime
 import os
 import platform
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from verification.fe2_dns import dns_run, fe2_reference, row  # noqa: E402
+from verification.fe2_dns import dns_run, fe2_reference, row
 
 
 def main(argv: list[str] | None = None) -> int:

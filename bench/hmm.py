@@ -7,7 +7,7 @@ square with u = 0 on the boundary and f = 2 pi^2 sin(pi x) sin(pi y) has the sol
 u0 = sin(pi x) sin(pi y), the reference for both methods (L2 error).
 
 * DNS: Q2 on a uniform n x n quad mesh with n = res / eps (``res`` elements per period),
-  fe2.micro.hmm.dns_solve (fe2.macro.Problem with the fine-scale oracle, SciPy direct).
+  fe2.homogenization.hmm.dns_solve (fe2.macro.Problem with the fine-scale oracle, SciPy direct).
 * FE-HMM: fixed macro P2 triangles (``--macro-n``), HMMSampler with periodic coupling,
   delta = eps, micro Q2 with micro_h = eps / ``--micro-res``; its cost does not depend
   on eps. The sampler gets ``cache={}``: the micro problems are linear, so A_H at a
@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import skfem  # noqa: E402
 
+from fe2.homogenization.hmm import HMMSampler, dns_solve  # noqa: E402
 from fe2.macro import Problem  # noqa: E402
-from fe2.micro.hmm import HMMSampler, dns_solve  # noqa: E402
 from fe2.verify import field_errors  # noqa: E402
 
 PI = np.pi

@@ -86,7 +86,7 @@ def _peak_mb() -> float:
 
 def make_cell(kind: str, size: float, path: str) -> dict:
     """Build the cell and pickle it to ``path`` (gmsh runs in this throw-away process)."""
-    from fe2.micro import cells
+    from fe2.homogenization import cells
 
     t0 = time.perf_counter()
     if kind == "mesh2d":
@@ -162,9 +162,9 @@ def tensor_case(cell_path: str, solver: str, rtol: float, mem_limit_mb: float) -
     if mem_limit_mb:
         lim = int(mem_limit_mb * 2**20)
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+    from fe2.homogenization import RVE
     from fe2.linalg import FactorKrylov
     from fe2.materials import LinearElastic
-    from fe2.micro import RVE
 
     if solver == "petsc":
         from petsc4py import PETSc  # noqa: F401  (start-up not timed)
@@ -313,9 +313,9 @@ SOLVERS_B = {
 def _nl_rve(mesh_size: float, label: str = "default"):
     from functools import partial
 
+    from fe2.homogenization import RVE, cells
     from fe2.linalg import FactorKrylov
     from fe2.materials import NeoHookean
-    from fe2.micro import RVE, cells
 
     cell = cells.circular_inclusion(0.3, dim=2, mesh_size=mesh_size)
     phases = [NeoHookean(1.0, 0.3, dim=2), NeoHookean(10.0, 0.3, dim=2)]

@@ -226,8 +226,8 @@ class _DocstringMarkupFilter:
 
 
 # -- links to re-exported names -----------------------------------------------------
-# fe2's packages re-export their main classes (``fe2.micro.RVE`` is defined in
-# ``fe2.micro.rve``) and the API pages document each object once, under the module
+# fe2's packages re-export their main classes (``fe2.homogenization.RVE`` is defined in
+# ``fe2.homogenization.rve``) and the API pages document each object once, under the module
 # that defines it. A reference to the re-exported name is resolved by importing it
 # and linking to where it is defined.
 

@@ -51,8 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fe2.materials import J2Plasticity, LinearConductivity, LinearElastic
-from fe2.micro import (
+from fe2.homogenization import (
     RVE,
     cells,
     hashin_shtrikman,
@@ -61,6 +60,7 @@ from fe2.micro import (
     reuss_bound,
     voigt_bound,
 )
+from fe2.materials import J2Plasticity, LinearConductivity, LinearElastic
 from fe2.oracle import QuadratureState
 from fe2.tensors import tensor4_to_mandel
 

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fe2.micro.atomistic import AtomisticSystem
-from fe2.micro.lattice import CauchyBorn
-from fe2.micro.potentials import LennardJones
-from fe2.micro.qc import ClusterQC, LocalQC, adaptive_qc, compare, initial_rep_atoms
+from fe2.atomistic.lattice import CauchyBorn
+from fe2.atomistic.potentials import LennardJones
+from fe2.atomistic.qc import ClusterQC, LocalQC, adaptive_qc, compare, initial_rep_atoms
+from fe2.atomistic.system import AtomisticSystem
 
 
 def main(out: Path) -> dict:

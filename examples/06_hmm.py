@@ -45,9 +45,9 @@ from pathlib import Path
 import numpy as np
 import skfem
 
+from fe2.homogenization import HMMSampler
+from fe2.homogenization.hmm import dns_solve, random_checkerboard
 from fe2.macro import Problem
-from fe2.micro import HMMSampler
-from fe2.micro.hmm import dns_solve, random_checkerboard
 from fe2.verify import field_errors
 
 PI = np.pi

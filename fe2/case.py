@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CaseError", "Case", "Field", "load_case", "run_case", "check_output", "SCHEMA"]
+__all__ = ["CaseError", "Case", "Field", "load_case", "run_case", "check_output", "SCHEMA",
+           "find_checkpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -307,8 +308,8 @@ def _check_material(path: Path, where: str, spec: Any) -> None:
     if not isinstance(kind, str):
         raise _bad(path, f"{where}.type", kind, "a string")
     if kind == "RVE":
-        from .micro import RVE, cells
-        from .micro.spec import CELL_TYPES
+        from .homogenization import RVE, cells
+        from .homogenization.spec import CELL_TYPES
 
         _check_params(path, where, spec, RVE, skip=("cell", "phases"))
         cell = spec.get("cell")
@@ -393,7 +394,7 @@ def _build_oracles(case: Case, dim: int) -> Any:
     for name, spec in case.materials.items():
         try:
             if spec.get("type") == "RVE":
-                from .micro.spec import rve_from_dict
+                from .homogenization.spec import rve_from_dict
 
                 out[name] = rve_from_dict(spec, dim, case.path.parent, f"materials.{name}")
             else:
@@ -565,7 +566,7 @@ class OutputPlan:
 
 def output_plan(prob) -> OutputPlan:
     """The :class:`OutputPlan` of ``prob`` (one zero-input micro solve per RVE region)."""
-    from .micro import RVE
+    from .homogenization import RVE
 
     micro = {}
     for i, r in enumerate(prob.regions):
@@ -735,7 +736,7 @@ def run_case(
         _close(prob)
         raise
     meta: dict[str, Any] = {}
-    start = _find_checkpoint(out) if resume else None
+    start = find_checkpoint(out) if resume else None
     if resume and start is None:
         log.warning("--resume: no checkpoint in %s.partial-*, %s.failed or %s; starting a "
                     "fresh run", out.name, out.name, out)
@@ -784,7 +785,7 @@ def run_case(
                 react_hist[name].append(p.reaction(name).tolist())
             if cfg:
                 b, c = cfg["boundary"], cfg["component"]
-                dofs, _ = p._component_dofs(p.boundary(b), None)
+                dofs, _ = p.component_dofs(p.boundary(b), None)
                 dd = np.asarray(dofs[c], dtype=np.int64)
                 curve.append((float(p.u[dd].mean()), float(p.reaction(b)[c])))
             # the checkpoint first: a failure to write the output below loses nothing
@@ -995,7 +996,7 @@ def _check_case_digest(case: Case, path: Path, meta: dict) -> None:
         )
 
 
-def _find_checkpoint(out: Path) -> Path | None:
+def find_checkpoint(out: Path) -> Path | None:
     """Newest checkpoint in ``out.partial-*`` (of dead processes), ``out.failed`` or ``out``."""
     found = []
     for folder in sorted(out.parent.glob(out.name + ".partial-*")):

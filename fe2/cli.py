@@ -55,10 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    """``fe2 verify``: the studies live in ``verification/`` next to the package."""
-    root = str(Path(__file__).resolve().parents[1])
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    """``fe2 verify``: the studies of the ``verification`` package (installed with fe2)."""
     from verification.report import run as run_verification
 
     return run_verification(args.quick, args.out, only=args.only)
@@ -74,9 +71,9 @@ def _resume_hint(args: argparse.Namespace) -> str | None:
     """``the converged steps are saved in CKPT; resume with: fe2 run ... --resume`` or None."""
     if args.command != "run":
         return None
-    from .case import _find_checkpoint
+    from .case import find_checkpoint
 
-    ckpt = _find_checkpoint(Path(args.out))
+    ckpt = find_checkpoint(Path(args.out))
     if ckpt is None:
         return None
     cmd = f"fe2 run {_quote(args.case)} --out {_quote(args.out)} --resume"

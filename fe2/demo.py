@@ -12,7 +12,7 @@ fibres. There is no macroscopic material law: at every macro quadrature point
 a periodic RVE (a voxel cell with one circular fibre, fibre volume fraction
 about 0.47) is solved, with an elastic–plastic J2 matrix and elastic fibres,
 and returns the volume-averaged stress and the consistent homogenized tangent
-(:class:`fe2.micro.RVE`). Units: MPa and the plate half-width.
+(:class:`fe2.homogenization.RVE`). Units: MPa and the plate half-width.
 
 Outputs (in ``out``; written to a temporary sibling folder that replaces
 ``out`` only when the run has succeeded)
@@ -126,10 +126,10 @@ def fibre_cell(voxels: int, fibre_fraction: float = 0.45, size: float = 1.0):
 
     Returns
     -------
-    fe2.micro.cells.Cell
+    fe2.homogenization.cells.Cell
         The cell is mirror-symmetric about its mid-lines and its edges.
     """
-    from .micro import cells
+    from .homogenization import cells
 
     if not 0.0 < fibre_fraction < np.pi / 4:
         raise ValueError(f"fibre_fraction must be in (0, pi/4), got {fibre_fraction!r}")
@@ -152,7 +152,7 @@ def composite_phases(cfg: DemoConfig) -> list:
 class MicroCounter:
     """Oracle wrapper that counts micro solves and sums their Newton iterations.
 
-    It forwards every call to ``oracle`` (an :class:`fe2.micro.RVE`, which
+    It forwards every call to ``oracle`` (an :class:`fe2.homogenization.RVE`, which
     itself dispatches to its executor), so the counts are kept in this
     process whatever executor runs the solves.
 
@@ -275,9 +275,9 @@ def run_demo(out: str | os.PathLike, quick: bool = False, config: DemoConfig | N
 
 def _run(tmp: Path, cfg: DemoConfig, executor: Executor | None) -> dict:
     from . import __version__
+    from .homogenization import RVE
     from .io import PVDWriter, quadrature_to_cell, render_png, write_vtu
     from .macro import NewtonOptions
-    from .micro import RVE
 
     t_start = time.perf_counter()
     cell = fibre_cell(cfg.voxels, cfg.fibre_fraction)

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 import skfem
 
-__all__ = ["GradientOperator", "element_for", "check_jacobians"]
+__all__ = ["GradientOperator", "Pattern", "element_for", "check_jacobians"]
 
 
 # numba kernels: one pass over the elements, no (n_el, n_qp, nb, nb) temporaries.
@@ -190,11 +190,24 @@ def check_jacobians(basis: skfem.CellBasis, where: str = "mesh") -> None:
         )
 
 
-@dataclass
-class _Pattern:
+@dataclass(frozen=True)
+class Pattern:
+    """CSR sparsity pattern of an assembled operator and its scatter map.
+
+    Attributes
+    ----------
+    indptr, indices
+        CSR structure of the ``(N, N)`` matrix (sorted column indices, no duplicates).
+    scatter
+        ``(n_el * nb * nb,)``: position in the CSR data of each element matrix entry
+        ``(e, i, j)``, row-major.
+    nnz
+        Stored entries.
+    """
+
     indptr: np.ndarray
     indices: np.ndarray
-    scatter: np.ndarray  # (n_el * nb * nb,) position in CSR data of each element entry
+    scatter: np.ndarray
     nnz: int
 
 
@@ -224,15 +237,15 @@ class GradientOperator:
         self.nA = int(np.prod(self.idx_shape))
         # points-first layout (n_el, n_qp, nb, nA), filled one basis function at a time
         # (no temporaries of the whole array: it is GBs on large 3D cells)
-        self._G = np.empty((self.nel, self.nqp, self.nb, self.nA))
+        self._gradients = np.empty((self.nel, self.nqp, self.nb, self.nA))
         for i in range(self.nb):
             g = np.asarray(basis.basis[i][0].grad)
             if kind == "strain":
                 g = 0.5 * (g + np.swapaxes(g, 0, 1))
-            self._G[:, :, i, :] = g.reshape(self.nA, self.nel, self.nqp).transpose(1, 2, 0)
+            self._gradients[:, :, i, :] = g.reshape(self.nA, self.nel, self.nqp).transpose(1, 2, 0)
         self.dx = np.ascontiguousarray(basis.dx, dtype=float)  # (n_el, n_qp)
         self.element_dofs = np.ascontiguousarray(basis.element_dofs, dtype=np.int64)  # (nb, n_el)
-        self._pattern: _Pattern | None = None
+        self._pattern: Pattern | None = None
 
     @property
     def points_shape(self) -> tuple[int, int]:
@@ -245,7 +258,7 @@ class GradientOperator:
         if u.shape != (self.ndofs,):
             raise ValueError(f"measure: dof vector has shape {u.shape}, expected ({self.ndofs},)")
         g = np.empty((self.nA, self.nel, self.nqp))
-        _measure_kernel(self._G, self.element_dofs, u, g)
+        _measure_kernel(self._gradients, self.element_dofs, u, g)
         g = g.reshape(self.idx_shape + (self.nel, self.nqp))
         if self.kind == "deformation_gradient":
             g = g + np.eye(self.dim)[:, :, None, None]
@@ -255,22 +268,36 @@ class GradientOperator:
         """``r_i = sum_q dx G_i : flux``; ``flux`` is ``(*idx, n_el, n_qp)``; returns ``(N,)``."""
         f = np.asarray(flux, dtype=float).reshape(self.nA, self.nel, self.nqp)
         r = np.zeros(self.ndofs)
-        _force_kernel(self._G, self.element_dofs, f, self.dx, r)
+        _force_kernel(self._gradients, self.element_dofs, f, self.dx, r)
         return r
 
-    def _build_pattern(self) -> _Pattern:
-        dofs = np.ascontiguousarray(self.element_dofs.T, dtype=np.int64)  # (n_el, nb)
-        indptr, indices, scatter = _pattern_kernel(dofs, self.ndofs)
-        nnz = int(indptr[-1])
-        itype = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
-        return _Pattern(indptr.astype(itype), indices.astype(itype), scatter, nnz)
+    @property
+    def gradients(self) -> np.ndarray:
+        """Basis-function measures ``(n_el, n_qp, nb, nA)`` (points first; read only).
+
+        ``nA`` is the flattened tensor size of :meth:`measure` (``d`` or ``d * d``):
+        ``measure(u)[A, e, q] = sum_i gradients[e, q, i, A] u[element_dofs[i, e]]``
+        (plus the identity for ``"deformation_gradient"``).
+        """
+        view = self._gradients.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def pattern(self) -> Pattern:
+        """The CSR pattern of :meth:`stiffness` (built once, O(nnz), by a numba kernel)."""
+        if self._pattern is None:
+            dofs = np.ascontiguousarray(self.element_dofs.T, dtype=np.int64)  # (n_el, nb)
+            indptr, indices, scatter = _pattern_kernel(dofs, self.ndofs)
+            nnz = int(indptr[-1])
+            itype = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
+            self._pattern = Pattern(indptr.astype(itype), indices.astype(itype), scatter, nnz)
+        return self._pattern
 
     def stiffness(self, tangent: np.ndarray) -> sp.csr_matrix:
         """Assemble ``K`` for tangent ``(*idx, *idx, n_el, n_qp)``; same pattern every call."""
-        if self._pattern is None:
-            self._pattern = self._build_pattern()
-        p = self._pattern
+        p = self.pattern
         data = np.zeros(p.nnz)
         t = np.asarray(tangent, dtype=float).reshape(self.nA, self.nA, self.nel, self.nqp)
-        _stiffness_kernel(self._G, t, self.dx, p.scatter, data)
+        _stiffness_kernel(self._gradients, t, self.dx, p.scatter, data)
         return sp.csr_matrix((data, p.indices, p.indptr), shape=(self.ndofs, self.ndofs))

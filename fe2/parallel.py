@@ -420,7 +420,7 @@ def make_executor(kind: str = "serial", workers: int | None = None, **options: A
     env = _thread_env(opts.pop("blas_threads", 1)) if kind in ("process", "mpi") else {}
     if kind == "process":
         start = opts.pop("start_method", "forkserver")
-        preload = opts.pop("preload", ("fe2.oracle", "fe2.parallel", "fe2.micro"))
+        preload = opts.pop("preload", ("fe2.oracle", "fe2.parallel", "fe2.homogenization"))
         _no_options(kind, opts)
         return ManagedExecutor(kind, n, _process_factory(n, start, preload, env))
     if kind == "mpi":

@@ -14,7 +14,7 @@
   recomputed from the micro fields.
 * :func:`apparent_ordering`: the ordering ``T_1 >= T_2 >= ...`` of apparent tensors in
   the sense of quadratic forms (e.g. Voigt >= KUBC >= periodic >= TUBC >= Reuss).
-* Bounds, re-exported from :mod:`fe2.micro.bounds`: :func:`voigt_bound`,
+* Bounds, re-exported from :mod:`fe2.homogenization.bounds`: :func:`voigt_bound`,
   :func:`reuss_bound`, :func:`hashin_shtrikman` (conductivity, 2D/3D),
   :func:`hashin_shtrikman_elastic` (bulk and shear, 2D/3D), :func:`isotropic_moduli`.
 
@@ -35,8 +35,8 @@ import skfem
 
 from fe2.tensors import tensor4_to_mandel
 
-if TYPE_CHECKING:  # re-exported lazily by __getattr__ (fe2.micro is heavy to import)
-    from fe2.micro.bounds import (
+if TYPE_CHECKING:  # re-exported lazily by __getattr__ (fe2.homogenization is heavy to import)
+    from fe2.homogenization.bounds import (
         Bounds,
         hashin_shtrikman,
         hashin_shtrikman_elastic,
@@ -76,9 +76,9 @@ _BOUNDS = (
 
 
 def __getattr__(name: str) -> Any:
-    """Re-export the bounds of :mod:`fe2.micro.bounds` without importing fe2.micro eagerly."""
+    """Re-export the bounds of :mod:`fe2.homogenization.bounds`, imported on first use."""
     if name in _BOUNDS:
-        from fe2.micro import bounds
+        from fe2.homogenization import bounds
 
         return getattr(bounds, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -278,20 +278,20 @@ def hill_mandel(rve: Any, g: np.ndarray, state: dict | None = None) -> HillMande
     """Hill–Mandel macro-homogeneity of an RVE solve, recomputed from the micro fields.
 
     Solves the cell at the macro input ``g`` (``rve.input_shape``) with
-    :meth:`fe2.micro.RVE.solve` and integrates ``q``, ``g_micro`` and
+    :meth:`fe2.homogenization.RVE.solve` and integrates ``q``, ``g_micro`` and
     ``q : g_micro`` over the micro quadrature points. Every admissible
     boundary condition (KUBC, periodic, TUBC) gives ``<q : g> = <q> : <g>``
     up to the solver tolerance.
 
     Parameters
     ----------
-    rve : fe2.micro.RVE
+    rve : fe2.homogenization.RVE
         The cell oracle.
     g : ndarray
         One macro input ``(*idx,)``: gradient ``(d,)``, strain or ``F``
         ``(d, d)``.
     state : dict, optional
-        Committed history of this point (see :meth:`fe2.micro.RVE.solve`).
+        Committed history of this point (see :meth:`fe2.homogenization.RVE.solve`).
     """
     g = np.asarray(g, dtype=float)
     sol = rve.solve(g, state=state)

@@ -1,4 +1,4 @@
-"""Tests of fe2.micro.cells: geometry of the generated unit cells, periodic meshes, errors."""
+"""fe2.homogenization.cells: geometry of the generated unit cells, periodic meshes, errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import skfem
 
-from fe2.micro import cells
-from fe2.micro.cells import Cell
+from fe2.homogenization import cells
+from fe2.homogenization.cells import Cell
 
 MESHES = Path(__file__).resolve().parents[1] / "meshes"
 
@@ -218,7 +218,7 @@ def test_gmsh_cell_keeps_python_sigpipe_handling():
 
     code = (
         "import os\n"
-        "from fe2.micro import cells\n"
+        "from fe2.homogenization import cells\n"
         "cells.circular_inclusion(0.3, mesh_size=0.2)\n"
         "r, w = os.pipe(); os.close(r)\n"
         "try:\n"
@@ -290,7 +290,7 @@ def test_overlapping_inclusions_are_refused():
 
 def test_mesher_fusing_inclusions_is_caught():
     """Behind the overlap check, the meshed fraction is checked against the exact one."""
-    from fe2.micro.cells import _gmsh_cell
+    from fe2.homogenization.cells import _gmsh_cell
 
     with pytest.raises(ValueError, match=r"meshed inclusion volume fraction 0\.2\d* differs from "
                        r"the exact 0\.2513.*fused"):

@@ -54,7 +54,7 @@ class ConstantStiffness(OracleBase):
 def periodic_voxel_stiffness(img: np.ndarray, E: list[float], nu: list[float]) -> np.ndarray:
     """Plane-strain periodic effective stiffness ``(2, 2, 2, 2)`` of a unit voxel cell.
 
-    Written independently of :class:`fe2.micro.RVE`: bilinear quads on the voxel
+    Written independently of :class:`fe2.homogenization.RVE`: bilinear quads on the voxel
     grid, the energy form ``lam tr(e) tr(e) + 2 mu e : e`` per voxel, periodic
     fluctuations by identifying opposite boundary nodes, one node fixed, and
     ``E_a : C : E_b = u_a^T K u_b / V`` for the three unit macro strains.

@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 import skfem
 
+from fe2.homogenization import RVE, EvaluationCache, cells
 from fe2.macro import NewtonOptions, Problem, StepFailure
 from fe2.materials import J2Plasticity, LinearElastic, NeoHookean
-from fe2.micro import RVE, EvaluationCache, cells
 from fe2.oracle import OracleError, Response
 from verification.exact_cells import layered_stiffness
 from verification.fe2_linear import isotropic_stiffness, nonlinear_series, series_power_law

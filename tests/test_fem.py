@@ -26,7 +26,7 @@ def _basis(name, vector):
 @pytest.mark.parametrize("name", MESHES)
 def test_pattern_and_scatter_match_a_coo_assembly(name):
     op = GradientOperator(_basis(name, True), "strain")
-    p = op._build_pattern()
+    p = op.pattern
     dofs, nb = op.element_dofs.T, op.nb
     rows = np.repeat(dofs, nb, axis=1).ravel()
     cols = np.tile(dofs, (1, nb)).ravel()

@@ -8,7 +8,7 @@ References (never the code's own earlier output):
   y_1 <-> y_2, so Keller's duality gives A0 = I exactly (also for c(x) a(y): A0 = c(x) I);
 - the non-symmetric laminate of verification/fe_hmm.py (a11 = 1.5 + sin 2 pi y_1, a22 = 2,
   a12 = -a21 = 0.3 + 0.4 cos 2 pi y_1): A0 from the layered closed form by quadrature;
-- voxel cells: fe2.micro.RVE (its own mesh, constraint and condensation code) with
+- voxel cells: fe2.homogenization.RVE (its own mesh, constraint and condensation code) with
   periodic / KUBC / TUBC <-> periodic / Dirichlet / Neumann coupling;
 - the ordering Dirichlet >= periodic >= Neumann (nested micro spaces);
 - macro FE rates with a manufactured homogenized solution (P1: 2 / 1, P2: 3 / 2);
@@ -22,10 +22,8 @@ import numpy as np
 import pytest
 import skfem
 
-from fe2.macro import NewtonOptions, Problem
-from fe2.materials import LinearConductivity, LinearElastic
-from fe2.micro import RVE, HMMSampler, cells
-from fe2.micro.hmm import (
+from fe2.homogenization import RVE, HMMSampler, cells
+from fe2.homogenization.hmm import (
     FineScaleOracle,
     dns_solve,
     isotropic_elasticity,
@@ -34,6 +32,8 @@ from fe2.micro.hmm import (
     random_checkerboard,
     voxel_coefficient,
 )
+from fe2.macro import NewtonOptions, Problem
+from fe2.materials import LinearConductivity, LinearElastic
 from fe2.oracle import OracleError
 from fe2.verify import check_tangent, field_errors, observed_rate
 from verification.fe_hmm import (  # the study's coefficients and closed forms

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fe2.micro import HMMSampler
+from fe2.homogenization import HMMSampler
 from fe2.oracle import evaluate
 from fe2.parallel import make_executor
 from verification.fe_hmm import graded_keller

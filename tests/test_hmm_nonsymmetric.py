@@ -22,9 +22,9 @@ import pytest
 import skfem
 from scipy.integrate import quad
 
+from fe2.homogenization import RVE, HMMSampler, cells
+from fe2.homogenization.hmm import voxel_coefficient
 from fe2.macro import NewtonOptions, Problem
-from fe2.micro import RVE, HMMSampler, cells
-from fe2.micro.hmm import voxel_coefficient
 from fe2.oracle import OracleBase, Response
 from fe2.verify import check_tangent, observed_rate
 from verification.fe_hmm import nonsymmetric_laminate
@@ -129,8 +129,8 @@ def test_flux_and_tangent_consistent(coupling):
     g = np.array([[0.3, -1.2], [1.1, 0.4]])
     r = hmm.evaluate(g, x=XS)
     # micro discretisation error (periodic), boundary layers of the box O(eps / delta)
-    # otherwise; Dirichlet's (larger) ones are checked by the convergence test above
-    tol = {"periodic": 2e-3, "neumann": 1e-2, "dirichlet": np.inf}[coupling]
+    # otherwise (Dirichlet's are the largest: 2.3 % here; their decay is checked above)
+    tol = {"periodic": 2e-3, "neumann": 1e-2, "dirichlet": 5e-2}[coupling]
     np.testing.assert_allclose(r.flux, A0 @ g, atol=tol * np.abs(A0 @ g).max())
     np.testing.assert_allclose(r.flux, np.einsum("ijp,jp->ip", r.tangent, g), rtol=1e-13)
     assert check_tangent(hmm, g, x=XS) < 1e-7

@@ -13,9 +13,10 @@ import pickle
 import numpy as np
 import pytest
 
-from fe2.micro.atomistic import AtomisticSystem, build_pairs
-from fe2.micro.lattice import LATTICES, CauchyBorn, get_lattice
-from fe2.micro.potentials import HarmonicSpring, LennardJones, Morse
+from fe2.atomistic.lattice import LATTICES, CauchyBorn, get_lattice
+from fe2.atomistic.neighbours import build_pairs
+from fe2.atomistic.potentials import HarmonicSpring, LennardJones, Morse
+from fe2.atomistic.system import AtomisticSystem
 from fe2.oracle import OracleError
 from fe2.verify import check_tangent
 

@@ -7,15 +7,11 @@ for the chosen u*, in closed form from sympy and a law written independently of
 fe2.materials (so a wrong law loses convergence), and the Dirichlet data is u*.
 """
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fe2.materials import (  # noqa: E402
+from fe2.materials import (
     LinearConductivity,
     LinearElastic,
     NeoHookean,

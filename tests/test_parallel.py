@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import skfem
 
+from fe2.homogenization import RVE, cells
 from fe2.macro import NewtonOptions, Problem
 from fe2.materials import J2Plasticity, LinearElastic
-from fe2.micro import RVE, cells
 from fe2.oracle import OracleBase, OracleError, Response, evaluate
 from fe2.parallel import (
     ManagedExecutor,

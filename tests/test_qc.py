@@ -6,11 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fe2.macro import NewtonOptions
-from fe2.micro.atomistic import AtomisticSystem
-from fe2.micro.lattice import CauchyBorn
-from fe2.micro.potentials import LennardJones, Morse
-from fe2.micro.qc import (
+from fe2.atomistic.lattice import CauchyBorn
+from fe2.atomistic.potentials import LennardJones, Morse
+from fe2.atomistic.qc import (
     ClusterQC,
     LocalQC,
     adaptive_qc,
@@ -20,6 +18,8 @@ from fe2.micro.qc import (
     lattice_mesh,
     refine,
 )
+from fe2.atomistic.system import AtomisticSystem
+from fe2.macro import NewtonOptions
 
 LJ = LennardJones(1.0, 1.0, 2.5)
 F_PATCH = np.array([[1.02, 0.015], [-0.01, 0.985]])

@@ -225,7 +225,7 @@ reactions = ["right"]
     assert vtu.cell_data["state_eps_p"][0].shape == (nel, 9)
     assert "state_fluctuation" not in vtu.cell_data
     assert np.all(vtu.cell_data["state_alpha"][0] == 0.0)  # elastic at this load
-    from fe2.micro import cells
+    from fe2.homogenization import cells
 
     f = cells.circular_inclusion(0.3, mesh_size=0.08).volume_fractions()
     lower, upper = _bounds([(3.5e3, 0.35), (70e3, 0.22)], f)

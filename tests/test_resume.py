@@ -21,10 +21,10 @@ import skfem
 
 from fe2.case import STOP_EXIT_CODE, CaseError, load_case, run_case
 from fe2.cli import main
+from fe2.homogenization import RVE, cells
 from fe2.io.vtk import read_pvd
 from fe2.macro import CheckpointError, NewtonOptions, Problem
 from fe2.materials import J2Plasticity, LinearElastic
-from fe2.micro import RVE, cells
 
 ROOT = Path(__file__).resolve().parents[1]
 MESHES = ROOT / "meshes"

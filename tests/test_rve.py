@@ -24,7 +24,16 @@ import numpy as np
 import pytest
 import skfem
 
-import fe2.micro as micro
+import fe2.homogenization as micro
+from fe2.homogenization import (
+    RVE,
+    cells,
+    hashin_shtrikman,
+    hashin_shtrikman_elastic,
+    isotropic_moduli,
+    reuss_bound,
+    voigt_bound,
+)
 from fe2.linalg import scipy_direct
 from fe2.materials import (
     J2Plasticity,
@@ -33,15 +42,6 @@ from fe2.materials import (
     NeoHookean,
     NonlinearConductivity,
     SaintVenantKirchhoff,
-)
-from fe2.micro import (
-    RVE,
-    cells,
-    hashin_shtrikman,
-    hashin_shtrikman_elastic,
-    isotropic_moduli,
-    reuss_bound,
-    voigt_bound,
 )
 from fe2.oracle import OracleError, QuadratureState
 from fe2.oracle import evaluate as batch_evaluate

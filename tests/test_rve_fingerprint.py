@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import skfem
 
+from fe2.homogenization import RVE, cells
 from fe2.linalg import FactorKrylov
 from fe2.macro import NewtonOptions, Problem
 from fe2.materials import LinearConductivity
-from fe2.micro import RVE, cells
 from fe2.oracle import OracleBase, Response
 
 

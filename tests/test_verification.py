@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import verification
 
-import verification  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 import verification.report  # noqa: E402
 from fe2.cli import main  # noqa: E402
 from fe2.verify import apparent_ordering, hill_mandel, newton_orders  # noqa: E402
@@ -166,8 +165,8 @@ def test_apparent_ordering_detects_a_violation():
 
 
 def test_hill_mandel_laminate_closed_form():
+    from fe2.homogenization import RVE, cells
     from fe2.materials import LinearConductivity
-    from fe2.micro import RVE, cells
 
     rve = RVE(cells.laminate([0.4, 0.6]), [LinearConductivity(1.0), LinearConductivity(4.0)],
               bc="tubc")

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
+from fe2.homogenization import RVE, cells, isotropic_moduli, reuss_bound, voigt_bound
+from fe2.homogenization.rve import BOUNDARY_CONDITIONS
 from fe2.materials import LinearConductivity, LinearElastic
-from fe2.micro import RVE, cells, isotropic_moduli, reuss_bound, voigt_bound
-from fe2.micro.rve import BOUNDARY_CONDITIONS
 from fe2.verify import apparent_ordering
 from verification.core import Check, Plot, Series, StudyResult, Table
 from verification.sve import random_checkerboard

@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
+from fe2.homogenization import RVE, cells
 from fe2.materials import LinearConductivity, LinearElastic
-from fe2.micro import RVE, cells
 from fe2.verify import observed_rate
 from verification.core import Check, Plot, Series, StudyResult, Table
 

@@ -35,8 +35,8 @@ import numpy as np
 import skfem
 
 from fe2.demo import DemoConfig, composite_phases, fibre_cell
+from fe2.homogenization import RVE
 from fe2.macro import NewtonOptions, Problem
-from fe2.micro import RVE
 from verification.core import Check, Plot, Series, StudyResult, Table
 
 __all__ = ["run", "compare", "dns_problem", "fe2_problem", "load_path"]

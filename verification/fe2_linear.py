@@ -29,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 import skfem
 
+from fe2.homogenization import RVE, cells
 from fe2.macro import NewtonOptions, Problem
 from fe2.materials import J2Plasticity, LinearConductivity, LinearElastic, NonlinearConductivity
-from fe2.micro import RVE, cells
 from fe2.oracle import OracleBase, Response
 from verification.core import Check, StudyResult, Table
 from verification.exact_cells import layered_stiffness

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import skfem
 
+from fe2.homogenization import RVE, cells
 from fe2.macro import NewtonOptions, Problem
 from fe2.materials import J2Plasticity, LinearElastic, NeoHookean
-from fe2.micro import RVE, cells
 from fe2.verify import newton_orders
 from verification.core import Check, Plot, Series, StudyResult, Table
 

@@ -1,6 +1,6 @@
 """FE-HMM: micro and macro convergence rates and the resonance error.
 
-Uses :class:`fe2.micro.hmm.HMMSampler`. References, all closed-form and all
+Uses :class:`fe2.homogenization.hmm.HMMSampler`. References, all closed-form and all
 with non-zero micro correctors (so that the rates test micro solving):
 
 * micro rates: periodic coupling, ``delta = eps``:
@@ -33,8 +33,8 @@ import numpy as np
 import skfem
 from scipy.integrate import quad
 
+from fe2.homogenization.hmm import HMMSampler
 from fe2.macro import NewtonOptions, Problem
-from fe2.micro.hmm import HMMSampler
 from fe2.verify import field_errors, observed_rate
 from verification.core import Check, Plot, Series, StudyResult, Table
 

@@ -4,7 +4,7 @@ Random periodic arrangements of equal disks (gmsh, conforming curved
 interfaces) at several volume fractions, stiff and soft inclusions. The
 isotropic part of the computed periodic tensor (mean eigenvalue of the
 conductivity; bulk and shear moduli of the isotropic projection of the
-stiffness, :func:`fe2.micro.isotropic_moduli`) must lie inside the HS bounds,
+stiffness, :func:`fe2.homogenization.isotropic_moduli`) must lie inside the HS bounds,
 computed with the volume fractions of the meshed cell. P2 elements: a conforming
 P1 answer is biased upwards enough to cross the HS upper bound for soft
 inclusions on meshes this coarse (dispersed soft disks nearly attain it),
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fe2.materials import LinearConductivity, LinearElastic
-from fe2.micro import (
+from fe2.homogenization import (
     RVE,
     cells,
     hashin_shtrikman,
@@ -26,6 +25,7 @@ from fe2.micro import (
     reuss_bound,
     voigt_bound,
 )
+from fe2.materials import LinearConductivity, LinearElastic
 from verification.core import Check, Plot, Series, StudyResult, Table
 
 TITLE = "Micro: Hashin–Shtrikman bounds"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fe2.homogenization import RVE, cells
+from fe2.homogenization.rve import BOUNDARY_CONDITIONS
 from fe2.materials import (
     J2Plasticity,
     LinearConductivity,
@@ -19,8 +21,6 @@ from fe2.materials import (
     NonlinearConductivity,
     SaintVenantKirchhoff,
 )
-from fe2.micro import RVE, cells
-from fe2.micro.rve import BOUNDARY_CONDITIONS
 from fe2.verify import hill_mandel
 from verification.core import Check, Plot, Series, StudyResult, Table
 

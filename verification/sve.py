@@ -28,8 +28,8 @@ import math
 
 import numpy as np
 
+from fe2.homogenization import RVE, cells, hashin_shtrikman
 from fe2.materials import LinearConductivity
-from fe2.micro import RVE, cells, hashin_shtrikman
 from verification.core import Check, Plot, Series, StudyResult, Table
 
 TITLE = "Micro: statistical volume elements (mean and variance vs size)"

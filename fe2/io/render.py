@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from skfem import Mesh
 
-from .vtk import _atomic_write, _cells, _vtk_array
+from .vtk import atomic_write, vtk_array, vtk_cells
 
 __all__ = ["render_png", "render_voxels_png"]
 
@@ -55,7 +55,7 @@ def _bar(title: str) -> dict:
 
 def _screenshot(plotter, path: Path) -> None:
     try:
-        _atomic_write(path, lambda tmp: plotter.screenshot(tmp))
+        atomic_write(path, lambda tmp: plotter.screenshot(tmp))
     finally:
         plotter.close()
 
@@ -104,10 +104,10 @@ def render_png(path: str | PathLike, mesh: Mesh,
     pv.OFF_SCREEN = True
     path = Path(path)
     dim = mesh.dim()
-    cell_type, cells = _cells(mesh)
+    cell_type, cells = vtk_cells(mesh)
     n_v, n_el = mesh.p.shape[1], cells.shape[0]
-    pdata = {k: _vtk_array(k, v, n_v, dim, "point data") for k, v in (point_data or {}).items()}
-    cdata = {k: _vtk_array(k, v, n_el, dim, "cell data") for k, v in (cell_data or {}).items()}
+    pdata = {k: vtk_array(k, v, n_v, dim, "point data") for k, v in (point_data or {}).items()}
+    cdata = {k: vtk_array(k, v, n_el, dim, "cell data") for k, v in (cell_data or {}).items()}
 
     points = np.zeros((n_v, 3))
     points[:, :dim] = np.asarray(mesh.p).T
@@ -123,7 +123,7 @@ def render_png(path: str | PathLike, mesh: Mesh,
                                  f"point data: {', '.join(pdata) or '(none)'}")
             disp = pdata[displacement]
         else:
-            disp = _vtk_array("displacement", displacement, n_v, dim, "point data")
+            disp = vtk_array("displacement", displacement, n_v, dim, "point data")
         if disp.ndim != 2 or disp.shape[1] != 3:
             raise ValueError(f"displacement has shape {np.shape(displacement)}; expected "
                              f"({n_v}, {dim})")

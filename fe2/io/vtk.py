@@ -34,7 +34,10 @@ from numpy.typing import ArrayLike, NDArray
 from skfem import Mesh
 from skfem.io.meshio import HEX_MAPPING
 
-__all__ = ["write_vtu", "quadrature_to_cell", "PVDWriter", "read_pvd"]
+__all__ = [
+    "write_vtu", "quadrature_to_cell", "PVDWriter", "read_pvd", "atomic_write", "vtk_cells",
+    "vtk_array",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ logger = logging.getLogger(__name__)
 _CELL_TYPES = {(2, 3): "triangle", (2, 4): "quad", (3, 4): "tetra", (3, 8): "hexahedron"}
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` on a fresh file name next to ``path``, then move it into place.
 
     The temporary name keeps the suffix (writers pick the format from it) and is
@@ -58,7 +61,7 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
         raise
 
 
-def _cells(mesh: Mesh) -> tuple[str, NDArray]:
+def vtk_cells(mesh: Mesh) -> tuple[str, NDArray]:
     """Return the meshio cell type and vertex connectivity ``(n_elements, n_local)`` of ``mesh``."""
     t = np.asarray(mesh.t)
     key = (mesh.dim(), t.shape[0])
@@ -71,7 +74,7 @@ def _cells(mesh: Mesh) -> tuple[str, NDArray]:
     return cell_type, np.ascontiguousarray(t.T)
 
 
-def _vtk_array(name: str, value: ArrayLike, rows: int, dim: int, what: str) -> NDArray:
+def vtk_array(name: str, value: ArrayLike, rows: int, dim: int, what: str) -> NDArray:
     """Check the leading axis, pad 2D vectors/tensors to 3D, flatten tensors."""
     a = np.asarray(value)
     if a.ndim == 0 or a.shape[0] != rows or a.ndim > 3:
@@ -98,14 +101,14 @@ def _vtk_array(name: str, value: ArrayLike, rows: int, dim: int, what: str) -> N
 
 def _to_meshio(mesh: Mesh, point_data: Mapping | None, cell_data: Mapping | None
                ) -> meshio.Mesh:
-    cell_type, cells = _cells(mesh)
+    cell_type, cells = vtk_cells(mesh)
     p = np.asarray(mesh.p, dtype=np.float64).T
     points = np.zeros((p.shape[0], 3))
     points[:, : p.shape[1]] = p
     dim = mesh.dim()
-    pd = {k: _vtk_array(k, v, p.shape[0], dim, "point data")
+    pd = {k: vtk_array(k, v, p.shape[0], dim, "point data")
           for k, v in (point_data or {}).items()}
-    cd = {k: [_vtk_array(k, v, cells.shape[0], dim, "cell data")]
+    cd = {k: [vtk_array(k, v, cells.shape[0], dim, "cell data")]
           for k, v in (cell_data or {}).items()}
     return meshio.Mesh(points, [(cell_type, cells)], point_data=pd, cell_data=cd)
 
@@ -141,7 +144,7 @@ def write_vtu(path: str | PathLike, mesh: Mesh, point_data: Mapping[str, ArrayLi
     """
     path = Path(path)
     m = _to_meshio(mesh, point_data, cell_data)
-    _atomic_write(path, lambda tmp: meshio.write(tmp, m, file_format="vtu"))
+    atomic_write(path, lambda tmp: meshio.write(tmp, m, file_format="vtu"))
     return path
 
 
@@ -333,5 +336,5 @@ class PVDWriter:
         self._entries.append((time, vtu.name))
         self._next += 1
         xml = _pvd_xml(self._entries)
-        _atomic_write(self.pvd_path, lambda tmp: Path(tmp).write_bytes(xml))
+        atomic_write(self.pvd_path, lambda tmp: Path(tmp).write_bytes(xml))
         return vtu

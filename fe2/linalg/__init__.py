@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import inspect
 
-from fe2.linalg._base import SolverError, SolverStats
+from fe2.linalg.base import SolverError, SolverStats
 from fe2.linalg.cholmod import (
     CholeskyFactor,
     NotPositiveDefinite,

@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from fe2.linalg._base import PatternKey, SolverError, _Counters, check_residual
+from fe2.linalg.base import Counters, PatternKey, SolverError, check_residual
 
 __all__ = [
     "CHOLMOD_MISSING",
@@ -269,7 +269,7 @@ class CholeskyDirect:
     def __init__(self, residual_check: float | None = 1e-6):
         _cholmod()  # fail at construction, not at the first solve
         self.residual_check = residual_check
-        self._counters = _Counters()
+        self._counters = Counters()
         self._key = None  # PatternKey of the analysed pattern and the factorized values
         self._symbolic: SparseCholesky | None = None
         self._factor: CholeskyFactor | None = None

@@ -39,12 +39,12 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from fe2.linalg._base import (
+from fe2.linalg.base import (
     SINGULAR_HINT,
+    Counters,
     PatternKey,
     SolverError,
     SolverStats,
-    _Counters,
     as_csr,
     as_rhs,
     check_residual,
@@ -179,7 +179,7 @@ class PetscSolver:
         self.block_size = None if block_size is None else int(block_size)
         self.residual_check = residual_check
         self.name = name
-        self._counters = _Counters()
+        self._counters = Counters()
         self._key: PatternKey | None = None
         self._csr = None  # (indptr, indices) in PETSc's integer type
         self._mat = self._x = self._b = None

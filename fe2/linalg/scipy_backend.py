@@ -34,12 +34,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, cg, spilu, splu
 
-from fe2.linalg._base import (
+from fe2.linalg.base import (
     SINGULAR_HINT,
+    Counters,
     PatternKey,
     SolverError,
     SolverStats,
-    _Counters,
     as_csr,
     as_rhs,
     check_residual,
@@ -137,7 +137,7 @@ class ScipyDirect:
         self.reuse = bool(reuse)
         self.permc_spec = permc_spec
         self.residual_check = residual_check
-        self._counters = _Counters()
+        self._counters = Counters()
         self._key: PatternKey | None = None
         self._factorization: Factorization | None = None
         # symmetric permutation and CSC gather map of the remembered pattern
@@ -258,7 +258,7 @@ class ScipyCG:
         self.atol = float(atol)
         self.maxiter = maxiter
         self.preconditioner = preconditioner
-        self._counters = _Counters()
+        self._counters = Counters()
         self._key: PatternKey | None = None
         self._M = None
 

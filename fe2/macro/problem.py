@@ -26,7 +26,7 @@ row, when a cut-back would go below ``NewtonOptions.min_increment``, or after
 ``max_total_cutbacks`` failed attempts in all, so a failure that persists at
 a few points ends the run instead of creeping towards its load.
 
-FE²: any oracle, including :class:`fe2.micro.RVE` at every quadrature point.
+FE²: any oracle, including :class:`fe2.homogenization.RVE` at every quadrature point.
 The Newton iteration uses the oracle's consistent (for an RVE: homogenized,
 statically condensed) tangent; micro histories are the regions'
 :class:`~fe2.oracle.QuadratureState` (the oracle gets the committed one,
@@ -36,7 +36,7 @@ the step, which is cut back, and the message names the global element, the
 quadrature point and the macro input there. Identical RVEs (equal
 ``fingerprint()``) in several subdomains are replaced by one shared object.
 Work counters (oracle calls, points, micro iterations, cache hits of an
-:class:`fe2.micro.EvaluationCache`) go into each :class:`StepRecord`.
+:class:`fe2.homogenization.EvaluationCache`) go into each :class:`StepRecord`.
 
 Checkpoints: :meth:`Problem.save_checkpoint` writes the macro solution, all
 committed quadrature states, the converged response that seeds the next
@@ -253,7 +253,7 @@ class StepRecord:
         not counting cache hits.
     cache_hits, cache_misses : int
         Points answered from / passed through an evaluation cache
-        (:class:`fe2.micro.EvaluationCache`); zero without one.
+        (:class:`fe2.homogenization.EvaluationCache`); zero without one.
     """
 
     t: float
@@ -545,8 +545,14 @@ class Problem:
             )
         return comps
 
-    def _component_dofs(self, facets: np.ndarray, components: tuple[int, ...] | None,
-                        where: str = "boundary"):
+    def component_dofs(self, facets: np.ndarray, components: tuple[int, ...] | None,
+                       where: str = "boundary") -> tuple[list[np.ndarray], tuple[int, ...]]:
+        """Degrees of freedom of the chosen components on ``facets``.
+
+        ``facets``: facet indices ``(n,)``; ``components``: vector components (None: all).
+        Returns one dof array per component and the components (``(0,)`` for scalar
+        problems). Bad components raise ``ValueError`` naming ``where``.
+        """
         comps = self._components(components, f"components on {where}")
         dofs = self.basis.get_dofs(facets=facets)
         if not self.vector:
@@ -575,7 +581,7 @@ class Problem:
         comps = self._components(components, f"Dirichlet components on {boundary!r}")
         _check_value(value, f"Dirichlet value on {boundary!r}", len(comps),
                      "components" if self.vector else "component")
-        dofs, comps = self._component_dofs(facets, comps)
+        dofs, comps = self.component_dofs(facets, comps)
         self.loads.append(_Load("dirichlet", boundary, value, comps, dofs))
         self._fixed = None
         return self
@@ -720,7 +726,7 @@ class Problem:
         """Message for an oracle that raised: the failing point in the global numbering.
 
         The region-local point comes from ``err.point`` (set by
-        :class:`fe2.micro.RVE`) when the region went in one call; else from
+        :class:`fe2.homogenization.RVE`) when the region went in one call; else from
         the RVE's message ``(macro point ...)``, counted from the chunk start
         noted by :func:`fe2.oracle.evaluate`; else from ``err.macro_input``
         (the first point with that input). Returns the message and the
@@ -1146,7 +1152,7 @@ class Problem:
         internal minus external nodal forces over the boundary dofs.
         """
         facets = self.boundary(boundary)
-        dofs, _ = self._component_dofs(facets, None)
+        dofs, _ = self.component_dofs(facets, None)
         r = self._last_fint - self._last_fext
         return np.array([r[np.asarray(d, dtype=np.int64)].sum() for d in dofs])
 
@@ -1188,7 +1194,8 @@ def _wants_x(oracle: Any) -> bool:
     return bool(getattr(oracle, "needs_coordinates", False))
 
 
-# "(macro point (i, j), input [...])" of fe2.micro.RVE, and the chunk note of fe2.oracle.evaluate
+# "(macro point (i, j), input [...])" of fe2.homogenization.RVE, and the chunk note of
+# fe2.oracle.evaluate
 _MACRO_POINT = re.compile(r"\s*\(macro point \(([\d, ]*)\)")
 _CHUNK = re.compile(r"\[chunk of flat points (\d+)\.\.")
 

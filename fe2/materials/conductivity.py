@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from fe2.materials import _common as c
+from fe2.materials import common as c
 from fe2.oracle import OracleBase, Response
 
 __all__ = ["LinearConductivity", "NonlinearConductivity"]

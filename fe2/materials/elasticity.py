@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fe2.materials import _common as c
+from fe2.materials import common as c
 from fe2.oracle import OracleBase, Response
 from fe2.tensors import isotropic_stiffness, lame
 

@@ -7,7 +7,7 @@ import math
 import numba
 import numpy as np
 
-from fe2.materials import _common as c
+from fe2.materials import common as c
 from fe2.oracle import OracleBase, OracleError, Response
 from fe2.tensors import lame
 

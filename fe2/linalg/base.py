@@ -50,7 +50,7 @@ class SolverStats:
     iterations: int = 0
 
 
-class _Counters:
+class Counters:
     """Mutable counters behind :class:`SolverStats`."""
 
     __slots__ = ("calls", "rhs", "factorizations", "reuses", "iterations")

@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from .atom_kernels import pair, pair_array
+from fe2.atomistic.kernels import pair, pair_array
 
 __all__ = [
     "PairPotential",
@@ -66,7 +66,7 @@ def _positive(owner: str, name: str, value: object, desc: str) -> float:
 # ---------------------------------------------------------------- numba core
 
 
-def _pair_numpy(kind: int, prm: np.ndarray, r: np.ndarray):
+def pair_numpy(kind: int, prm: np.ndarray, r: np.ndarray):
     """Numpy reference of :func:`pair` (same formulas, written independently)."""
     r = np.asarray(r, dtype=float)
     rc = prm[3]
@@ -128,7 +128,7 @@ class PairPotential:
         prm[:3] = shape
         prm[3] = 2.0 * cutoff
         if shift != "none" and math.isfinite(cutoff):
-            p0, p1, _ = _pair_numpy(self.kind, prm, np.array([cutoff]))
+            p0, p1, _ = pair_numpy(self.kind, prm, np.array([cutoff]))
             c0, c1 = float(p0[0]), float(p1[0]) if shift == "force" else 0.0
             prm[4] = c0 - c1 * cutoff
             prm[5] = c1
@@ -140,7 +140,7 @@ class PairPotential:
         """``(phi, phi', phi'')`` at distances ``r`` (any shape), each of the shape of ``r``."""
         r = np.asarray(r, dtype=float)
         if backend == "numpy":
-            return _pair_numpy(self.kind, self.params, r)
+            return pair_numpy(self.kind, self.params, r)
         if backend != "numba":
             raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
         flat = np.ascontiguousarray(r.ravel())

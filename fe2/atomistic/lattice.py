@@ -47,7 +47,7 @@ evaluation the smallest stretch ``sqrt(lambda_min(F^T F))`` proves that no shell
 outside the list enters the cutoff, else an :class:`~fe2.oracle.OracleError`
 names the point (the macro solver then cuts back its load step).
 
->>> from fe2.micro.potentials import LennardJones
+>>> from fe2.atomistic.potentials import LennardJones
 >>> cb = CauchyBorn("fcc", LennardJones(1.0, 1.0, 2.5))
 >>> round(cb.lattice_constant, 4)
 1.5496
@@ -64,12 +64,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from fe2.materials import _common as c
+from fe2.atomistic.kernels import cb_multi, cb_simple
+from fe2.atomistic.potentials import PairPotential, check_potential, pair_numpy
+from fe2.materials import common as c
 from fe2.oracle import OracleBase, OracleError, Response
 from fe2.tensors import tensor4_to_voigt
-
-from .atom_kernels import cb_multi, cb_simple
-from .potentials import PairPotential, _pair_numpy, check_potential
 
 __all__ = [
     "LATTICES",
@@ -359,7 +358,7 @@ class CauchyBorn(OracleBase):
     lattice : str or Lattice
         One of :data:`LATTICES` or a :class:`Lattice`.
     potential : PairPotential
-        :class:`~fe2.micro.potentials.LennardJones`, ``Morse`` or ``HarmonicSpring``.
+        :class:`~fe2.atomistic.potentials.LennardJones`, ``Morse`` or ``HarmonicSpring``.
     lattice_constant : float, optional
         Reference lattice constant ``a`` [length]; default: the zero-stress value
         (:meth:`equilibrium_lattice_constant`).
@@ -602,7 +601,7 @@ def _cb_numpy(cb: CauchyBorn, Ff: np.ndarray):
         r2 = np.einsum("nbi,nbi->nb", r, r)
         inside = np.ones_like(r2, dtype=bool) if pot.bonded else r2 < rc2
         rl = np.sqrt(r2)
-        phi, d1, d2 = _pair_numpy(pot.kind, pot.params, rl)
+        phi, d1, d2 = pair_numpy(pot.kind, pot.params, rl)
         beta = np.where(inside, d1 / rl, 0.0)
         alpha = np.where(inside, (d2 - d1 / rl) / r2, 0.0)
         phi = np.where(inside, phi, 0.0)

@@ -380,7 +380,7 @@ class _MicroBox:
         self.nel, self.nqp, self.nb, self.nA = op.nel, op.nqp, op.nb, op.nA
         self.Xq = np.array(self.basis.global_coordinates())  # (d, nel, nqp)
         self.dx = op.dx  # (nel, nqp), sums to 1
-        self.G = op._G  # (nel, nqp, nb, nA)
+        self.G = op.gradients  # (nel, nqp, nb, nA)
         self.Gw = self.G * self.dx[:, :, None, None]
         rmap, C = self._constraints(coupling, vector, n, order)
         self.n_red = int(rmap.max()) + 1

@@ -5,7 +5,7 @@ defines a function changes; the kernels inline :func:`pair`, so they all live
 here and a change to a potential recompiles every kernel that uses it.
 
 All kernels take points (or atoms, or bonds) first: the callers reshape at
-their boundary (``fe2.micro.lattice.CauchyBorn._compute`` for the oracle layout
+their boundary (``fe2.atomistic.lattice.CauchyBorn._compute`` for the oracle layout
 ``(d, d, *pts)``).
 """
 

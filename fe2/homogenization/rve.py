@@ -54,9 +54,9 @@ import skfem
 from scipy.spatial import cKDTree
 
 from fe2.fem import GradientOperator, check_jacobians, element_for
+from fe2.homogenization.cells import Cell
 from fe2.linalg import FactorKrylov
 from fe2.materials import LinearConductivity, LinearElastic
-from fe2.micro.cells import Cell
 from fe2.oracle import OracleBase, OracleError, Response
 
 __all__ = ["RVE", "MicroSolution", "BOUNDARY_CONDITIONS"]
@@ -435,9 +435,7 @@ class _Micro:
         # constraints
         self.bc = rve.bc
         # the fixed CSR pattern of the stiffness (no assembly: a zero matrix on the pattern)
-        if self.op._pattern is None:
-            self.op._pattern = self.op._build_pattern()
-        pat = self.op._pattern
+        pat = self.op.pattern
         self.pattern_K = sp.csr_matrix(
             (np.zeros(pat.nnz), pat.indices, pat.indptr), shape=(self.N, self.N)
         )
@@ -556,7 +554,7 @@ class RVE(OracleBase):
     Parameters
     ----------
     cell : Cell
-        Unit cell from :mod:`fe2.micro.cells`.
+        Unit cell from :mod:`fe2.homogenization.cells`.
     phases : sequence of oracles
         One material per phase id (``phases[k]`` fills the elements of phase
         ``k``), all with the same measure and the cell's dimension:
@@ -658,7 +656,7 @@ class RVE(OracleBase):
     Examples
     --------
     >>> from fe2.materials import LinearConductivity
-    >>> from fe2.micro import RVE, cells
+    >>> from fe2.homogenization import RVE, cells
     >>> rve = RVE(cells.laminate([0.5, 0.5]), [LinearConductivity(1.0), LinearConductivity(3.0)])
     >>> K = rve.effective_tensor()
     >>> round(float(K[0, 0]), 12), round(float(K[1, 1]), 12)   # harmonic, arithmetic means
@@ -684,7 +682,7 @@ class RVE(OracleBase):
     ):
         if not isinstance(cell, Cell):
             raise ValueError(
-                f"RVE: cell must be a fe2.micro.cells.Cell (e.g. cells.from_image(array)), "
+                "RVE: cell must be a fe2.homogenization.cells.Cell (e.g. cells.from_image(array)), "
                 f"got {type(cell).__name__}"
             )
         self.cell = cell

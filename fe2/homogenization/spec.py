@@ -12,7 +12,7 @@ An RVE material in a case file::
     ]
     # optional: order, intorder, rtol, max_iter
 
-``cell.type`` is a generator of :mod:`fe2.micro.cells` (``laminate``,
+``cell.type`` is a generator of :mod:`fe2.homogenization.cells` (``laminate``,
 ``checkerboard``, ``circular_inclusion``, ``inclusions``, ``random_inclusions``)
 with its parameters, ``"image"`` with ``file`` (a ``.npy`` array of phase ids) and
 optional ``size``, or ``"mesh"`` with ``file`` (any mesh :func:`fe2.io.read_mesh`
@@ -54,7 +54,7 @@ def _call(func, kwargs: dict, where: str):
 
 def cell_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = ".",
                    where: str = "cell"):
-    """Build a :class:`fe2.micro.cells.Cell` from a table (see the module notes).
+    """Build a :class:`fe2.homogenization.cells.Cell` from a table (see the module notes).
 
     Parameters
     ----------
@@ -73,7 +73,7 @@ def cell_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = "."
         Unknown type or parameter, missing file, or a cell whose dimension is
         not ``dim``.
     """
-    from fe2.micro import cells
+    from fe2.homogenization import cells
 
     if not isinstance(spec, Mapping) or "type" not in spec:
         raise ValueError(f"{where}: needs a table with a 'type', one of {', '.join(CELL_TYPES)}")
@@ -105,13 +105,13 @@ def cell_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = "."
 
 def rve_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = ".",
                   where: str = "RVE"):
-    """Build a :class:`fe2.micro.RVE` from a table (see the module notes).
+    """Build a :class:`fe2.homogenization.RVE` from a table (see the module notes).
 
     ``phases`` is a list of material tables (:func:`fe2.materials.from_dict`),
     indexed by phase id. Errors name the offending field under ``where``.
     """
+    from fe2.homogenization.rve import RVE
     from fe2.materials import from_dict as material_from_dict
-    from fe2.micro.rve import RVE
 
     unknown = [k for k in spec if k not in _RVE_KEYS]
     if unknown:

@@ -1,6 +1,6 @@
 """An explicit evaluation cache: skip points whose input and history did not change.
 
-:class:`EvaluationCache` wraps any oracle (typically an :class:`~fe2.micro.RVE`
+:class:`EvaluationCache` wraps any oracle (typically an :class:`~fe2.homogenization.RVE`
 with nonlinear phases) and remembers, for every point of the last batch, the
 input, the coordinates, the committed state it was given and the answer. At
 the next call it hands the wrapped oracle only the points where any of these

@@ -6,7 +6,7 @@ spacing; every other atom follows by interpolation, ``x_a = sum_I N_I(X_a) x_I``
 
 Local QC
     :class:`LocalQC` is the finite-strain macro :class:`~fe2.macro.Problem` with
-    the :class:`~fe2.micro.lattice.CauchyBorn` oracle on a mesh whose nodes are
+    the :class:`~fe2.atomistic.lattice.CauchyBorn` oracle on a mesh whose nodes are
     lattice sites (:func:`lattice_mesh`): the energy is ``int W(F) dV``.
 
 Cluster QC
@@ -56,10 +56,11 @@ import scipy.sparse.linalg as spla
 import skfem
 from scipy.spatial import ConvexHull, Delaunay, cKDTree
 
-from .atom_kernels import block_positions, locate, pair_coefficients, project_hessian
-from .atomistic import NeighbourList, build_pairs, minimize_energy, pair_energy
-from .lattice import CauchyBorn, Crystal
-from .potentials import PairPotential, check_potential
+from fe2.atomistic.kernels import block_positions, locate, pair_coefficients, project_hessian
+from fe2.atomistic.lattice import CauchyBorn, Crystal
+from fe2.atomistic.neighbours import NeighbourList, build_pairs
+from fe2.atomistic.potentials import PairPotential, check_potential
+from fe2.atomistic.system import minimize_energy, pair_energy
 
 __all__ = [
     "lattice_mesh",
