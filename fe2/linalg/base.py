@@ -67,6 +67,7 @@ class Counters:
         return A, b
 
     def snapshot(self) -> SolverStats:
+        """The counters as a frozen :class:`SolverStats`."""
         return SolverStats(
             calls=self.calls,
             rhs=self.rhs,
@@ -119,6 +120,7 @@ class PatternKey:
         self.data = A.data.copy() if keep_values else None
 
     def same_pattern(self, A) -> bool:
+        """``A`` (CSR) has the remembered shape and pattern."""
         return (
             A.shape == self.shape
             and np.array_equal(A.indptr, self.indptr)
@@ -126,9 +128,11 @@ class PatternKey:
         )
 
     def same_values(self, A) -> bool:
+        """``A`` (same pattern) has the remembered values."""
         return self.data is not None and np.array_equal(A.data, self.data)
 
     def update_values(self, A) -> None:
+        """Remember the values of ``A`` (same pattern)."""
         if self.data is not None:
             self.data[...] = A.data
 
