@@ -53,7 +53,7 @@ def run(quick: bool) -> StudyResult:
         "KUBC ≥ periodic ≥ TUBC ≥ Reuss for every cell (minimum eigenvalue of each difference "
         "≥ -1e-10 relative); the ensemble-mean gap (KUBC - TUBC)/periodic of the isotropic "
         "scalar (mean conductivity eigenvalue; bulk modulus) decreases monotonically with L "
-        "with a fitted exponent ≈ -1 (accepted [-1.35, -0.6], sizes L ≥ 8). Random gmsh disk "
+        "with a fitted exponent ≈ -1 (a boundary layer of one voxel; accepted [-1.1, -0.75], sizes L ≥ 8; observed -0.86 to -0.92). Random gmsh disk "
         "cells (1, 4, 16 inclusions at 30 %) obey the same ordering and the same trend.",
     )
     table = Table(["physics", "L", "mean KUBC", "mean periodic", "mean TUBC", "gap",
@@ -86,7 +86,7 @@ def run(quick: bool) -> StudyResult:
         res.check(Check.holds(f"{name}: mean gap decreases with L", bool(np.all(np.diff(g) < 0)),
                               "strictly decreasing", ", ".join(f"{x:.3f}" for x in g)))
         expo = float(np.polyfit(np.log(La[La >= 8]), np.log(g[La >= 8]), 1)[0])
-        res.check(Check.within(f"{name}: fitted exponent of the gap vs L", expo, -1.35, -0.6))
+        res.check(Check.within(f"{name}: fitted exponent of the gap vs L", expo, -1.1, -0.75))
         plots.append(Plot(f"gap_{name}", f"{name}: (KUBC - TUBC)/periodic, ensemble mean",
                           "L", "relative gap", [Series(name, Ls, gaps)],
                           slopes=[(-1.0, "slope -1")]))

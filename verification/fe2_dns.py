@@ -197,7 +197,7 @@ def run(quick: bool) -> StudyResult:
         "every voxel of every cell meshed; FE²: one macro quad (4 RVEs) with the periodic RVE "
         "of the same cell. Expected: the relative difference of the final reaction and of the "
         "external work decreases monotonically as eps -> 0 (free-edge boundary layer of "
-        "width ~eps: observed order about 1), below 2 % at eps = 1/16.",
+        "width ~eps: observed order 1, accepted [0.85, 1.15]), below 2 % at eps = 1/16.",
     )
     rows = compare(inv)
     table = Table(["eps", "DNS elements", "DNS dofs", "DNS CPU s", "FE² CPU s", "speed-up (CPU)",
@@ -216,7 +216,7 @@ def run(quick: bool) -> StudyResult:
                           "monotone decrease", ", ".join(f"{v:.3g}" for v in dw)))
     if len(rows) >= 3:
         rate = float(np.polyfit(np.log(eps), np.log(dr), 1)[0])
-        res.check(Check.within("observed order of the reaction difference", rate, 0.6, 1.5))
+        res.check(Check.within("observed order of the reaction difference", rate, 0.85, 1.15))
         i16 = [i for i, r in enumerate(rows) if math.isclose(r["eps"], 1 / 16)]
         if i16:
             res.check(Check.at_most("reaction difference at eps = 1/16", dr[i16[0]], 0.02))
