@@ -53,7 +53,8 @@ def run(quick: bool) -> StudyResult:
         "KUBC ≥ periodic ≥ TUBC ≥ Reuss for every cell (minimum eigenvalue of each difference "
         "≥ -1e-10 relative); the ensemble-mean gap (KUBC - TUBC)/periodic of the isotropic "
         "scalar (mean conductivity eigenvalue; bulk modulus) decreases monotonically with L "
-        "with a fitted exponent ≈ -1 (a boundary layer of one voxel; accepted [-1.1, -0.75], sizes L ≥ 8; observed -0.86 to -0.92). Random gmsh disk "
+        "with a fitted exponent ≈ -1 (a boundary layer of one voxel; accepted [-1.1, -0.75], "
+        "sizes L ≥ 8; observed -0.86 to -0.92). Random gmsh disk "
         "cells (1, 4, 16 inclusions at 30 %) obey the same ordering and the same trend.",
     )
     table = Table(["physics", "L", "mean KUBC", "mean periodic", "mean TUBC", "gap",
