@@ -7,11 +7,13 @@
 - :func:`write_vtu` and :class:`PVDWriter` write VTU files and ``.pvd`` time
   series (point data, cell data, quadrature data reduced by
   :func:`quadrature_to_cell`); :func:`read_pvd` reads a collection back.
+- :class:`Progress`: a tqdm bar on a terminal, plain lines otherwise.
 - :func:`render_png` and :func:`render_voxels_png` make off-screen pyvista
   pictures (pyvista is imported only when they are called).
 """
 
 from .mesh import MeshError, boundary_facets, read_mesh, subdomain_elements
+from .progress import Progress
 from .render import render_png, render_voxels_png
 from .vtk import PVDWriter, quadrature_to_cell, read_pvd, write_vtu
 
@@ -26,4 +28,5 @@ __all__ = [
     "quadrature_to_cell",
     "render_png",
     "render_voxels_png",
+    "Progress",
 ]

@@ -66,6 +66,7 @@ import skfem
 from skfem import LinearForm
 
 from ..fem import GradientOperator, check_jacobians, element_for
+from ..io import Progress
 from ..linalg import SolverError
 from ..oracle import OracleError, QuadratureState, Response
 from ..oracle import evaluate as evaluate_oracle
@@ -460,6 +461,8 @@ class Problem:
         self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         #: converged load steps so far (over all solve calls, and before a checkpoint)
         self.steps_done = 0
+        self._progress: Progress | None = None  # set by solve(progress=...) while it runs
+        self._progress_mark = (0.0, 0)  # (time, micro solves) at the start of the solve
 
     # ------------------------------------------------------------------ set-up
     def _make_regions(self, oracle: Any) -> list[_Region]:
@@ -802,6 +805,9 @@ class Problem:
             ref = max(float(np.linalg.norm(fext)), float(np.linalg.norm(fint)), 1e-300)
             residuals.append(rn)
             log.debug("t=%.4g it=%d |r|=%.3e ref=%.3e", t, it, rn, ref)
+            if self._progress is not None:
+                self._progress.status(step=self.steps_done + 1, t=t, newton=it, residual=rn,
+                                      micro_per_s=self._micro_rate())
             if not np.isfinite(rn):
                 raise StepFailure(f"non-finite residual at iteration {it}")
             if not pending and rn <= opts.rtol * ref + opts.atol:
@@ -870,6 +876,7 @@ class Problem:
         reactions: tuple[str, ...] = (),
         callback: Callable[[Problem, StepRecord], None] | None = None,
         t_end: float = 1.0,
+        progress: bool | Progress = False,
     ) -> Solution:
         """Load-step from the current load factor to ``t_end`` with Newton and cut-back.
 
@@ -884,6 +891,15 @@ class Problem:
             (write output, checkpoints).
         t_end : float
             Final load factor (default 1).
+        progress : bool or fe2.io.Progress
+            Show progress (default False: quiet): True makes a
+            :class:`fe2.io.Progress` over the load-factor range, a bar with the
+            load step, Newton iteration, micro solves (oracle points evaluated,
+            cache hits excluded) per second and the estimated time left on a
+            terminal, one log line per converged step otherwise. A
+            ``Progress`` instance (e.g. with ``total=1`` shared by several
+            ``solve`` calls) is advanced by each converged increment and left
+            open. Progress output never changes the results.
 
         Raises
         ------
@@ -916,6 +932,37 @@ class Problem:
             )
         for name in reactions:
             self.boundary(name)
+        if isinstance(progress, Progress):
+            bar, own = progress, False
+        elif isinstance(progress, bool | np.bool_):
+            bar = Progress(total=float(t_end - self.t), desc=self.name, unit="load",
+                           enabled=bool(progress), integer=False)
+            own = True
+        else:
+            raise ValueError(f"progress must be a bool or a fe2.io.Progress, got {progress!r}")
+        self._progress = bar if bar.enabled else None
+        self._progress_mark = (time.perf_counter(), self._micro_solves())
+        try:
+            return self._solve(opts, reactions, callback, t_end)
+        finally:
+            self._progress = None
+            if own:
+                bar.close()
+
+    def _micro_solves(self) -> int:
+        """Oracle points evaluated so far, cache hits excluded."""
+        return self.counters["points"] - self.counters["cache_hits"]
+
+    def _micro_rate(self) -> float:
+        """Micro solves per second since the start of the running solve."""
+        t0, n0 = self._progress_mark
+        dt = time.perf_counter() - t0
+        return (self._micro_solves() - n0) / dt if dt > 0 else 0.0
+
+    def _solve(self, opts: NewtonOptions, reactions: tuple[str, ...],
+               callback: Callable[[Problem, StepRecord], None] | None, t_end: float
+               ) -> Solution:
+        """The load stepping of :meth:`solve` (arguments checked)."""
         sol = Solution(u=self.u)
         react: dict[str, list] = {name: [] for name in reactions}
         saved, self._resume_stepping = self._resume_stepping, None
@@ -959,6 +1006,7 @@ class Problem:
                     raise self._stopped(why, t_end, total, failures, err) from err
                 dt *= 0.5
                 continue
+            t_prev = self.t
             self.u = u_new
             self.t = t_new
             self._converged = self._trial_converged
@@ -978,6 +1026,11 @@ class Problem:
                 "step %d: t=%.4g converged in %d Newton iterations (%.2fs%s)",
                 self.steps_done, t_new, rec.iterations, rec.seconds, hits,
             )
+            if self._progress is not None:
+                self._progress.advance(
+                    t_new - t_prev, f"step {self.steps_done}: t={t_new:.4g} converged",
+                    newton=rec.iterations, cutbacks=cut or None,
+                    micro_per_s=self._micro_rate())
             cut = 0
             if rec.iterations <= max(2, opts.max_iter // 4):
                 dt = min(dt * opts.grow, dt0)
