@@ -37,11 +37,8 @@ Shapes follow :mod:`fe2.oracle`: tensor indices first, macro points last.
 from __future__ import annotations
 
 import copy
-import functools
-import hashlib
 import logging
 import threading
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -51,10 +48,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import skfem
-from scipy.spatial import cKDTree
 
 from fe2.fem import GradientOperator, check_jacobians, element_for
+from fe2.homogenization.averages import hill_mandel, hill_mandel_form
 from fe2.homogenization.cells import Cell
+from fe2.homogenization.constraints import KINDS, ConstrainedSystem, micro_constraints
+from fe2.homogenization.fingerprint import fingerprint
+from fe2.homogenization.micro_output import write_micro_solution
 from fe2.linalg import FactorKrylov
 from fe2.materials import LinearConductivity, LinearElastic
 from fe2.oracle import OracleBase, OracleError, Response
@@ -63,7 +63,7 @@ __all__ = ["RVE", "MicroSolution", "BOUNDARY_CONDITIONS"]
 
 log = logging.getLogger(__name__)
 
-BOUNDARY_CONDITIONS: tuple[str, ...] = ("periodic", "kubc", "tubc")
+BOUNDARY_CONDITIONS: tuple[str, ...] = KINDS
 _ETA_MAX = 1e-3  # largest relative tolerance of an inexact micro Newton step's linear solve
 _COND_RTOL = 1e-8  # relative tolerance of the condensation solves (symmetric K)
 _MEASURES = ("gradient", "strain", "deformation_gradient")
@@ -152,82 +152,6 @@ class _Point:
     K: sp.csr_matrix | None = None  # (N, N) micro stiffness at the last iterate
 
 
-# ---------------------------------------------------------------- constrained system
-
-
-class _System:
-    """Reduced (KUBC / periodic) or augmented (TUBC) system with a fixed CSR pattern.
-
-    ``rmap (N,)`` gives the reduced index of every full dof (-1: fixed);
-    ``C (m, N)`` holds the constraint rows (TUBC; nonzero on boundary dofs
-    only). The matrix is
-    ``[[P^T K P, P^T C^T], [C P, 0]]`` with ``P[i, rmap[i]] = 1``.
-    """
-
-    def __init__(self, K0: sp.csr_matrix, rmap: np.ndarray, C: np.ndarray | None):
-        N = K0.shape[0]
-        self.N = N
-        self.rmap = rmap
-        self.n_red = int(rmap.max()) + 1
-        self.m = 0 if C is None else C.shape[0]
-        self.n = self.n_red + self.m
-        keep_rows = np.flatnonzero(rmap >= 0)
-        self.P = sp.csr_matrix(
-            (np.ones(keep_rows.size), (keep_rows, rmap[keep_rows])), shape=(N, self.n_red)
-        )
-        self.PT = self.P.T.tocsr()
-        rows = np.repeat(np.arange(N), np.diff(K0.indptr))
-        rr, rc = rmap[rows], rmap[K0.indices]
-        self.keep = (rr >= 0) & (rc >= 0)
-        keys = [rr[self.keep].astype(np.int64) * self.n + rc[self.keep]]
-        cdata = np.zeros(0)
-        if C is not None:
-            a, j = np.nonzero(C)
-            ri = self.n_red + a.astype(np.int64)
-            cj = rmap[j].astype(np.int64)
-            ok = cj >= 0
-            ri, cj, vals = ri[ok], cj[ok], C[a[ok], j[ok]]
-            keys += [ri * self.n + cj, cj * self.n + ri]
-            cdata = np.concatenate([vals, vals])
-        allkeys = np.concatenate(keys)
-        uniq, inv = np.unique(allkeys, return_inverse=True)
-        nk = int(self.keep.sum())
-        self.pos_K = inv[:nk]
-        self.nnz = uniq.size
-        self.const = np.bincount(inv[nk:], weights=cdata, minlength=self.nnz)
-        self.indices = (uniq % self.n).astype(np.int32)
-        self.indptr = np.zeros(self.n + 1, dtype=np.int32)
-        np.cumsum(np.bincount(uniq // self.n, minlength=self.n), out=self.indptr[1:])
-        self.C = C
-        if C is not None:
-            self._CCt_inv = np.linalg.inv(C @ C.T)
-
-    def matrix(self, K: sp.csr_matrix) -> sp.csr_matrix:
-        """System matrix for the full stiffness ``K`` (same pattern every call)."""
-        data = np.bincount(self.pos_K, weights=K.data[self.keep], minlength=self.nnz)
-        data += self.const
-        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
-
-    def rhs(self, F: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-        """``-[P^T F; C w]`` for ``F (N,)`` or ``(N, k)`` (``w`` None: zero constraint part)."""
-        top = self.PT @ F
-        if self.m == 0:
-            return -top
-        bot = np.zeros((self.m,) + F.shape[1:]) if w is None else self.C @ w
-        return -np.concatenate([top, bot], axis=0)
-
-    def expand(self, x: np.ndarray) -> np.ndarray:
-        """Full fluctuation increment ``P x[:n_red]``."""
-        return self.P @ x[: self.n_red]
-
-    def residual_norm(self, f: np.ndarray, w: np.ndarray) -> float:
-        """Norm of the equilibrium residual (TUBC: with the best multipliers, and ``C w``)."""
-        if self.m == 0:
-            return float(np.linalg.norm(self.PT @ f))
-        lam = self._CCt_inv @ (self.C @ f)
-        return float(np.hypot(np.linalg.norm(f - self.C.T @ lam), np.linalg.norm(self.C @ w)))
-
-
 def _linear_solve(
     m: _Micro, A: sp.csr_matrix, b: np.ndarray, rtol: float | None = None
 ) -> np.ndarray:
@@ -261,88 +185,6 @@ def _major_symmetric(tangent: np.ndarray, k: int) -> bool:
     n = int(np.prod(tangent.shape[:k]))
     t = tangent.reshape(n, n, -1)
     return bool(np.allclose(t, t.transpose(1, 0, 2), rtol=1e-12, atol=1e-14 * np.abs(t).max()))
-
-
-def _digest(h: Any, obj: Any, depth: int = 0) -> None:
-    """Feed the content of ``obj`` to the hash ``h``: everything that determines an answer.
-
-    Numbers, strings, arrays and containers by value; objects by type and all
-    their attributes; functions by module, qualified name, byte code,
-    constants, defaults and the values of their closure cells (so two
-    closures or lambdas with different parameters differ); bound methods by
-    function and instance; classes, modules and builtins by name. Global
-    variables a function reads are not hashed (the same function object reads
-    the same globals). Anything whose content cannot be inspected (no
-    ``__dict__``, e.g. a lock or a C object) and anything nested deeper than
-    12 levels (a cycle?) is hashed by its identity, so that it is shared only
-    with itself: an unknown object refuses sharing instead of being taken for
-    an equal one.
-    """
-    if depth > 12:
-        h.update(f"id:{id(obj)};".encode())
-    elif obj is None or isinstance(obj, bool | int | float | complex | str | bytes | np.generic):
-        h.update(f"{type(obj).__name__}:{obj!r};".encode())
-    elif isinstance(obj, np.ndarray):
-        a = np.ascontiguousarray(obj)
-        h.update(f"array:{a.dtype.str}:{a.shape};".encode())
-        if a.dtype.hasobject:
-            _digest(h, a.ravel().tolist(), depth + 1)
-        else:
-            h.update(a.tobytes())
-    elif isinstance(obj, list | tuple):
-        h.update(f"{type(obj).__name__}:{len(obj)}[".encode())
-        for x in obj:
-            _digest(h, x, depth + 1)
-        h.update(b"]")
-    elif isinstance(obj, set | frozenset):
-        parts = []
-        for x in obj:
-            hx = hashlib.sha256()
-            _digest(hx, x, depth + 1)
-            parts.append(hx.hexdigest())
-        h.update(f"set:{len(obj)}{{{','.join(sorted(parts))}}}".encode())
-    elif isinstance(obj, dict):
-        h.update(f"dict:{len(obj)}{{".encode())
-        for k in sorted(obj, key=repr):
-            _digest(h, repr(k), depth + 1)
-            _digest(h, obj[k], depth + 1)
-        h.update(b"}")
-    elif isinstance(obj, functools.partial):
-        h.update(b"partial:")
-        _digest(h, (obj.func, obj.args, obj.keywords), depth + 1)
-    elif isinstance(obj, types.MethodType):
-        h.update(b"method:")
-        _digest(h, (obj.__func__, obj.__self__), depth + 1)
-    elif isinstance(obj, types.FunctionType):
-        h.update(f"function:{obj.__module__}.{obj.__qualname__};".encode())
-        cells = []
-        for c in obj.__closure__ or ():
-            try:
-                cells.append(c.cell_contents)
-            except ValueError:  # an empty cell
-                cells.append(("<empty cell>",))
-        _digest(h, (obj.__code__, obj.__defaults__, obj.__kwdefaults__, cells), depth + 1)
-    elif isinstance(obj, types.CodeType):
-        h.update(b"code:")
-        h.update(obj.co_code)
-        _digest(h, (obj.co_consts, obj.co_names, obj.co_varnames, obj.co_freevars,
-                    obj.co_cellvars), depth + 1)
-    elif isinstance(obj, type | types.ModuleType | np.ufunc) or (
-        isinstance(obj, types.BuiltinFunctionType)
-        and (obj.__self__ is None or isinstance(obj.__self__, types.ModuleType))
-    ):
-        name = getattr(obj, "__qualname__", None) or obj.__name__
-        h.update(f"named:{getattr(obj, '__module__', '')}.{name};".encode())
-    elif isinstance(obj, types.BuiltinMethodType):  # a C method bound to an instance
-        h.update(f"builtin-method:{obj.__name__};".encode())
-        _digest(h, obj.__self__, depth + 1)
-    elif hasattr(obj, "__dict__") and isinstance(vars(obj), dict):
-        h.update(f"obj:{type(obj).__module__}.{type(obj).__qualname__}".encode())
-        _digest(h, vars(obj), depth + 1)
-    else:  # no inspectable content: this very object only
-        log.debug("fingerprint: %s has no inspectable content; hashed by identity",
-                  type(obj).__qualname__)
-        h.update(f"id:{type(obj).__qualname__}:{id(obj)};".encode())
 
 
 def _default_solver() -> FactorKrylov:
@@ -439,109 +281,18 @@ class _Micro:
         self.pattern_K = sp.csr_matrix(
             (np.zeros(pat.nnz), pat.indices, pat.indptr), shape=(self.N, self.N)
         )
-        rmap, C = self._constraints(cell)
-        self.rmap = rmap
-        self._C_unscaled = C
-        self.system: _System | None = None
+        self.constraints = micro_constraints(basis, rve.bc, origin=cell.origin, size=cell.size)
+        self.rmap = self.constraints.rmap
+        self.system: ConstrainedSystem | None = None
         self.solver = (rve.solver or _default_solver)()
 
-    # .............................................................. constraints
-
-    def _constraints(self, cell: Cell) -> tuple[np.ndarray, np.ndarray | None]:
-        N = self.N
-        if self.bc == "kubc":
-            fixed = np.asarray(self.basis.get_dofs().all())
-            rmap = np.full(N, -1, dtype=np.int64)
-            free = np.setdiff1d(np.arange(N), fixed)
-            rmap[free] = np.arange(free.size)
-            return rmap, None
-        if self.bc == "periodic":
-            return self._periodic_map(cell), None
-        # tubc: <grad w> = 0 and the boundary mean of w = 0, by multipliers
-        rows = []
-        const = np.zeros(self.ishape + (self.nel, self.nqp))
-        op = self.op
-        if self.op.kind == "strain":
-            op = GradientOperator(self.basis, "deformation_gradient")
-        for idx in np.ndindex(*self.ishape):
-            const[...] = 0.0
-            const[idx] = 1.0
-            rows.append(op.internal_force(const))
-        fb = skfem.FacetBasis(self.basis.mesh, self.basis.elem)
-        if len(self.comp_dofs) == 1:
-            rows.append(skfem.asm(skfem.LinearForm(lambda v, w: v), fb))
-        else:
-            for i in range(len(self.comp_dofs)):
-                rows.append(skfem.asm(skfem.LinearForm(lambda v, w, i=i: v[i]), fb))
-        C = np.asarray(rows)
-        # interior dofs contribute nothing to int grad w = int_boundary w x n; drop round-off
-        C[np.abs(C) < 1e-12 * np.abs(C).max(axis=1, keepdims=True)] = 0.0
-        return np.arange(N, dtype=np.int64), C
-
-    def _periodic_map(self, cell: Cell) -> np.ndarray:
-        X, N, d = self.X, self.N, self.d
-        lo = np.asarray(cell.origin)
-        L = np.asarray(cell.size)
-        tol = 1e-7 * L.max()
-        on_lo = np.abs(X - lo[:, None]) < tol
-        on_hi = np.abs(X - (lo + L)[:, None]) < tol
-        canon = np.where(on_hi, lo[:, None], X)
-        master = np.arange(N)
-        pinned = []
-        for idx in self.comp_dofs:
-            tree = cKDTree(X[:, idx].T)
-            slaves = idx[on_hi[:, idx].any(axis=0)]
-            if slaves.size:
-                dist, j = tree.query(canon[:, slaves].T)
-                bad = np.flatnonzero(dist > tol)
-                if bad.size:
-                    s = int(slaves[bad[0]])
-                    raise ValueError(self._unmatched(s, canon[:, s], bad.size, tol))
-                master[slaves] = idx[j]
-            for a in range(d):
-                src = idx[on_lo[a, idx]]
-                target = X[:, src].copy()
-                target[a] += L[a]
-                dist, _ = tree.query(target.T)
-                bad = np.flatnonzero(dist > tol)
-                if bad.size:
-                    s = int(src[bad[0]])
-                    raise ValueError(self._unmatched(s, target[:, bad[0]], bad.size, tol))
-            corner = idx[on_lo[:, idx].all(axis=0)]
-            if corner.size != 1:
-                raise ValueError(
-                    f"periodic bc: expected one node at the box corner {lo.tolist()}, "
-                    f"found {corner.size}"
-                )
-            pinned.append(int(corner[0]))
-        rmap = np.full(N, -1, dtype=np.int64)
-        masters = np.flatnonzero(master == np.arange(N))
-        masters = np.setdiff1d(masters, pinned)
-        rmap[masters] = np.arange(masters.size)
-        rmap = rmap[master]
-        return rmap
-
-    def _unmatched(self, dof: int, target: np.ndarray, count: int, tol: float) -> str:
-        nodal = np.asarray(self.basis.nodal_dofs)
-        hit = np.argwhere(nodal == dof)
-        what = f"mesh node {int(hit[0, 1])}" if hit.size else f"dof {dof}"
-        x = ", ".join(f"{v:.6g}" for v in self.X[:, dof])
-        t = ", ".join(f"{v:.6g}" for v in target)
-        return (
-            f"periodic bc: boundary nodes do not match: {what} at ({x}) has no partner at "
-            f"({t}) on the opposite face (tolerance {tol:.1e}; {count} such nodes); periodic "
-            "conditions need a mesh whose opposite boundary nodes match"
-        )
-
-    def ensure_system(self, K0: sp.csr_matrix) -> _System:
-        """Build the constrained system once, scaling constraint rows to the stiffness."""
+    def ensure_system(self, K0: sp.csr_matrix) -> ConstrainedSystem:
+        """Build the constrained system once, scaling multiplier rows to the stiffness ``K0``."""
         if self.system is None:
-            C = self._C_unscaled
-            if C is not None:
-                diag = np.abs(K0.diagonal())
-                scale = float(diag.mean()) if diag.size and diag.mean() > 0 else 1.0
-                C = C * (scale / np.abs(C).max(axis=1))[:, None]
-            self.system = _System(self.pattern_K, self.rmap, C)
+            diag = np.abs(K0.diagonal())
+            scale = float(diag.mean()) if diag.size and diag.mean() > 0 else 1.0
+            self.system = ConstrainedSystem.for_matrix(self.constraints.scaled(scale),
+                                                       self.pattern_K)
         return self.system
 
 
@@ -780,15 +531,12 @@ class RVE(OracleBase):
         with itself). Equal fingerprints mean interchangeable oracles.
         """
         m = self._micro()
-        h = hashlib.sha256()
-        for part in (
+        return fingerprint(
             type(self).__qualname__, self.measure, self.bc, self.order, self.intorder,
             self.rtol, self.max_iter, self.predictor, self.mixed, self.mixed_flux,
             self.solver, tuple(self.cell.size), self.cell.origin, type(m.mesh).__name__,
             np.asarray(m.mesh.p), np.asarray(m.mesh.t), m.phase, self.phases,
-        ):
-            _digest(h, part)
-        return h.hexdigest()
+        )
 
     def __getstate__(self) -> dict:
         if self.linear and self._lin is None:
@@ -936,9 +684,7 @@ class RVE(OracleBase):
         U = m.A + dW
         T = (U.T @ (K @ U) if sym else m.A.T @ (KA + K @ dW)) / V
         Sigma = m.A.T @ f / V
-        mean_g = np.einsum("...eq,eq->...", gq, m.op.dx) / V
-        work = float(np.sum(flux * gq * m.op.dx)) / V
-        hm = abs(work - float(np.sum(Sigma.reshape(m.ishape) * mean_g)))
+        hm = hill_mandel(flux, gq, m.op.dx, V).residual
         return _Point(Sigma, T, w, hist, it, converged, hm, gq, flux, dW=dW, K=K)
 
     def _solve_point(
@@ -1046,13 +792,16 @@ class RVE(OracleBase):
         return r, x.reshape(self.input_shape)
 
     def _linearization(self) -> tuple[np.ndarray, np.ndarray]:
-        """Tangent at zero input and virgin state ``(nH, nH)`` and the Hill–Mandel form."""
+        """Tangent at zero input and virgin state ``(nH, nH)``, and its Hill–Mandel form.
+
+        The form ``(nH, nH)`` is :func:`~fe2.homogenization.averages.hill_mandel_form` of
+        the linearized cell's unit load cases.
+        """
         if self._lin is None:
             m = self._micro()
             h = np.zeros(m.nH)
             try:
                 r = self._newton(m, h, m.hist0, np.zeros(m.N))
-                # Hill–Mandel form: <eps : C : eps> - E : C_hom : E for the linear fluctuation
                 tq = self._materials(m, m.op.measure(np.zeros(m.N)), m.hist0)[1]
                 if r.iterations == 0:  # Newton stayed at w = 0: its condensation is this one
                     K, dW = r.K, r.dW
@@ -1066,7 +815,14 @@ class RVE(OracleBase):
                 U = m.A + dW
             except _MicroFailure as err:
                 raise ValueError(f"RVE: the cell problem at zero input fails: {err}") from err
-            M = U.T @ (K @ U) / m.volume - r.tangent
+            # Hill–Mandel form of the linear response: M[a, b] = <q_a : g_b> - <q_a> : <g_b>
+            # for the micro fields of the unit inputs (residual at input h: |h^T M h|)
+            g0 = m.op.measure(np.zeros(m.N))
+            gU = np.stack([m.op.measure(U[:, a]) - g0 for a in range(m.nH)])
+            k = len(m.ishape)
+            qU = np.einsum(tq, list(range(2 * k + 2)), gU, [2 * k + 2] + list(range(k, 2 * k + 2)),
+                           [2 * k + 2] + list(range(k)) + [2 * k, 2 * k + 1])
+            M = hill_mandel_form(qU, gU, m.op.dx, m.volume)
             self._lin = (r.tangent, M)
             self._lin_fields = (np.asarray(dW), tq)
         return self._lin
@@ -1102,11 +858,8 @@ class RVE(OracleBase):
         rn = system.residual_norm(f, w)
         if not (rn <= self.rtol * np.linalg.norm(f) or rn == 0.0):
             return None, w
-        V = m.volume
-        Sigma = m.A.T @ f / V
-        mean_g = np.einsum("...eq,eq->...", gq, m.op.dx) / V
-        work = float(np.sum(flux * gq * m.op.dx)) / V
-        hm = abs(work - float(np.sum(Sigma.reshape(m.ishape) * mean_g)))
+        Sigma = m.A.T @ f / m.volume
+        hm = hill_mandel(flux, gq, m.op.dx, m.volume).residual
         return _Point(Sigma, C.copy(), w, hist, 0, True, hm, gq, flux, predicted=True), w
 
     # .............................................................. public API
@@ -1317,8 +1070,6 @@ class RVE(OracleBase):
             ``"strain"``, ``"deformation_gradient"``) and flux (``"flux"``,
             ``"stress"``, ``"first_piola_kirchhoff"``).
         """
-        from fe2.io import write_vtu
-
         g = np.asarray(g, dtype=float)
         pts = self.check_input(g)
         path = Path(path)
@@ -1332,26 +1083,8 @@ class RVE(OracleBase):
                     raise ValueError(f"RVE.write_vtu: point {p} is outside the batch {pts}")
                 name = "_".join(str(i) for i in p)
                 jobs.append((p, path.with_name(f"{path.stem}_{name}{path.suffix or '.vtu'}")))
-        m = self._micro()
-        names = {
-            "gradient": ("u", "gradient", "flux"),
-            "strain": ("displacement", "strain", "stress"),
-            "deformation_gradient": ("displacement", "deformation_gradient",
-                                     "first_piola_kirchhoff"),
-        }[self.measure]
-        nodal = np.asarray(m.basis.nodal_dofs)
         out = []
         for p, fname in jobs:
             st = None if state is None else {k: np.asarray(v)[(...,) + p] for k, v in state.items()}
-            sol = self.solve(g[(...,) + p], st)
-            wq = sol.dx / sol.dx.sum(axis=1, keepdims=True)
-            cell_avg = {
-                names[1]: np.moveaxis(np.einsum("...eq,eq->...e", sol.measure, wq), -1, 0),
-                names[2]: np.moveaxis(np.einsum("...eq,eq->...e", sol.flux, wq), -1, 0),
-                "phase": sol.phase,
-            }
-            point = {names[0]: sol.u[nodal].T, "fluctuation": sol.w[nodal].T}
-            if self.measure == "gradient":
-                point = {k: v[:, 0] for k, v in point.items()}
-            out.append(write_vtu(fname, m.mesh, point_data=point, cell_data=cell_avg))
+            out.append(write_micro_solution(fname, self.solve(g[(...,) + p], st), self.measure))
         return out
