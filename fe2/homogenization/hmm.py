@@ -76,6 +76,7 @@ import scipy.sparse as sp
 import skfem
 
 from fe2.fem import GradientOperator, element_for
+from fe2.homogenization.constraints import ConstrainedSystem, micro_constraints
 from fe2.oracle import OracleBase, OracleError, Response
 
 __all__ = [
@@ -382,41 +383,11 @@ class _MicroBox:
         self.dx = op.dx  # (nel, nqp), sums to 1
         self.G = op.gradients  # (nel, nqp, nb, nA)
         self.Gw = self.G * self.dx[:, :, None, None]
-        rmap, C = self._constraints(coupling, vector, n, order)
-        self.n_red = int(rmap.max()) + 1
-        self.m = 0 if C is None else C.shape[0]
-        self.n = self.n_red + self.m
-        # element entry (e, i, j) -> position in the reduced CSR pattern
-        edofs = op.element_dofs.T  # (nel, nb)
-        ri = rmap[edofs]  # (nel, nb)
-        rows = np.repeat(ri, self.nb, axis=1).ravel()
-        cols = np.tile(ri, (1, self.nb)).ravel()
-        keep = (rows >= 0) & (cols >= 0)
-        keys = [rows[keep].astype(np.int64) * self.n + cols[keep]]
-        cvals = np.zeros(0)
-        if C is not None:
-            a, j = np.nonzero(C)
-            ra = self.n_red + a.astype(np.int64)
-            keys += [ra * self.n + j, j.astype(np.int64) * self.n + ra]
-            cvals = np.concatenate([C[a, j], C[a, j]])
-        allk = np.concatenate(keys)
-        uniq, inv = np.unique(allk, return_inverse=True)
-        nk = int(keep.sum())
-        self.keys = uniq  # flat (row * n + col) of every pattern entry
-        self.nnz = uniq.size
-        self.S = sp.csr_matrix(
-            (np.ones(nk), (np.flatnonzero(keep), inv[:nk])),
-            shape=(rows.size, self.nnz),
-        ).T.tocsr()  # (nnz, nel*nb*nb)
-        self.const = np.bincount(inv[nk:], weights=cvals, minlength=self.nnz)
-        self.indices = (uniq % self.n).astype(np.int32)
-        self.indptr = np.zeros(self.n + 1, dtype=np.int32)
-        np.cumsum(np.bincount(uniq // self.n, minlength=self.n), out=self.indptr[1:])
-        ok = ri.ravel() >= 0
-        self.Sv = sp.csr_matrix(
-            (np.ones(int(ok.sum())), (ri.ravel()[ok], np.flatnonzero(ok))),
-            shape=(self.n, self.nel * self.nb),
-        )  # (n, nel*nb): element load entries -> reduced rows
+        # box [-1/2, 1/2]^d: periodic, dirichlet (KUBC), neumann (TUBC) from the shared
+        # constraints; multiplier rows scaled to 1 (the coefficient changes per point)
+        cons = micro_constraints(self.basis, coupling).scaled(1.0)
+        self.system = system = ConstrainedSystem.for_elements(cons, op.element_dofs)
+        self.n = system.n  # reduced dofs plus multipliers
         # element matrices, element loads, adjoint loads and the mean are linear in the
         # coefficient: [ke | fe | fe_adj | mean] (e, p, :) = A (e, p, (q, a, b)) @ M (e, (q, a, b),
         # :), with fe for A e_b and fe_adj for A^T e_a
@@ -433,50 +404,6 @@ class _MicroBox:
             self.M = np.ascontiguousarray(np.concatenate(
                 [Mk.reshape(self.nel, self.K, -1), Mf.reshape(self.nel, self.K, -1),
                  Mt.reshape(self.nel, self.K, -1), Mm.reshape(self.nel, self.K, -1)], axis=2))
-
-    def _constraints(self, coupling: str, vector: bool, n: int, order: int):
-        N, basis = self.N, self.basis
-        comps = basis.split_indices() if vector else [np.arange(N)]
-        if coupling == "dirichlet":
-            fixed = np.asarray(basis.get_dofs().all())
-            rmap = np.full(N, -1, dtype=np.int64)
-            free = np.setdiff1d(np.arange(N), fixed)
-            rmap[free] = np.arange(free.size)
-            return rmap, None
-        if coupling == "periodic":
-            X = np.asarray(basis.doflocs)
-            grid = np.rint((X + 0.5) * (2 * n * order)).astype(np.int64)  # integer lattice
-            top = 2 * n * order
-            canon = np.where(grid == top, 0, grid)
-            comp = np.zeros(N, dtype=np.int64)
-            for c, idx in enumerate(comps):
-                comp[idx] = c
-            key = np.concatenate([comp[None], canon], axis=0).T
-            _, cls = np.unique(key, axis=0, return_inverse=True)
-            cls = cls.ravel()
-            pinned = np.unique(cls[np.all(canon == 0, axis=0)])  # corner class, per component
-            keep = np.setdiff1d(np.arange(cls.max() + 1), pinned)
-            newid = np.full(cls.max() + 1, -1, dtype=np.int64)
-            newid[keep] = np.arange(keep.size)
-            return newid[cls], None
-        # neumann: <grad w> = 0 (all components) and <w> = 0, by multipliers
-        gop = GradientOperator(basis, "deformation_gradient" if vector else "gradient")
-        ishape = (self.dim, self.dim) if vector else (self.dim,)
-        rows = []
-        unit = np.zeros(ishape + (self.nel, self.nqp))
-        for idx in np.ndindex(*ishape):
-            unit[...] = 0.0
-            unit[idx] = 1.0
-            rows.append(gop.internal_force(unit))
-        if vector:
-            for c in range(self.dim):
-                rows.append(skfem.asm(skfem.LinearForm(lambda v, w, c=c: v[c]), basis))
-        else:
-            rows.append(skfem.asm(skfem.LinearForm(lambda v, w: v), basis))
-        C = np.asarray(rows)
-        C[np.abs(C) < 1e-13 * np.abs(C).max(axis=1, keepdims=True)] = 0.0
-        C /= np.abs(C).max(axis=1, keepdims=True)
-        return np.arange(N, dtype=np.int64), C
 
 
 # ---------------------------------------------------------------- the oracle
@@ -667,12 +594,13 @@ class HMMSampler(OracleBase):
             fe = T.sum(axis=2).transpose(1, 2, 0, 3).reshape(nel * nb, P * nA)
             Ta = np.matmul(b.Gw[None], np.swapaxes(A, -1, -2)).sum(axis=2)  # A^T: adjoint loads
             fa = Ta.transpose(1, 2, 0, 3).reshape(nel * nb, P * nA)
-        data = (b.S @ ke).T + b.const  # (P, nnz)
-        f = (b.Sv @ fe).reshape(b.n, P, nA).transpose(1, 0, 2)  # (P, n, nA)
-        fa = (b.Sv @ fa).reshape(b.n, P, nA).transpose(1, 0, 2)  # (P, n, nA)
+        system = b.system
+        data = system.data(ke).T  # (P, nnz)
+        f = (system.element_loads @ fe).reshape(b.n, P, nA).transpose(1, 0, 2)  # (P, n, nA)
+        fa = (system.element_loads @ fa).reshape(b.n, P, nA).transpose(1, 0, 2)  # (P, n, nA)
         if b.n <= self.dense_limit:
             K = np.zeros((P, b.n * b.n))
-            K[:, b.keys] = data
+            K[:, system.keys] = data
             w = np.linalg.solve(K.reshape(P, b.n, b.n), -f)
         else:
             from fe2.linalg import FactorKrylov
@@ -683,7 +611,7 @@ class HMMSampler(OracleBase):
                 # a fresh factorization per point: GMRES preconditioned with another
                 # point's factors would make the answer depend on chunking and executor
                 solve.reset()
-                K = sp.csr_matrix((data[p], b.indices, b.indptr), shape=(b.n, b.n))
+                K = sp.csr_matrix((data[p], system.indices, system.indptr), shape=(b.n, b.n))
                 w[p] = solve(K, -f[p])
         return mean + np.einsum("pka,pkb->pab", fa, w)
 
