@@ -18,8 +18,8 @@ The micro space ``W`` is set by the coupling:
 ==============  ===========================================================
 ``periodic``    ``w`` periodic on the box, one corner pinned
 ``dirichlet``   ``w = 0`` on the box boundary (affine coupling)
-``neumann``     ``w`` free with ``<grad w> = 0`` and ``<w> = 0`` imposed by
-                Lagrange multipliers: the weakly constrained problem of
+``neumann``     ``w`` free with ``<grad w> = 0`` and a zero boundary mean
+                imposed by Lagrange multipliers: the weakly constrained problem of
                 E, Ming & Zhang / Yue & E (natural condition
                 ``a grad u . n = lambda . n``)
 ==============  ===========================================================
@@ -42,7 +42,9 @@ solved as a batch of dense systems, large ones one sparse LU per point.
 The elasticity variant (``measure="strain"``) takes a fourth-order stiffness
 ``C (d, d, d, d, *pts)`` and returns the homogenized ``C_H`` with the same
 three couplings (Neumann: ``<grad w> = 0`` in full, which also removes the
-rigid rotations, and ``<w> = 0``).
+rigid rotations, and a zero boundary mean of ``w``). The couplings are those of
+:mod:`fe2.homogenization.constraints` (``dirichlet`` is its ``kubc``, ``neumann``
+its ``tubc``), the implementation the RVE uses too.
 
 Also here:
 
