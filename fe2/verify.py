@@ -279,7 +279,9 @@ def hill_mandel(rve: Any, g: np.ndarray, state: dict | None = None) -> HillMande
 
     Solves the cell at the macro input ``g`` (``rve.input_shape``) with
     :meth:`fe2.homogenization.RVE.solve` and integrates ``q``, ``g_micro`` and
-    ``q : g_micro`` over the micro quadrature points. Every admissible
+    ``q : g_micro`` over the micro quadrature points
+    (:func:`fe2.homogenization.averages.hill_mandel`, the computation behind the
+    RVE's ``info["hill_mandel"]`` too). Every admissible
     boundary condition (KUBC, periodic, TUBC) gives ``<q : g> = <q> : <g>``
     up to the solver tolerance.
 
@@ -293,21 +295,19 @@ def hill_mandel(rve: Any, g: np.ndarray, state: dict | None = None) -> HillMande
     state : dict, optional
         Committed history of this point (see :meth:`fe2.homogenization.RVE.solve`).
     """
+    from fe2.homogenization.averages import hill_mandel as averages
+
     g = np.asarray(g, dtype=float)
     sol = rve.solve(g, state=state)
-    dx, V = np.asarray(sol.dx), float(sol.volume)
-    mean_g = np.einsum("...eq,eq->...", sol.measure, dx) / V
-    mean_q = np.einsum("...eq,eq->...", sol.flux, dx) / V
-    work = float(np.sum(sol.flux * sol.measure * dx)) / V
-    residual = abs(work - float(np.sum(mean_q * mean_g)))
-    scale = max(float(np.linalg.norm(mean_q) * np.linalg.norm(mean_g)), 1e-300)
+    hm = averages(sol.flux, sol.measure, sol.dx, sol.volume)
+    mean_g, mean_q = hm.mean_measure, hm.mean_flux
     G = np.asarray(sol.macro_input, dtype=float)
     if rve.measure == "strain":
         G = 0.5 * (G + G.T)
     ierr = float(np.linalg.norm(mean_g - G) / max(np.linalg.norm(G), 1e-300))
     Q = np.asarray(sol.macro_flux, dtype=float)
     ferr = float(np.linalg.norm(mean_q - Q) / max(np.linalg.norm(Q), 1e-300))
-    return HillMandel(residual, residual / scale, ierr, ferr)
+    return HillMandel(hm.residual, hm.relative, ierr, ferr)
 
 
 @dataclass(frozen=True)

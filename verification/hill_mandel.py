@@ -3,7 +3,8 @@
 For each of KUBC, periodic and TUBC and each phase law (linear and nonlinear
 conductivity, linear elasticity, J2 plasticity beyond yield, neo-Hookean and
 Saint Venant–Kirchhoff at 15 % stretch) the cell is solved once and the volume
-averages are recomputed from the micro fields (:func:`fe2.verify.hill_mandel`):
+averages are recomputed from the micro fields (:func:`fe2.verify.hill_mandel`, on
+:func:`fe2.homogenization.averages.hill_mandel`, fe2's one Hill–Mandel computation):
 ``<q : g> = <q> : <g>`` and ``<g> = G`` must hold to the micro solver tolerance.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fe2.homogenization import RVE, cells
-from fe2.homogenization.rve import BOUNDARY_CONDITIONS
+from fe2.homogenization.constraints import KINDS as BOUNDARY_CONDITIONS
 from fe2.materials import (
     J2Plasticity,
     LinearConductivity,

@@ -50,7 +50,7 @@ import scipy.sparse as sp
 import skfem
 
 from fe2.fem import GradientOperator, check_jacobians, element_for
-from fe2.homogenization.averages import hill_mandel, hill_mandel_form
+from fe2.homogenization.averages import hill_mandel, hill_mandel_form, volume_average
 from fe2.homogenization.cells import Cell
 from fe2.homogenization.constraints import KINDS, ConstrainedSystem, micro_constraints
 from fe2.homogenization.fingerprint import fingerprint
@@ -127,7 +127,7 @@ class MicroSolution:
 
     def average(self, field: np.ndarray) -> np.ndarray:
         """Box average ``(1/|Y|) int field`` of a quadrature field ``(*idx, n_el, n_qp)``."""
-        return np.einsum("...eq,eq->...", field, self.dx) / self.volume
+        return volume_average(field, self.dx, self.volume)
 
 
 class _MicroFailure(Exception):
