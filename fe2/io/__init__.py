@@ -7,6 +7,10 @@
 - :func:`write_vtu` and :class:`PVDWriter` write VTU files and ``.pvd`` time
   series (point data, cell data, quadrature data reduced by
   :func:`quadrature_to_cell`); :func:`read_pvd` reads a collection back.
+- :class:`XDMFWriter` writes the same time series as XDMF + HDF5 (one mesh,
+  one ``.h5``), :func:`read_xdmf` reads it back; :func:`time_series_writer`
+  picks ``"pvd"`` or ``"xdmf"`` by name. With ``basis=`` a P2 field is
+  written with second-order cells at all its nodes (:func:`lagrange_nodes`).
 - :class:`Progress`: a tqdm bar on a terminal, plain lines otherwise.
 - :func:`render_png` and :func:`render_voxels_png` make off-screen pyvista
   pictures (pyvista is imported only when they are called).
@@ -15,7 +19,15 @@
 from .mesh import MeshError, boundary_facets, read_mesh, subdomain_elements
 from .progress import Progress
 from .render import render_png, render_voxels_png
-from .vtk import PVDWriter, quadrature_to_cell, read_pvd, write_vtu
+from .vtk import (
+    PVDWriter,
+    lagrange_nodes,
+    nodal_values,
+    quadrature_to_cell,
+    read_pvd,
+    write_vtu,
+)
+from .xdmf import XDMFStep, XDMFWriter, read_xdmf, time_series_writer
 
 __all__ = [
     "read_mesh",
@@ -29,4 +41,10 @@ __all__ = [
     "render_png",
     "render_voxels_png",
     "Progress",
+    "XDMFWriter",
+    "XDMFStep",
+    "read_xdmf",
+    "time_series_writer",
+    "lagrange_nodes",
+    "nodal_values",
 ]

@@ -6,9 +6,13 @@ Arrays handed to these writers use the VTK/meshio layout, **points first**:
 - cell data ``(n_elements,)``, ``(n_elements, k)`` or ``(n_elements, a, a)``.
 
 This is the transpose of fe2's tensor-first layout: for a scikit-fem vector
-field ``u`` on ``basis`` pass ``u[basis.nodal_dofs].T``; P2 (or higher) fields
-are written at the mesh vertices only, so pass the vertex values (the
-``nodal_dofs`` rows), never all DOFs.  In a 2D mesh, 2-component vectors are
+field ``u`` on ``basis`` pass ``u[basis.nodal_dofs].T`` (vertex values), or
+pass the DOF vector ``u`` itself together with ``basis=basis``.  With a
+second-order (P2/Q2) ``basis`` the mesh is written with second-order cells
+(``triangle6``, ``quad9``, ``tetra10``, ``hexahedron27``) and point data has one
+row per Lagrange node (:func:`lagrange_nodes`): a DOF vector of the basis is
+written at all its nodes, vertex-only arrays are interpolated linearly to
+the mid-edge/face/cell nodes.  In a 2D mesh, 2-component vectors are
 padded with a zero z component (so that ParaView can *Warp By Vector*) and
 ``(n, a, a)`` tensors with ``a <= 3`` are padded to 3 x 3 and flattened to 9
 components (ParaView's tensor layout).  Boolean arrays are written as uint8.
@@ -25,24 +29,36 @@ import os
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import meshio
 import numpy as np
+import skfem
 from numpy.typing import ArrayLike, NDArray
 from skfem import Mesh
 from skfem.io.meshio import HEX_MAPPING
 
+from ..fem import element_for
+
 __all__ = [
     "write_vtu", "quadrature_to_cell", "PVDWriter", "read_pvd", "atomic_write", "vtk_cells",
-    "vtk_array",
+    "vtk_array", "LagrangeNodes", "lagrange_nodes", "nodal_values", "meshio_mesh",
+    "step_cell_data",
 ]
 
 logger = logging.getLogger(__name__)
 
 # (dimension, vertices per element) -> meshio cell type
 _CELL_TYPES = {(2, 3): "triangle", (2, 4): "quad", (3, 4): "tetra", (3, 8): "hexahedron"}
+# scalar Lagrange element of a basis -> meshio cell type of its nodes
+_LAGRANGE_CELLS = {
+    "ElementTriP1": "triangle", "ElementQuad1": "quad", "ElementTetP1": "tetra",
+    "ElementHex1": "hexahedron", "ElementTriP2": "triangle6", "ElementQuad2": "quad9",
+    "ElementTetP2": "tetra10", "ElementHex2": "hexahedron27",
+}
 
 
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
@@ -79,10 +95,11 @@ def vtk_array(name: str, value: ArrayLike, rows: int, dim: int, what: str) -> ND
     a = np.asarray(value)
     if a.ndim == 0 or a.shape[0] != rows or a.ndim > 3:
         point = what.startswith("point")
-        hint = " (P2 and higher: pass vertex values only)" if point else ""
+        hint = (" (a DOF vector needs basis=...; vertex values have one row per vertex)"
+                if point else "")
         raise ValueError(
             f"{what} '{name}' has shape {a.shape}; expected ({rows},), ({rows}, k) or "
-            f"({rows}, a, a), {rows} = number of {'vertices' if point else 'elements'}{hint}")
+            f"({rows}, a, a), {rows} = number of {'nodes' if point else 'elements'}{hint}")
     if a.dtype == bool:
         a = a.astype(np.uint8)
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
@@ -99,22 +116,183 @@ def vtk_array(name: str, value: ArrayLike, rows: int, dim: int, what: str) -> ND
     return np.ascontiguousarray(a)
 
 
-def _to_meshio(mesh: Mesh, point_data: Mapping | None, cell_data: Mapping | None
-               ) -> meshio.Mesh:
+@dataclass(frozen=True)
+class LagrangeNodes:
+    """The nodes a field is written at: mesh vertices (P1) or all P2 nodes.
+
+    Attributes
+    ----------
+    cell_type : str
+        meshio cell type (``"triangle"`` ... or ``"triangle6"``, ``"quad9"``,
+        ``"tetra10"``, ``"hexahedron27"``).
+    points : ndarray
+        ``(n_nodes, d)`` node coordinates; the first ``n_vertices`` rows are
+        the mesh vertices ``mesh.p.T`` in their order.
+    cells : ndarray
+        ``(n_elements, n_local)`` node indices in VTK order.
+    n_vertices : int
+        Number of mesh vertices.
+    local : ndarray
+        ``(n_local, n_elements)`` node indices in scikit-fem's local order.
+    split : list of ndarray or None
+        ``basis.split_indices()``: for each component the DOFs of the nodes, in
+        node order (None without a basis).
+    n_dofs : int or None
+        ``basis.N`` (None without a basis).
+    interpolation : ndarray or None
+        ``(n_local, n_vertices_local)``: the linear (P1/Q1) shape functions at
+        the local nodes, to interpolate vertex values to all nodes.
+    """
+
+    cell_type: str
+    points: NDArray
+    cells: NDArray
+    n_vertices: int
+    local: NDArray
+    split: list | None = None
+    n_dofs: int | None = None
+    interpolation: NDArray | None = None
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes (rows of point data)."""
+        return int(self.points.shape[0])
+
+    def values(self, name: str, value: ArrayLike) -> NDArray:
+        """Point data ``value`` at all nodes, points first.
+
+        Accepted: a DOF vector ``(N,)`` of the basis (vector fields become
+        ``(n_nodes, d)``), node values ``(n_nodes, ...)``, or vertex values
+        ``(n_vertices, ...)``, interpolated linearly to the other nodes.
+        """
+        a = np.asarray(value)
+        if self.split is not None and a.ndim == 1 and a.shape[0] == self.n_dofs:
+            comps = [a[ix] for ix in self.split]
+            return comps[0] if len(comps) == 1 else np.stack(comps, axis=1)
+        if a.ndim >= 1 and a.shape[0] == self.n_nodes:
+            return a
+        if (a.ndim >= 1 and a.shape[0] == self.n_vertices and self.interpolation is not None
+                and np.issubdtype(a.dtype, np.floating)):
+            out = np.empty((self.n_nodes,) + a.shape[1:], dtype=a.dtype)
+            nv = self.interpolation.shape[1]
+            out[self.local] = np.einsum("kv,ve...->ke...", self.interpolation,
+                                        a[self.local[:nv]])
+            out[: self.n_vertices] = a
+            return out
+        dofs = "" if self.n_dofs is None else f", ({self.n_dofs},) DOF vector of the basis"
+        verts = ("" if self.n_vertices == self.n_nodes
+                 else f", ({self.n_vertices}, ...) real vertex values")
+        raise ValueError(
+            f"point data '{name}' has shape {a.shape}; expected ({self.n_nodes},), "
+            f"({self.n_nodes}, k) or ({self.n_nodes}, a, a) node values{verts}{dofs} "
+            f"({self.n_nodes} {self.cell_type} nodes)")
+
+
+def lagrange_nodes(mesh: Mesh, basis: Any = None) -> LagrangeNodes:
+    """The nodes of ``mesh`` at which the fields of ``basis`` are written.
+
+    Parameters
+    ----------
+    mesh
+        Linear scikit-fem mesh (triangles, quads, tetrahedra or hexahedra).
+    basis : skfem.CellBasis, optional
+        A Lagrange basis on ``mesh`` of order 1 or 2, scalar or
+        ``ElementVector``. None or order 1: the vertices and linear cells;
+        order 2: all nodes and second-order cells.
+
+    Raises
+    ------
+    ValueError
+        ``basis`` is not on ``mesh`` or not a P1/P2 (Q1/Q2) Lagrange basis.
+    """
     cell_type, cells = vtk_cells(mesh)
-    p = np.asarray(mesh.p, dtype=np.float64).T
-    points = np.zeros((p.shape[0], 3))
-    points[:, : p.shape[1]] = p
+    t = np.asarray(mesh.t)
+    points = np.asarray(mesh.p, dtype=np.float64).T
+    if basis is None:
+        return LagrangeNodes(cell_type, points, cells, mesh.nvertices, t)
+    if getattr(basis, "mesh", None) is not mesh:
+        raise ValueError("basis is not defined on the mesh being written (basis.mesh is not "
+                         "mesh)")
+    elem = basis.elem
+    vector = isinstance(elem, skfem.ElementVector)
+    scalar = elem.elem if vector else elem
+    kind = _LAGRANGE_CELLS.get(type(scalar).__name__)
+    if kind is None:
+        raise ValueError(f"cannot write fields of a {type(scalar).__name__} basis; supported: "
+                         f"{', '.join(sorted(_LAGRANGE_CELLS))} (scalar or ElementVector)")
+    split = [np.asarray(ix, dtype=np.int64) for ix in basis.split_indices()]
+    if kind == cell_type:  # first order: the nodes are the vertices
+        return LagrangeNodes(cell_type, points, cells, mesh.nvertices, t, split, basis.N)
+    ncomp = len(split)
+    node = np.empty(basis.N, dtype=np.int64)
+    node[split[0]] = np.arange(split[0].size)
+    local = node[np.asarray(basis.element_dofs)[::ncomp]]  # (n_local, n_elements)
+    nodes = np.empty((split[0].size, mesh.dim()))
+    nodes[local] = np.moveaxis(np.asarray(basis.doflocs)[:, np.asarray(
+        basis.element_dofs)[::ncomp]], 0, -1)
+    vtk = local[HEX_MAPPING] if kind == "hexahedron27" else local
+    p1 = element_for(mesh, 1, False)
+    ref = np.asarray(scalar.doflocs, dtype=np.float64).T  # (dim, n_local)
+    w = np.array([p1.lbasis(ref, i)[0] for i in range(t.shape[0])]).T  # (n_local, n_vert)
+    return LagrangeNodes(kind, nodes, np.ascontiguousarray(vtk.T), mesh.nvertices, local, split,
+                         basis.N, w)
+
+
+def nodal_values(basis: Any, u: ArrayLike) -> NDArray:
+    """Values of the DOF vector ``u (basis.N,)`` at all Lagrange nodes of ``basis``.
+
+    Returns ``(n_nodes,)`` for a scalar basis, ``(n_nodes, d)`` for an
+    ``ElementVector``, rows in the node order of :func:`lagrange_nodes`
+    (vertices first).
+    """
+    u = np.asarray(u)
+    if u.shape != (basis.N,):
+        raise ValueError(f"DOF vector has shape {u.shape}; expected ({basis.N},) for this basis")
+    return lagrange_nodes(basis.mesh, basis).values("u", u)
+
+
+def meshio_mesh(mesh: Mesh, point_data: Mapping | None = None, cell_data: Mapping | None = None,
+                basis: Any = None) -> meshio.Mesh:
+    """A ``meshio.Mesh`` of ``mesh`` (3D points) with checked, padded point and cell data.
+
+    Point data as accepted by :meth:`LagrangeNodes.values` for
+    ``lagrange_nodes(mesh, basis)``; cell data ``(n_elements, ...)``.
+    """
+    nodes = lagrange_nodes(mesh, basis)
+    points = np.zeros((nodes.n_nodes, 3))
+    points[:, : nodes.points.shape[1]] = nodes.points
     dim = mesh.dim()
-    pd = {k: vtk_array(k, v, p.shape[0], dim, "point data")
+    pd = {k: vtk_array(k, nodes.values(k, v), nodes.n_nodes, dim, "point data")
           for k, v in (point_data or {}).items()}
-    cd = {k: [vtk_array(k, v, cells.shape[0], dim, "cell data")]
+    cd = {k: [vtk_array(k, v, nodes.cells.shape[0], dim, "cell data")]
           for k, v in (cell_data or {}).items()}
-    return meshio.Mesh(points, [(cell_type, cells)], point_data=pd, cell_data=cd)
+    return meshio.Mesh(points, [(nodes.cell_type, nodes.cells)], point_data=pd, cell_data=cd)
+
+
+def step_cell_data(mesh: Mesh, cell_data: Mapping[str, ArrayLike] | None,
+                   quadrature_data: Mapping[str, ArrayLike] | None) -> dict[str, Any]:
+    """Cell data of one step: ``cell_data`` plus ``quadrature_data`` reduced per element.
+
+    Quadrature data ``(*idx, n_elements, n_qp)`` goes through
+    :func:`quadrature_to_cell`; a name given twice, or quadrature data whose
+    element count is not ``mesh.nelements``, raises ``ValueError``.
+    """
+    cells = dict(cell_data or {})
+    for key, q in (quadrature_data or {}).items():
+        if key in cells:
+            raise ValueError(f"field '{key}' is given both as cell data and as "
+                             "quadrature data")
+        c = quadrature_to_cell(q)
+        if c.shape[0] != mesh.nelements:
+            raise ValueError(f"quadrature data '{key}' has shape {np.shape(q)}; expected "
+                             f"(*idx, {mesh.nelements}, n_qp) with {mesh.nelements} = "
+                             "number of elements")
+        cells[key] = c
+    return cells
 
 
 def write_vtu(path: str | PathLike, mesh: Mesh, point_data: Mapping[str, ArrayLike] | None = None,
-              cell_data: Mapping[str, ArrayLike] | None = None) -> Path:
+              cell_data: Mapping[str, ArrayLike] | None = None, basis: Any = None) -> Path:
     """Write ``mesh`` and its fields to a VTU file, atomically.
 
     Parameters
@@ -123,12 +301,18 @@ def write_vtu(path: str | PathLike, mesh: Mesh, point_data: Mapping[str, ArrayLi
         Output ``.vtu`` file; written to a temporary file in the same folder
         and moved into place, so a reader never sees a half-written file.
     mesh
-        Linear scikit-fem mesh (triangles, quads, tetrahedra or hexahedra);
-        only its vertices ``mesh.p: (d, n_vertices)`` are written.
+        Linear scikit-fem mesh (triangles, quads, tetrahedra or hexahedra).
     point_data
-        name -> ``(n_vertices,)``, ``(n_vertices, k)`` or ``(n_vertices, a, a)``.
+        name -> ``(n_vertices,)``, ``(n_vertices, k)`` or ``(n_vertices, a, a)``
+        vertex values; with ``basis`` also a DOF vector ``(basis.N,)`` or
+        values at all ``n_nodes`` Lagrange nodes (see :func:`lagrange_nodes`).
     cell_data
         name -> ``(n_elements,)``, ``(n_elements, k)`` or ``(n_elements, a, a)``.
+    basis : skfem.CellBasis, optional
+        Lagrange basis (order 1 or 2, scalar or vector) of the point fields.
+        Order 2 writes second-order cells with every P2 node, so a P2 field
+        is shown with its mid-edge values; vertex-only arrays are then
+        interpolated linearly to the extra nodes.
 
     Returns
     -------
@@ -143,7 +327,7 @@ def write_vtu(path: str | PathLike, mesh: Mesh, point_data: Mapping[str, ArrayLi
         dtype is not real or integer.
     """
     path = Path(path)
-    m = _to_meshio(mesh, point_data, cell_data)
+    m = meshio_mesh(mesh, point_data, cell_data, basis)
     atomic_write(path, lambda tmp: meshio.write(tmp, m, file_format="vtu"))
     return path
 
@@ -287,22 +471,42 @@ class PVDWriter:
         return None
 
     @property
+    def path(self) -> Path:
+        """The collection file (``{name}.pvd``)."""
+        return self.pvd_path
+
+    @property
     def steps(self) -> list[tuple[float, Path]]:
         """Recorded ``(time, vtu_path)`` pairs, in order."""
         return [(t, self.directory / f) for t, f in self._entries]
 
+    @property
+    def times(self) -> list[float]:
+        """Recorded times, in order."""
+        return [t for t, _ in self._entries]
+
+    def __enter__(self) -> PVDWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release (every step is complete on disk); for symmetry with XDMF."""
+
     def write(self, time: float, mesh: Mesh, point_data: Mapping[str, ArrayLike] | None = None,
               cell_data: Mapping[str, ArrayLike] | None = None,
-              quadrature_data: Mapping[str, ArrayLike] | None = None) -> Path:
+              quadrature_data: Mapping[str, ArrayLike] | None = None,
+              basis: Any = None) -> Path:
         """Write one step and update the collection.
 
         Parameters
         ----------
         time
             Time (or load factor) of the step, the ``timestep`` in the ``.pvd``.
-        mesh, point_data, cell_data
-            As in :func:`write_vtu`; point data has ``n_vertices`` rows (vertex
-            values only for P2 fields).
+        mesh, point_data, cell_data, basis
+            As in :func:`write_vtu`: vertex values, or with ``basis`` DOF
+            vectors / all-node values (second-order cells for a P2 basis).
         quadrature_data
             name -> ``(*idx, n_elements, n_qp)`` in scikit-fem's layout,
             reduced by :func:`quadrature_to_cell` and written as cell data.
@@ -315,19 +519,9 @@ class PVDWriter:
         time = float(time)
         if not math.isfinite(time):
             raise ValueError(f"{self.pvd_path}: time must be finite, got {time}")
-        cells = dict(cell_data or {})
-        for key, q in (quadrature_data or {}).items():
-            if key in cells:
-                raise ValueError(f"field '{key}' is given both as cell data and as "
-                                 "quadrature data")
-            c = quadrature_to_cell(q)
-            if c.shape[0] != mesh.nelements:
-                raise ValueError(f"quadrature data '{key}' has shape {np.shape(q)}; expected "
-                                 f"(*idx, {mesh.nelements}, n_qp) with {mesh.nelements} = "
-                                 "number of elements")
-            cells[key] = c
+        cells = step_cell_data(mesh, cell_data, quadrature_data)
         vtu = self.directory / f"{self.name}_{self._next:06d}.vtu"
-        write_vtu(vtu, mesh, point_data, cells)
+        write_vtu(vtu, mesh, point_data, cells, basis=basis)
         stale = [t for t, _ in self._entries if t >= time]
         if stale:
             logger.warning("%s: time %g replaces %d recorded steps at times >= %g",
