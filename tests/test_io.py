@@ -455,6 +455,124 @@ def test_write_vtu_rejects_wrong_shapes(tmp_path):
     write_vtu(tmp_path / "ok.vtu", mesh, point_data={"u": u[basis.nodal_dofs].T})
 
 
+# ---------------------------------------------------------------- P2 fields at all nodes
+
+# VTK node order of the second-order cells: mid-edge nodes after the corners, then
+# (quad9, hexahedron27) face centres and the cell centre
+_VTK_EDGES = {
+    "triangle6": [(0, 1), (1, 2), (2, 0)],
+    "quad9": [(0, 1), (1, 2), (2, 3), (3, 0)],
+    "tetra10": [(0, 1), (1, 2), (2, 0), (0, 3), (1, 3), (2, 3)],
+    "hexahedron27": [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4),
+                     (0, 4), (1, 5), (2, 6), (3, 7)],
+}
+_VTK_FACES = {
+    "quad9": [(0, 1, 2, 3)],
+    "hexahedron27": [(0, 4, 7, 3), (1, 2, 6, 5), (0, 1, 5, 4), (3, 2, 6, 7), (0, 1, 2, 3),
+                     (4, 5, 6, 7), (0, 1, 2, 3, 4, 5, 6, 7)],
+}
+_P2 = [
+    (skfem.MeshTri.init_tensor(*[np.linspace(0, 1, 4)] * 2), skfem.ElementTriP2, "triangle6"),
+    (skfem.MeshQuad.init_tensor(np.linspace(0, 1, 4), np.linspace(0, 2, 3)),
+     skfem.ElementQuad2, "quad9"),
+    (skfem.MeshTet().refined(1), skfem.ElementTetP2, "tetra10"),
+    (skfem.MeshHex().refined(1), skfem.ElementHex2, "hexahedron27"),
+]
+
+
+def _poly(x):
+    """An exact quadratic with all second-order terms (a Q2 field only in 2D/3D products)."""
+    d = x.shape[0]
+    f = 1.0 + 2.0 * x[0] - x[1] + 3.0 * x[0] ** 2 - 2.0 * x[0] * x[1] + 0.5 * x[1] ** 2
+    if d == 3:
+        f = f + x[2] - 1.5 * x[2] ** 2 + x[1] * x[2] - 0.7 * x[0] * x[2]
+    return f
+
+
+@pytest.mark.parametrize("mesh, elem, cell_type", _P2, ids=[c for *_, c in _P2])
+@pytest.mark.parametrize("vector", [False, True], ids=["scalar", "vector"])
+def test_p2_field_written_at_all_nodes(tmp_path, mesh, elem, cell_type, vector):
+    """A quadratic polynomial, interpolated in P2 and written with basis=, equals the
+    polynomial at every node read back, mid-edge, mid-face and centre nodes included;
+    the second-order cells have their extra nodes where VTK expects them."""
+    e = skfem.ElementVector(elem()) if vector else elem()
+    basis = skfem.Basis(mesh, e)
+    x = basis.doflocs  # (d, N): node of each DOF
+    d = mesh.dim()
+    u = _poly(x) if not vector else _poly(x) * (1.0 + np.arange(basis.N) % d)  # u_c = (c+1) f
+    path = write_vtu(tmp_path / "p2.vtu", mesh, point_data={"u": u}, basis=basis,
+                     cell_data={"e": np.arange(mesh.nelements)})
+    m = meshio.read(path)
+    assert [b.type for b in m.cells] == [cell_type]
+    conn = m.cells[0].data
+    pts = m.points
+    n_extra = {"triangle6": lambda: mesh.nfacets, "tetra10": lambda: mesh.nedges,
+               "quad9": lambda: mesh.nfacets + mesh.nelements,
+               "hexahedron27": lambda: mesh.nedges + mesh.nfacets + mesh.nelements}[cell_type]()
+    assert len(pts) == mesh.nvertices + n_extra
+    np.testing.assert_array_equal(pts[: mesh.nvertices, :d], mesh.p.T)
+    f = _poly(pts[:, :d].T)
+    got = m.point_data["u"]
+    if vector:
+        for c in range(d):
+            np.testing.assert_allclose(got[:, c], (c + 1) * f, rtol=1e-12, atol=1e-12)
+    else:
+        np.testing.assert_allclose(got, f, rtol=1e-12, atol=1e-12)
+    nc = conn.shape[1] - len(_VTK_EDGES[cell_type]) - len(_VTK_FACES.get(cell_type, []))
+    for k, (a, b) in enumerate(_VTK_EDGES[cell_type]):
+        np.testing.assert_allclose(pts[conn[:, nc + k]], 0.5 * (pts[conn[:, a]] + pts[conn[:, b]]),
+                                   atol=1e-14)
+    off = nc + len(_VTK_EDGES[cell_type])
+    for k, face in enumerate(_VTK_FACES.get(cell_type, [])):
+        np.testing.assert_allclose(pts[conn[:, off + k]], pts[conn[:, face]].mean(axis=1),
+                                   atol=1e-14)
+    np.testing.assert_array_equal(m.cell_data["e"][0], np.arange(mesh.nelements))
+
+
+def test_p2_output_interpolates_vertex_values_linearly(tmp_path):
+    """Vertex-only arrays next to a P2 field: a linear field stays exact at the new nodes;
+    DOF vectors and all-node arrays are accepted too, through nodal_values."""
+    mesh = skfem.MeshQuad.init_tensor(*[np.linspace(0, 1, 3)] * 2)
+    basis = skfem.Basis(mesh, skfem.ElementVector(skfem.ElementQuad2()))
+    lin = 2.0 * mesh.p[0] - mesh.p[1] + 0.5
+    bil = mesh.p[0] * mesh.p[1]  # Q1: exact at edge midpoints and centres too
+    x = basis.doflocs
+    u = np.where(np.arange(basis.N) % 2 == 0, x[0] ** 2, x[1])
+    nodes = fe2.io.nodal_values(basis, u)
+    path = write_vtu(tmp_path / "mixed.vtu", mesh, basis=basis,
+                     point_data={"lin": lin, "bil": np.stack([bil, lin], axis=1), "u": u,
+                                 "u_nodes": nodes})
+    m = meshio.read(path)
+    px, py = m.points[:, 0], m.points[:, 1]
+    np.testing.assert_allclose(m.point_data["lin"], 2.0 * px - py + 0.5, atol=1e-14)
+    np.testing.assert_allclose(m.point_data["bil"][:, 0], px * py, atol=1e-14)
+    np.testing.assert_allclose(m.point_data["u"][:, :2], np.stack([px**2, py], axis=1),
+                               atol=1e-14)
+    np.testing.assert_array_equal(m.point_data["u_nodes"], m.point_data["u"])
+    with pytest.raises(ValueError, match=r"point data 'w' has shape \(7,\); expected \(25,\), "
+                                         r"\(25, k\) or \(25, a, a\) node values, \(9, \.\.\.\) "
+                                         r"real vertex values, \(50,\) DOF vector of the basis"):
+        write_vtu(tmp_path / "bad.vtu", mesh, basis=basis, point_data={"w": np.zeros(7)})
+    with pytest.raises(ValueError, match="basis is not defined on the mesh being written"):
+        write_vtu(tmp_path / "bad.vtu", mesh.refined(), basis=basis)
+    with pytest.raises(ValueError, match="cannot write fields of a ElementQuadP basis"):
+        write_vtu(tmp_path / "bad.vtu", mesh, basis=skfem.Basis(mesh, skfem.ElementQuadP(3)))
+
+
+def test_pvd_writer_p2_steps(tmp_path):
+    mesh = skfem.MeshTri.init_tensor(*[np.linspace(0, 1, 3)] * 2)
+    basis = skfem.Basis(mesh, skfem.ElementTriP2())
+    x, y = basis.doflocs
+    with PVDWriter(tmp_path) as out:
+        for t in (0.5, 1.0):
+            out.write(t, mesh, point_data={"f": t * x * y}, basis=basis)
+    for t, vtu in read_pvd(out.path):
+        m = meshio.read(vtu)
+        assert m.cells[0].type == "triangle6"
+        np.testing.assert_allclose(m.point_data["f"], t * m.points[:, 0] * m.points[:, 1],
+                                   atol=1e-15)
+
+
 # ---------------------------------------------------------------- quadrature data
 
 

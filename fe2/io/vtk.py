@@ -179,7 +179,13 @@ class LagrangeNodes:
                                         a[self.local[:nv]])
             out[: self.n_vertices] = a
             return out
-        dofs = "" if self.n_dofs is None else f", ({self.n_dofs},) DOF vector of the basis"
+        n = self.n_nodes
+        if self.n_dofs is None:
+            raise ValueError(
+                f"point data '{name}' has shape {a.shape}; expected ({n},), ({n}, k) or "
+                f"({n}, a, a), {n} = number of vertices (pass basis= to write a DOF vector "
+                "or all P2 nodes)")
+        dofs = f", ({self.n_dofs},) DOF vector of the basis"
         verts = ("" if self.n_vertices == self.n_nodes
                  else f", ({self.n_vertices}, ...) real vertex values")
         raise ValueError(
