@@ -55,8 +55,10 @@ def test_laminate_rve_case_gives_the_harmonic_mean_flux(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (("normal = 0 }", "normal = 0, bogus = 1 }"), "materials.all.cell: unknown parameter"),
-        (('type = "laminate"', 'type = "honeycomb"'), "materials.all.cell.type = 'honeycomb'"),
+        (("normal = 0 }", "normal = 0, bogus = 1 }"),
+         "materials.all.cell.bogus: unknown parameter of cell type 'laminate'"),
+        (('type = "laminate"', 'type = "honeycomb"'),
+         "materials.all.cell.type: unknown cell type 'honeycomb'"),
         (("k = 9.0", "k = -9.0"), "materials.all.phases[1]"),
         (('bc = "periodic"', 'bc = "free"'), "bc"),
     ],

@@ -1,408 +1,87 @@
-"""Cases: a macro problem described in a TOML file, validated before anything runs.
+"""Running a case: build the macro problem, step it, write the outputs, checkpoints.
 
-A case file names the mesh, the problem kind, one material per subdomain (or
-``all``), boundary conditions, Newton and solver options, and what to write.
-See ``examples/cases/*.toml`` and the README for the fields. Every field is
-checked against :data:`SCHEMA`; a misspelt, missing or mistyped field raises
-:class:`CaseError` naming the file and the field.
+The case itself (fields, defaults, one-line errors) is :class:`fe2.case.Case`
+(:mod:`fe2.case.models`); a ``kind = "material_point"`` case runs through
+:mod:`fe2.case.point`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CaseError", "Case", "Field", "load_case", "run_case", "check_output", "SCHEMA",
-           "find_checkpoint"]
+from fe2.case.models import Case, CaseError, bad
+from fe2.macro import Problem
+
+__all__ = ["run_case", "check_output", "find_checkpoint", "build_problem", "newton_options",
+           "OutputWriteError", "keep_failed", "swap_into", "fe2_made", "step_fields",
+           "output_plan", "output_field_names", "OutputPlan", "CHECKPOINT", "STOP_EXIT_CODE",
+           "MARKER"]
 
 log = logging.getLogger(__name__)
 
-REQUIRED = object()
 MARKER = ".fe2-run"  # written into every output folder fe2 creates
 
 
-class CaseError(ValueError):
-    """A case file that cannot be run as written."""
-
-
-@dataclass(frozen=True)
-class Field:
-    """What a case-file field accepts.
-
-    ``kind`` is ``"int"``, ``"number"`` (finite int or float; never a boolean),
-    ``"str"``, ``"bool"``, ``"load"`` (a number or a non-empty list of numbers),
-    ``"ints"`` (a non-empty list of distinct integers), ``"strs"`` (a list of
-    strings), ``"curve"`` (a table ``{boundary, component}``) or ``"table"``;
-    ``lo``/``hi`` bound numbers (``open_lo``: ``lo`` itself excluded),
-    ``choices`` lists the accepted values.
-    """
-
-    kind: str
-    default: Any = REQUIRED
-    lo: float | None = None
-    hi: float | None = None
-    open_lo: bool = False
-    choices: tuple = ()
-    note: str = ""
-
-    def expected(self) -> str:
-        """What the field accepts, in words (for error messages)."""
-        base = {"int": "an integer", "number": "a finite number", "str": "a string",
-                "bool": "true or false", "load": "a finite number or a list of finite numbers",
-                "ints": "a non-empty list of distinct integers >= 0",
-                "strs": "a list of strings", "curve": "a table { boundary, component }",
-                "table": "a table"}[self.kind]
-        if self.choices:
-            base = "one of " + ", ".join(_toml(c) for c in self.choices)
-        elif self.lo is not None and self.hi is not None:
-            base += f" in {_num(self.lo)}..{_num(self.hi)}"
-        elif self.lo is not None:
-            base += f" {'>' if self.open_lo else '>='} {_num(self.lo)}"
-        return base + (f" ({self.note})" if self.note else "")
-
-
-# section -> field -> Field; a list-of-tables section is written [[name]]
-SCHEMA: dict[str, dict[str, Field]] = {
-    "mesh": {"file": Field("str"), "order": Field("int", 1, choices=(1, 2)),
-             "intorder": Field("int", None, lo=1, hi=19, note="quadrature order")},
-    "problem": {"kind": Field("str", choices=("scalar", "small_strain", "finite_strain"))},
-    "dirichlet": {"boundary": Field("str"), "value": Field("load", 0.0),
-                  "components": Field("ints", None)},
-    "neumann": {"boundary": Field("str"), "value": Field("load")},
-    "body": {"value": Field("load"), "subdomain": Field("str", None)},
-    "newton": {
-        "rtol": Field("number", 1e-9, lo=0, open_lo=True),
-        "atol": Field("number", 1e-12, lo=0, open_lo=True),
-        "max_iter": Field("int", 25, lo=1),
-        "steps": Field("int", 1, lo=1, note="initial number of load steps"),
-        "max_cutbacks": Field("int", 8, lo=0),
-        "grow": Field("number", 1.5, lo=1,
-                      note="factor by which the load step grows back after a cut-back"),
-        "line_search": Field("int", 0, lo=0, hi=30, note="backtracking halvings; 0: off"),
-        "min_increment": Field("number", None, lo=0, open_lo=True,
-                               note="smallest load increment before giving up"),
-        "max_total_cutbacks": Field("int", 100, lo=0, note="cut-backs allowed in the whole run"),
-    },
-    "solver": {"type": Field("str", "scipy"), "prefix": Field("str", "macro_"),
-               "options": Field("table", None)},
-    "output": {"vtu": Field("bool", True), "png": Field("bool", True),
-               "scalars": Field("str", None), "warp": Field("number", 1.0),
-               "reactions": Field("strs", None), "curve": Field("curve", None)},
-    "parallel": {"workers": Field("int", 0, lo=0, note="0: serial"),
-                 "executor": Field("str", "process"),
-                 "chunk_size": Field("int", None, lo=1)},
-}
-CURVE = {"boundary": Field("str"), "component": Field("int", 0, lo=0)}
-LIST_SECTIONS = {"dirichlet", "neumann", "body"}
-KINDS = SCHEMA["problem"]["kind"].choices
-
-
-@dataclass
-class Case:
-    """A validated case: plain data, every default filled in."""
-
-    path: Path
-    mesh: dict
-    problem: dict
-    materials: dict
-    dirichlet: list
-    neumann: list
-    body: list
-    newton: dict
-    solver: dict
-    output: dict
-    parallel: dict
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(x)
-
-
-def _toml(v: Any) -> str:
-    """``v`` written as in a TOML file (``true``, ``"text"``, ``nan``, ``[1, 2]``)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + " }"
-    return repr(v)
-
-
-def _kind_of(v: Any) -> str:
-    for t, name in ((bool, "a boolean"), (str, "a string"), (int, "an integer"),
-                    (float, "a number"), (list, "a list"), (dict, "a table")):
-        if isinstance(v, t):
-            return name
-    return type(v).__name__
-
-
 def _bad(path: Path, where: str, val: Any, expected: str) -> CaseError:
-    return CaseError(f"{path}: {where}: expected {expected}, got {_kind_of(val)} {_toml(val)}")
+    return CaseError(f"{path}: {bad(where, val, expected)}")
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+def _build_oracles(case: Case, dim: int) -> tuple[Any, list]:
+    """The oracles of ``[materials]`` and the RVEs whose prescribed fluxes follow the load.
 
-
-def _check_number(path: Path, where: str, v: Any, spec: Field, integer: bool) -> Any:
-    ok = isinstance(v, int) and not isinstance(v, bool) if integer else _is_number(v)
-    if not ok or (isinstance(v, float) and not math.isfinite(v)):
-        raise _bad(path, where, v, spec.expected())
-    if spec.choices and v not in spec.choices:
-        raise _bad(path, where, v, spec.expected())
-    if spec.lo is not None and (v < spec.lo or (spec.open_lo and v == spec.lo)):
-        raise _bad(path, where, v, spec.expected())
-    if spec.hi is not None and v > spec.hi:
-        raise _bad(path, where, v, spec.expected())
-    return v
-
-
-def _check_value(path: Path, where: str, v: Any, spec: Field) -> Any:
-    """``v`` if it is what ``spec`` accepts, else :class:`CaseError` naming file and field."""
-    kind = spec.kind
-    if kind in ("int", "number"):
-        return _check_number(path, where, v, spec, kind == "int")
-    if kind == "str":
-        if not isinstance(v, str) or (spec.choices and v not in spec.choices):
-            raise _bad(path, where, v, spec.expected())
-        return v
-    if kind == "bool":
-        if not isinstance(v, bool):
-            raise _bad(path, where, v, spec.expected())
-        return v
-    if kind == "load":
-        if isinstance(v, list):
-            if not v:
-                raise _bad(path, where, v, spec.expected())
-            for i, x in enumerate(v):
-                if not _is_number(x) or not math.isfinite(x):
-                    raise _bad(path, f"{where}[{i}]", x, "a finite number")
-            return [float(x) for x in v]
-        if not _is_number(v) or not math.isfinite(v):
-            raise _bad(path, where, v, spec.expected())
-        return float(v)
-    if kind == "ints":
-        if not isinstance(v, list) or not v:
-            raise _bad(path, where, v, spec.expected())
-        for i, x in enumerate(v):
-            if not isinstance(x, int) or isinstance(x, bool) or x < 0:
-                raise _bad(path, f"{where}[{i}]", x, "an integer >= 0 (a component index)")
-        if len(set(v)) != len(v):
-            raise _bad(path, where, v, spec.expected())
-        return list(v)
-    if kind == "strs":
-        if not isinstance(v, list):
-            raise _bad(path, where, v, spec.expected())
-        for i, x in enumerate(v):
-            if not isinstance(x, str):
-                raise _bad(path, f"{where}[{i}]", x, "a string")
-        return list(v)
-    if kind == "curve":
-        return _check_table(path, where, v, CURVE)
-    if kind == "table":
-        if not isinstance(v, dict):
-            raise _bad(path, where, v, spec.expected())
-        return v
-    raise AssertionError(kind)  # pragma: no cover
-
-
-def _check_table(path: Path, where: str, table: Any, schema: dict[str, Field]) -> dict:
-    if not isinstance(table, dict):
-        raise _bad(path, where, table, "a table")
-    unknown = sorted(set(table) - set(schema))
-    if unknown:
-        raise CaseError(
-            f"{path}: {where}.{unknown[0]}: unknown field; valid fields of {where}: "
-            f"{', '.join(schema)}"
-        )
-    out = {}
-    for key, spec in schema.items():
-        if key not in table:
-            if spec.default is REQUIRED:
-                raise CaseError(f"{path}: {where}.{key}: missing field ({spec.expected()})")
-            out[key] = spec.default
-            continue
-        out[key] = _check_value(path, f"{where}.{key}", table[key], spec)
-    return out
-
-
-def _annotation_check(path: Path, where: str, val: Any, annot: str) -> None:
-    """Check a material / cell / RVE parameter against its constructor's annotation.
-
-    Numbers must be numbers (a boolean or a string is never taken as one),
-    finite, and integers where only ``int`` is accepted.
+    Returns ``(oracles, scaled)``: one oracle (``materials.all``) or a dict by
+    subdomain, and ``[(rve, mixed_flux at t = 1)]`` for RVEs with a non-zero
+    ``mixed_flux`` (set to ``t`` times it at load factor ``t``).
     """
-    allows_str = "str" in annot or "PathLike" in annot or annot in ("Any", "")
-    allows_list = any(t in annot for t in ("Sequence", "ndarray", "list"))
-    numeric = any(t in annot for t in ("float", "int", "ndarray")) or annot in ("Any", "")
-    only_int = "int" in annot and "float" not in annot and "ndarray" not in annot
-    parts = []
-    if numeric:
-        parts.append("an integer" if only_int else "a finite number")
-    if allows_list:
-        parts.append("a list of " + ("strings" if "Sequence[str]" in annot else "numbers"))
-    if allows_str:
-        parts.append("a string")
-    if "bool" in annot:
-        parts.append("true or false")
-    expected = " or ".join(parts) or f"a value of type {annot}"
-    if isinstance(val, bool):
-        if "bool" not in annot:
-            raise _bad(path, where, val, expected)
-    elif isinstance(val, str):
-        if not allows_str:
-            raise _bad(path, where, val, expected)
-    elif isinstance(val, int | float):
-        if not numeric or not math.isfinite(val):
-            raise _bad(path, where, val, expected)
-        if only_int and not isinstance(val, int):
-            raise _bad(path, where, val, expected)
-    elif isinstance(val, list):
-        if not allows_list:
-            raise _bad(path, where, val, expected)
-        inner = "str" if "Sequence[str]" in annot else (
-            "int" if "Sequence[int]" in annot and "float" not in annot else "float | ndarray")
-        for i, x in enumerate(val):
-            _annotation_check(path, f"{where}[{i}]", x, inner)
-    elif isinstance(val, dict) and "Mapping" not in annot:
-        raise _bad(path, where, val, expected)
+    from fe2 import materials
+    from fe2.homogenization.spec import rve_from_dict
 
-
-def _check_params(path: Path, where: str, spec: dict, func: Any, skip: tuple = ()) -> None:
-    """Type-check the entries of ``spec`` that are parameters of ``func`` (by annotation)."""
-    import inspect
-
-    params = inspect.signature(func).parameters
-    for key, val in spec.items():
-        if key in params and key not in skip:
-            annot = params[key].annotation
-            annot = "" if annot is inspect.Parameter.empty else str(annot)
-            _annotation_check(path, f"{where}.{key}", val, annot)
-
-
-def _check_material(path: Path, where: str, spec: Any) -> None:
-    """Numbers of a material table (or of an RVE table: its fields, cell and phases)."""
-    from . import materials
-
-    if not isinstance(spec, dict):
-        raise _bad(path, where, spec, "a table with a 'type'")
-    if "type" not in spec:
-        raise CaseError(f"{path}: {where}.type: missing field (a material class of "
-                        f"fe2.materials, or \"RVE\")")
-    kind = spec["type"]
-    if not isinstance(kind, str):
-        raise _bad(path, f"{where}.type", kind, "a string")
-    if kind == "RVE":
-        from .homogenization import RVE, cells
-        from .homogenization.spec import CELL_TYPES
-
-        _check_params(path, where, spec, RVE, skip=("cell", "phases"))
-        cell = spec.get("cell")
-        if isinstance(cell, dict) and isinstance(cell.get("type"), str):
-            ctype = cell["type"]
-            func = {"image": cells.from_image, "mesh": cells.from_mesh}.get(
-                ctype, getattr(cells, ctype, None) if ctype in CELL_TYPES else None)
-            if func is not None:
-                _check_params(path, f"{where}.cell", cell, func, skip=("type",))
-            if "file" in cell and not isinstance(cell["file"], str):
-                raise _bad(path, f"{where}.cell.file", cell["file"], "a string (a file name)")
-        phases = spec.get("phases")
-        if isinstance(phases, list):
-            for i, ph in enumerate(phases):
-                _check_material(path, f"{where}.phases[{i}]", ph)
-        return
-    cls = materials.MATERIALS.get(kind)
-    if cls is not None:
-        _check_params(path, where, spec, cls, skip=("type",))
-
-
-def load_case(path: str | os.PathLike) -> Case:
-    """Read and validate a case file (no mesh or material is built yet).
-
-    Every field is checked against :data:`SCHEMA` (type, range, choices) and
-    every material parameter against its constructor's annotation; the first
-    problem raises :class:`CaseError` ``"<file>: <field>: expected ..., got ..."``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CaseError(f"{path}: case file not found" if not path.exists()
-                        else f"{path}: not a file")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise CaseError(f"{path}: not valid TOML: {err}") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise CaseError(f"{path}: cannot read the case file: {err}") from err
-    if not raw:
-        raise CaseError(f"{path}: the case file is empty; it needs at least [mesh], [problem] "
-                        "and [materials.NAME] (see examples/cases/)")
-    known = set(SCHEMA) | {"materials"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise CaseError(
-            f"{path}: {unknown[0]}: unknown section; valid sections: {', '.join(sorted(known))}"
-        )
-    parts: dict[str, Any] = {}
-    for sec, schema in SCHEMA.items():
-        if sec in LIST_SECTIONS:
-            items = raw.get(sec, [])
-            if not isinstance(items, list):
-                raise CaseError(f"{path}: {sec}: must be a list of tables, written [[{sec}]]")
-            parts[sec] = [_check_table(path, f"{sec}[{i}]", t, schema) for i, t in enumerate(items)]
-        else:
-            if sec in ("mesh", "problem") and sec not in raw:
-                raise CaseError(f"{path}: {sec}: missing section [{sec}]")
-            parts[sec] = _check_table(path, sec, raw.get(sec, {}), schema)
-    mats = raw.get("materials")
-    if not isinstance(mats, dict) or not mats:
-        raise CaseError(
-            f"{path}: materials: missing section [materials.NAME] (NAME a subdomain of the "
-            "mesh, or 'all')"
-        )
-    for name, spec in mats.items():
-        _check_material(path, f"materials.{name}", spec)
-    if "all" in mats and len(mats) > 1:
-        raise CaseError(f"{path}: materials.all: cannot be combined with other materials")
-    mesh_file = Path(parts["mesh"]["file"])
-    if not mesh_file.is_absolute():
-        mesh_file = (path.parent / mesh_file).resolve()
-    if not mesh_file.is_file():
-        raise CaseError(f"{path}: mesh.file: mesh file not found: {mesh_file}")
-    parts["mesh"]["file"] = str(mesh_file)
-    return Case(path=path, materials=mats, **parts)
-
-
-def _build_oracles(case: Case, dim: int) -> Any:
-    from . import materials
-
-    out = {}
-    for name, spec in case.materials.items():
+    out, scaled = {}, []
+    for name, spec in case.material_tables().items():
         try:
             if spec.get("type") == "RVE":
-                from .homogenization.spec import rve_from_dict
-
-                out[name] = rve_from_dict(spec, dim, case.path.parent, f"materials.{name}")
+                rve = rve_from_dict(spec, dim, case.base_dir, f"materials.{name}")
+                out[name] = rve
+                if rve.mixed_flux is not None and np.any(rve.mixed_flux != 0.0):
+                    scaled.append((rve, np.array(rve.mixed_flux)))
+                    rve.mixed_flux = np.zeros_like(rve.mixed_flux)  # t = 0
             else:
                 out[name] = materials.from_dict(dict(spec), dim=dim)
         except (ValueError, TypeError) as err:
             where = "" if str(err).startswith(f"materials.{name}") else f"materials.{name}: "
             raise CaseError(f"{case.path}: {where}{err}") from err
-    return out["all"] if "all" in out else out
+    return (out["all"] if "all" in out else out), scaled
+
+
+class CaseProblem(Problem):
+    """A :class:`fe2.macro.Problem` whose RVE prescribed fluxes scale with the load factor.
+
+    ``scaled`` is ``[(rve, mixed_flux at t = 1)]``; each Newton solve at load
+    factor ``t`` sets ``rve.mixed_flux = t * mixed_flux`` first, like the
+    Dirichlet values and the tractions of the case.
+    """
+
+    def __init__(self, *args, scaled: list | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scaled = list(scaled or [])
+
+    def newton(self, t: float, u0: np.ndarray, opts):
+        """:meth:`fe2.macro.Problem.newton` with the prescribed RVE fluxes at ``t``."""
+        if self.scaled:
+            for rve, full in self.scaled:
+                rve.mixed_flux = t * full
+            # a copy of u0: no reuse of the last step's evaluation, made at another flux
+            u0 = np.array(u0)
+        return super().newton(t, u0, opts)
 
 
 def build_problem(case: Case):
@@ -412,57 +91,57 @@ def build_problem(case: Case):
     boundary and subdomain names, component indices, the ``[output]`` curve
     and reactions. Raises :class:`CaseError` naming the file and the field.
     """
-    from .io import read_mesh
-    from .linalg import make_solver
-    from .macro import Problem
+    from fe2.io import read_mesh
+    from fe2.linalg import make_solver
 
-    mesh = read_mesh(case.mesh["file"])
+    mesh = read_mesh(case.mesh.file)
     dim = mesh.dim()
-    ncomp = 1 if case.problem["kind"] == "scalar" else dim
+    ncomp = 1 if case.problem.kind == "scalar" else dim
     _check_components(case, ncomp)
-    oracles = _build_oracles(case, dim)
+    oracles, scaled = _build_oracles(case, dim)
     sol = case.solver
-    opts = dict(sol["options"] or {})
+    opts = dict(sol.options or {})
     try:
-        if sol["type"].startswith("petsc"):
-            solver = make_solver(sol["type"], prefix=sol["prefix"], **opts)
+        if sol.type.startswith("petsc"):
+            solver = make_solver(sol.type, prefix=sol.prefix, **opts)
         else:
-            solver = make_solver(sol["type"], **opts)
+            solver = make_solver(sol.type, **opts)
     except (ValueError, TypeError, ImportError) as err:
         raise CaseError(f"{case.path}: solver: {err}") from err
     executor = _case_executor(case)
     try:
         try:
-            prob = Problem(
+            prob = CaseProblem(
                 mesh,
                 oracles,
-                kind=case.problem["kind"],
-                order=case.mesh["order"],
-                intorder=case.mesh["intorder"],
+                kind=case.problem.kind,
+                order=case.mesh.order,
+                intorder=case.mesh.intorder,
                 solver=solver,
                 executor=executor,
-                chunk_size=case.parallel["chunk_size"],
-                name=Path(case.mesh["file"]).name,
+                chunk_size=case.parallel.chunk_size,
+                name=Path(case.mesh.file).name,
+                scaled=scaled,
             )
         except KeyError as err:  # a [materials.NAME] that is no subdomain of the mesh
             msg = err.args[0] if err.args else err
             raise CaseError(f"{case.path}: materials: {msg}") from err
         for i, d in enumerate(case.dirichlet):
-            comps = d["components"]
+            comps = d.components
             with _field(case, f"dirichlet[{i}]"):
-                prob.dirichlet(d["boundary"], d["value"], None if comps is None else tuple(comps))
+                prob.dirichlet(d.boundary, d.value, None if comps is None else tuple(comps))
         for i, n in enumerate(case.neumann):
             with _field(case, f"neumann[{i}]"):
-                prob.neumann(n["boundary"], n["value"])
+                prob.neumann(n.boundary, n.value)
         for i, b in enumerate(case.body):
             with _field(case, f"body[{i}]"):
-                prob.body_load(b["value"], b["subdomain"])
-        for name in case.output["reactions"] or []:
+                prob.body_load(b.value, b.subdomain)
+        for name in case.output.reactions or []:
             with _field(case, "output.reactions"):
                 prob.boundary(name)
-        if case.output["curve"]:
+        if case.output.curve:
             with _field(case, "output.curve.boundary"):
-                prob.boundary(case.output["curve"]["boundary"])
+                prob.boundary(case.output.curve.boundary)
     except BaseException as err:
         if executor is not None:
             executor.shutdown()
@@ -495,16 +174,16 @@ def _check_components(case: Case, ncomp: int) -> None:
     what = "0 (a scalar problem has one component)" if ncomp == 1 else \
         f"0..{ncomp - 1} (the mesh is {ncomp}D)"
     for i, d in enumerate(case.dirichlet):
-        for j, c in enumerate(d["components"] or []):
+        for j, c in enumerate(d.components or []):
             if c >= ncomp:
                 raise _bad(case.path, f"dirichlet[{i}].components[{j}]", c, what)
-    curve = case.output["curve"]
-    if curve and curve["component"] >= ncomp:
-        raise _bad(case.path, "output.curve.component", curve["component"], what)
+    curve = case.output.curve
+    if curve and curve.component >= ncomp:
+        raise _bad(case.path, "output.curve.component", curve.component, what)
     for sec in ("dirichlet", "neumann", "body"):
         for i, d in enumerate(getattr(case, sec)):
-            v = d["value"]
-            n = len(d.get("components") or ()) or ncomp
+            v = d.value
+            n = len(getattr(d, "components", None) or ()) or ncomp
             if isinstance(v, list) and len(v) not in (1, n):
                 raise _bad(case.path, f"{sec}[{i}].value", v,
                            f"a number or a list of {n} numbers (one per component)")
@@ -512,31 +191,25 @@ def _check_components(case: Case, ncomp: int) -> None:
 
 def newton_options(case: Case):
     """The :class:`fe2.macro.NewtonOptions` of ``[newton]`` (CaseError naming the file)."""
-    from .macro import NewtonOptions
+    from fe2.macro import NewtonOptions
 
     try:
-        return NewtonOptions(**case.newton)
+        return NewtonOptions(**case.newton.model_dump())
     except (ValueError, TypeError) as err:
         raise CaseError(f"{case.path}: newton: {err}") from err
 
 
 def _case_executor(case: Case):
     """The executor of ``[parallel]`` (None when ``workers = 0``: serial)."""
-    from .parallel import EXECUTOR_KINDS, make_executor
+    from fe2.parallel import make_executor
 
-    par = case.parallel
-    kinds = EXECUTOR_KINDS
-    if par["executor"] not in kinds:
-        raise CaseError(
-            f"{case.path}: parallel.executor: expected one of {', '.join(map(repr, kinds))}, "
-            f"got {_toml(par['executor'])}"
-        )
-    if par["workers"] == 0:
+    par = case.parallel  # executor: checked against fe2.parallel.EXECUTOR_KINDS by the model
+    if par.workers == 0:
         return None
     try:
-        return make_executor(par["executor"], workers=par["workers"])
+        return make_executor(par.executor, workers=par.workers)
     except (ImportError, RuntimeError, ValueError) as err:
-        raise CaseError(f"{case.path}: parallel.executor: {par['executor']!r}: {err}") from err
+        raise CaseError(f"{case.path}: parallel.executor: {par.executor!r}: {err}") from err
 
 
 def _von_mises(stress: np.ndarray) -> np.ndarray:
@@ -566,7 +239,7 @@ class OutputPlan:
 
 def output_plan(prob) -> OutputPlan:
     """The :class:`OutputPlan` of ``prob`` (one zero-input micro solve per RVE region)."""
-    from .homogenization import RVE
+    from fe2.homogenization import RVE
 
     micro = {}
     for i, r in enumerate(prob.regions):
@@ -715,18 +388,18 @@ def run_case(
     process exit abruptly (``os._exit``, status 75) right after the
     checkpoint of the k-th converged step of the run, as if it were killed.
     """
-    from . import __version__
-    from .io import PVDWriter, render_png
-    from .macro import CheckpointError
+    from fe2 import __version__
+    from fe2.io import PVDWriter, render_png
+    from fe2.macro import CheckpointError
 
-    out = check_output(out, force=force, protect=(case.path, case.mesh["file"]))
+    out = check_output(out, force=force, protect=(case.path, case.mesh.file))
     if out.exists() and not overwrite:
         raise CaseError(f"output folder {out} exists; pass --overwrite to replace it")
     prob = build_problem(case)  # all validation happens before any output
     try:
         opts = newton_options(case)
         plan = output_plan(prob)
-        scal = case.output["scalars"]
+        scal = case.output.scalars
         if scal is not None:
             valid = output_field_names(prob, plan)
             if scal not in valid:
@@ -765,10 +438,10 @@ def run_case(
     root = logging.getLogger("fe2")
     root.addHandler(handler)
     t0 = time.perf_counter()
-    writer = PVDWriter(tmp, "solution", resume=start is not None) if case.output["vtu"] else None
+    writer = PVDWriter(tmp, "solution", resume=start is not None) if case.output.vtu else None
     curve = [tuple(c) for c in meta.get("curve", [])]
     records: list[dict] = list(meta.get("steps", []))
-    reactions = tuple(case.output["reactions"] or ())
+    reactions = tuple(case.output.reactions or ())
     react_hist = {k: list(meta.get("reactions", {}).get(k, [])) for k in reactions}
     digest = _case_digest(case)
     try:
@@ -777,14 +450,14 @@ def run_case(
                      case.path, start, prob.t, len(records))
         log.info("case %s: %s problem, %d elements, %d dofs", case.path, prob.kind,
                  prob.mesh.nelements, prob.basis.N)
-        cfg = case.output["curve"] or {}
+        cfg = case.output.curve
 
         def on_step(p, rec):
             records.append(rec.to_dict())
             for name in reactions:
                 react_hist[name].append(p.reaction(name).tolist())
             if cfg:
-                b, c = cfg["boundary"], cfg["component"]
+                b, c = cfg.boundary, cfg.component
                 dofs, _ = p.component_dofs(p.boundary(b), None)
                 dd = np.asarray(dofs[c], dtype=np.int64)
                 curve.append((float(p.u[dd].mean()), float(p.reaction(b)[c])))
@@ -811,7 +484,7 @@ def run_case(
             "fe2_version": __version__,
             "case": str(case.path),
             "kind": prob.kind,
-            "mesh": {"file": case.mesh["file"], "elements": int(prob.mesh.nelements),
+            "mesh": {"file": case.mesh.file, "elements": int(prob.mesh.nelements),
                      "vertices": int(prob.mesh.nvertices), "dofs": int(prob.basis.N)},
             "steps": records,
             "micro": _work_totals(records),
@@ -830,16 +503,16 @@ def run_case(
             summary["outputs"].append(CHECKPOINT)
         if writer is not None:
             summary["outputs"].append("solution.pvd")
-        if case.output["png"]:
+        if case.output.png:
             scal = scal or next(
                 (k for k in ("von_mises", "von_mises_P", "flux") if k in quad), None)
-            from .io import quadrature_to_cell
+            from fe2.io import quadrature_to_cell
 
             cell = {scal: quadrature_to_cell(quad[scal])} if scal in quad else None
             disp = point["u"] if prob.vector else None
             render_png(tmp / "solution.png", prob.mesh, point_data={"u": point["u"]},
                        cell_data=cell, scalars=scal if cell else "u", displacement=disp,
-                       scale=float(case.output["warp"]), title=case.path.stem)
+                       scale=float(case.output.warp), title=case.path.stem)
             summary["outputs"].append("solution.png")
         if curve:
             import matplotlib
@@ -850,8 +523,8 @@ def run_case(
             arr = np.array([(0.0, 0.0)] + curve)
             fig, ax = plt.subplots(figsize=(5, 4))
             ax.plot(arr[:, 0], arr[:, 1], "o-")
-            ax.set_xlabel(f"mean u[{cfg['component']}] on {cfg['boundary']}")
-            ax.set_ylabel(f"reaction on {cfg['boundary']}")
+            ax.set_xlabel(f"mean u[{cfg.component}] on {cfg.boundary}")
+            ax.set_ylabel(f"reaction on {cfg.boundary}")
             ax.grid(True, alpha=0.3)
             fig.tight_layout()
             fig.savefig(tmp / "load_displacement.png", dpi=120)
@@ -974,9 +647,9 @@ def _case_digest(case: Case) -> dict[str, str]:
 
     out = {}
     for sec in _PHYSICS:
-        val = getattr(case, sec)
+        val = case.model_dump(mode="json", include={sec})[sec]
         if sec == "mesh":
-            val = {k: v for k, v in val.items() if k != "file"}
+            val = {k: v for k, v in (val or {}).items() if k != "file"}
         text = json.dumps(val, sort_keys=True, default=str)
         out[sec] = hashlib.sha256(text.encode()).hexdigest()[:16]
     return out

@@ -10,7 +10,7 @@ An RVE material in a case file::
         { type = "J2Plasticity", E = 3.5e3, nu = 0.35, sigma_y = 60.0, H_iso = 200.0 },
         { type = "LinearElastic", E = 70e3, nu = 0.22 },
     ]
-    # optional: order, intorder, rtol, max_iter
+    # optional: order, intorder, rtol, max_iter, mixed, mixed_flux, predictor
 
 ``cell.type`` is a generator of :mod:`fe2.homogenization.cells` (``laminate``,
 ``checkerboard``, ``circular_inclusion``, ``inclusions``, ``random_inclusions``)
@@ -19,6 +19,13 @@ optional ``size``, or ``"mesh"`` with ``file`` (any mesh :func:`fe2.io.read_mesh
 reads) and optional ``phases`` (subdomain names in phase order). Relative file
 names are taken from ``base_dir`` (the case file's folder). ``dim`` of the
 generators is filled in from the macro problem.
+
+Mixed stress/strain control: ``mixed`` is a boolean mask shaped like the macro
+input (nested lists, e.g. ``[[false, false], [false, true]]`` for a 2D strain:
+the stress ``sigma_22`` is prescribed instead of ``eps_22``), ``mixed_flux``
+the prescribed values (same shape, default 0; a case file scales them with the
+load factor), ``predictor = "elastic"`` the elastic predictor of
+:class:`fe2.homogenization.RVE`.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ __all__ = ["CELL_TYPES", "cell_from_dict", "rve_from_dict"]
 
 CELL_TYPES = ("laminate", "checkerboard", "circular_inclusion", "inclusions",
               "random_inclusions", "image", "mesh")
-_RVE_KEYS = ("type", "cell", "phases", "bc", "order", "intorder", "rtol", "max_iter")
+_OPTIONS = ("bc", "order", "intorder", "rtol", "max_iter", "mixed", "mixed_flux", "predictor")
+_RVE_KEYS = ("type", "cell", "phases", *_OPTIONS)
 
 
 def _call(func, kwargs: dict, where: str):
@@ -130,5 +138,12 @@ def rve_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = ".",
         except ValueError as err:
             raise ValueError(f"{where}.phases[{i}]: {err}") from err
     cell = cell_from_dict(spec["cell"], dim, base_dir, where=f"{where}.cell")
-    opts = {k: spec[k] for k in ("bc", "order", "intorder", "rtol", "max_iter") if k in spec}
-    return RVE(cell, mats, **opts)
+    opts = {k: spec[k] for k in _OPTIONS if k in spec}
+    for key in ("mixed", "mixed_flux"):
+        if opts.get(key) is not None:
+            opts[key] = np.asarray(opts[key])
+    try:
+        return RVE(cell, mats, **opts)
+    except ValueError as err:
+        msg = str(err).removeprefix("RVE: ")
+        raise ValueError(f"{where}: {msg}") from err
