@@ -201,3 +201,74 @@ def test_vtk_xdmf_reader_reads_times_and_p2_values(tmp_path):
         f = vtk_to_numpy(grid.GetPointData().GetArray("f"))
         px, py = pts[:, 0], pts[:, 1]
         np.testing.assert_allclose(f, t * (px * px - 3 * px * py + py), atol=1e-14)
+
+
+# ---------------------------------------------------------------- micro fields
+
+
+class _Wrapper:
+    """An oracle wrapper (like fe2.demo.MicroCounter) that keeps the RVE as .oracle."""
+
+    def __init__(self, oracle):
+        self.oracle = oracle
+        self.measure, self.dim = oracle.measure, oracle.dim
+        self.input_shape = oracle.input_shape
+
+    def initial_state(self, pts):
+        return self.oracle.initial_state(pts)
+
+    def evaluate(self, g, x=None, state=None):
+        return self.oracle.evaluate(g, x=x, state=state)
+
+
+def test_micro_fields_of_a_homogeneous_cell(tmp_path):
+    """A homogeneous periodic cell under the uniform macro strain of a plane-strain
+    uniaxial-stress patch: micro strain and stress are the closed-form macro ones in every
+    micro element, the fluctuation vanishes and the displacement is E . y."""
+    import meshio
+
+    from fe2.homogenization import RVE, cells
+    from fe2.io import write_micro_fields
+    from fe2.macro import Problem
+    from fe2.materials import LinearElastic
+
+    E, nu, d = 200.0, 0.3, 0.01
+    steel = LinearElastic(E, nu, plane="strain")
+    rve = RVE(cells.checkerboard(2), [steel, steel], bc="periodic")
+    mesh = skfem.MeshQuad.init_tensor(*[np.linspace(0, 1, 3)] * 2).with_defaults()
+    prob = Problem(mesh, _Wrapper(rve), kind="small_strain")
+    prob.dirichlet("left", 0.0, (0,)).dirichlet("bottom", 0.0, (1,)).dirichlet("right", d, (0,))
+    prob.solve()
+    vtm = write_micro_fields(prob, tmp_path / "micro", points=[(0, 0), (3, 2)])
+    blocks = ET.parse(vtm).getroot().find("vtkMultiBlockDataSet").findall("DataSet")
+    assert [(b.get("name"), b.get("file")) for b in blocks] == [
+        ("element 0, point 0", "rve_e0_q0.vtu"), ("element 3, point 2", "rve_e3_q2.vtu")]
+    eyy = -nu / (1 - nu) * d
+    strain = np.diag([d, eyy, 0.0]).ravel()
+    stress = np.diag([E / (1 - nu**2) * d, 0.0, nu * (E / (1 - nu**2) * d)]).ravel()
+    for b in blocks:
+        m = meshio.read(vtm.parent / b.get("file"))
+        np.testing.assert_allclose(m.cell_data["strain"][0], np.tile(strain, (len(m.cells[0]), 1)),
+                                   atol=1e-12)
+        # sigma_33 of plane strain is not in the 2x2 flux: compare the in-plane part
+        s = m.cell_data["stress"][0].reshape(-1, 3, 3)
+        np.testing.assert_allclose(s[:, :2, :2], np.tile(stress.reshape(3, 3)[:2, :2],
+                                                         (len(s), 1, 1)), atol=1e-9)
+        np.testing.assert_allclose(m.point_data["fluctuation"], 0.0, atol=1e-12)
+        y = m.points[:, :2]
+        u = m.point_data["displacement"][:, :2]
+        np.testing.assert_allclose(u - u[0], (y - y[0]) * [d, eyy], atol=1e-12)
+    vtm = write_micro_fields(prob, tmp_path / "all", points="all", name="cell")
+    assert len(list(vtm.parent.glob("cell_e*_q*.vtu"))) == mesh.nelements * prob.op.nqp
+    for bad, msg in (([(4, 0)], r"micro point \(4, 0\): element 4 is outside 0..3"),
+                     ([(0, 99)], rf"quadrature point 99 is outside 0..{prob.op.nqp - 1}"),
+                     ([(0,)], r"micro point \(0,\): expected a pair"),
+                     ("some", "micro points must be 'all'")):
+        with pytest.raises(ValueError, match=msg):
+            write_micro_fields(prob, tmp_path / "bad", points=bad)
+    assert not (tmp_path / "bad").exists()
+    plain = Problem(mesh, steel, kind="small_strain")
+    with pytest.raises(ValueError, match="no macro point has micro fields"):
+        write_micro_fields(plain, tmp_path / "bad")
+    with pytest.raises(ValueError, match=r"the oracle of 'all' \(LinearElastic\) has no micro"):
+        write_micro_fields(plain, tmp_path / "bad", points=[(0, 0)])

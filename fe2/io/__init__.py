@@ -11,12 +11,15 @@
   one ``.h5``), :func:`read_xdmf` reads it back; :func:`time_series_writer`
   picks ``"pvd"`` or ``"xdmf"`` by name. With ``basis=`` a P2 field is
   written with second-order cells at all its nodes (:func:`lagrange_nodes`).
+- :func:`write_micro_fields` writes the RVE micro fields of chosen (or all)
+  macro quadrature points of a solved problem: one VTU each and a ``.vtm``.
 - :class:`Progress`: a tqdm bar on a terminal, plain lines otherwise.
 - :func:`render_png` and :func:`render_voxels_png` make off-screen pyvista
   pictures (pyvista is imported only when they are called).
 """
 
 from .mesh import MeshError, boundary_facets, read_mesh, subdomain_elements
+from .micro import write_micro_fields
 from .progress import Progress
 from .render import render_png, render_voxels_png
 from .vtk import (
@@ -47,4 +50,5 @@ __all__ = [
     "time_series_writer",
     "lagrange_nodes",
     "nodal_values",
+    "write_micro_fields",
 ]
