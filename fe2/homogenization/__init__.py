@@ -9,6 +9,11 @@
   boxes with the fine-scale coefficient.
 - :mod:`fe2.homogenization.constraints`: the micro boundary conditions (periodic,
   affine, Neumann/TUBC) and the reduced system pattern, shared by the RVE and FE-HMM.
+- :mod:`fe2.homogenization.averages`: volume averages and the Hill–Mandel residual
+  (the one computation behind the RVE's ``info["hill_mandel"]`` and
+  :func:`fe2.verify.hill_mandel`).
+- :mod:`fe2.homogenization.fingerprint` (content hashes of oracles) and
+  :mod:`fe2.homogenization.micro_output` (micro fields of a solved cell as VTU).
 - Bounds: :func:`voigt_bound`, :func:`reuss_bound`, :func:`hashin_shtrikman`,
   :func:`hashin_shtrikman_elastic`, :func:`isotropic_moduli`.
 - :class:`EvaluationCache`: wraps any oracle and answers the points whose input and
