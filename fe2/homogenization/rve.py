@@ -27,7 +27,8 @@ homogenized flux and tangent are
     T_hom  = A^T K (A + dW/dh) / |Y|,   dW/dh = -P (P^T K P)^-1 P^T K A,
 
 where ``P`` maps reduced to full fluctuation dofs (KUBC / periodic) or the
-same with the multiplier rows appended (TUBC): the static condensation of
+same with the multiplier rows appended (TUBC; both from
+:mod:`fe2.homogenization.constraints`, shared with FE-HMM): the static condensation of
 the converged micro stiffness ``K``, one factorization and ``n_H``
 right-hand sides. Averages are over the box volume ``|Y|``.
 
