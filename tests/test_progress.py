@@ -3,6 +3,7 @@
 import doctest
 import io
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -27,13 +28,13 @@ def test_plain_lines_with_counts_and_time_left():
             bar.advance(1, f"study {k}")
         bar.write("done")
     lines = out.getvalue().splitlines()
-    assert lines == ["verify [1/3] study 0", "verify [2/3] study 1", "verify [3/3] study 2",
+    assert lines == ["verify: [1/3] study 0", "verify: [2/3] study 1", "verify: [3/3] study 2",
                      "done"]
     out = io.StringIO()
     bar = Progress(total=1.0, desc="load", stream=out)
     bar.advance(0.25, "step 1")
     line = out.getvalue().strip()
-    assert line.startswith("load 25% step 1, elapsed ") and line.endswith(" left")
+    assert line.startswith("load: 25% step 1, elapsed ") and line.endswith(" left")
 
 
 def test_disabled_is_silent(capsys, caplog):
@@ -73,8 +74,8 @@ def test_solve_with_progress_logs_steps_and_changes_nothing(caplog):
     with caplog.at_level(logging.INFO, logger="fe2.progress"):
         sol = _problem().solve(opts, progress=True)
     lines = [r.getMessage() for r in caplog.records if r.name == "fe2.progress"]
-    assert [ln.split(":")[0] for ln in lines] == [f"mesh {p}% step {k}" for p, k in
-                                                 ((33, 1), (67, 2), (100, 3))]
+    assert [re.match(r"mesh: (\d+)% step (\d+): t=\S+ converged", ln).groups()
+            for ln in lines] == [("33", "1"), ("67", "2"), ("100", "3")]
     assert all("newton " in ln and "micro/s " in ln for ln in lines)
     np.testing.assert_array_equal(sol.u, ref.u)
     assert [s.residuals for s in sol.steps] == [s.residuals for s in ref.steps]
@@ -88,6 +89,6 @@ def test_shared_progress_over_several_solves():
             p.solve(NewtonOptions(), t_end=t, progress=bar)
         assert bar.position == pytest.approx(1.0)
     assert [ln.split(",")[0] for ln in out.getvalue().splitlines()] == [
-        "run 50% step 1: t=0.5 converged", "run 100% step 2: t=1 converged"]
+        "run: 50% step 1: t=0.5 converged", "run: 100% step 2: t=1 converged"]
     with pytest.raises(ValueError, match="progress must be a bool"):
         p.solve(progress="yes")

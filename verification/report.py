@@ -1,7 +1,8 @@
 """Run the verification studies and write the report (``index.html``, ``report.md``, PNGs).
 
 ``run(quick, out)`` is what ``fe2 verify [--quick] --out DIR`` calls: it runs the
-registered studies with one progress line per study on stderr, renders every
+registered studies with progress on stderr (a bar on a terminal, a start and
+an end line per study otherwise), renders every
 plot with matplotlib, writes ``DIR/index.html``, ``DIR/report.md`` and
 ``DIR/results.json`` and returns the exit code (0: every study ran and every check
 passed, 1: a check failed, a study raised or a study was skipped: a study that could
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from fe2.io import Progress
 from verification import STUDIES, StudySpec, get_study, run_study
 from verification.core import StudyResult
 
@@ -33,27 +35,36 @@ _FILES = ("index.html", "report.md", "results.json")
 def run_studies(
     specs: Sequence[StudySpec], quick: bool, stream: TextIO | None = None
 ) -> list[StudyResult]:
-    """Run studies in order, printing ``[i/n] name ... status (seconds)`` to ``stream``."""
+    """Run studies in order, showing progress on ``stream`` (None: quiet).
+
+    On a terminal a bar (study i of n, current study, time left); otherwise one
+    line when a study starts and one when it ends:
+    ``fe2 verify: [i/n] name ... status (checks, seconds)``.
+    """
     out = []
     t0 = time.perf_counter()
-    for i, spec in enumerate(specs, 1):
-        if stream is not None:
-            print(f"fe2 verify: [{i}/{len(specs)}] {spec.name}: {spec.title} ...", file=stream,
-                  flush=True)
-        res = run_study(spec, quick)
-        if stream is not None:
+    n = len(specs)
+    with Progress(total=n, desc="fe2 verify", unit="study", stream=stream,
+                  enabled=stream is not None) as bar:
+        for i, spec in enumerate(specs, 1):
+            if bar.terminal:
+                bar.status(study=spec.name)
+            else:
+                bar.write(f"fe2 verify: [{i}/{n}] {spec.name}: {spec.title} ...")
+            res = run_study(spec, quick)
             n_ok = sum(c.passed for c in res.checks)
             extra = f", skipped: {res.skipped}" if res.skipped else ""
-            print(f"fe2 verify: [{i}/{len(specs)}] {spec.name}: {res.status.upper()} "
-                  f"({n_ok}/{len(res.checks)} checks, {res.seconds:.1f} s{extra}; total "
-                  f"{time.perf_counter() - t0:.0f} s)", file=stream, flush=True)
+            done = (f"{spec.name}: {res.status.upper()} ({n_ok}/{len(res.checks)} checks, "
+                    f"{res.seconds:.1f} s{extra}; total {time.perf_counter() - t0:.0f} s)")
+            if bar.terminal:
+                bar.write(f"fe2 verify: [{i}/{n}] {done}")
+            bar.advance(1, done)
             for c in res.failures():
-                print(f"fe2 verify:     failed: {c.name}: expected {c.expected}, observed "
-                      f"{c.observed}", file=stream, flush=True)
+                bar.write(f"fe2 verify:     failed: {c.name}: expected {c.expected}, observed "
+                          f"{c.observed}")
             if res.error:
-                print(f"fe2 verify:     error: {res.error.strip().splitlines()[-1]}",
-                      file=stream, flush=True)
-        out.append(res)
+                bar.write(f"fe2 verify:     error: {res.error.strip().splitlines()[-1]}")
+            out.append(res)
     return out
 
 

@@ -20,8 +20,8 @@ Examples
 ...     bar.advance(1, "first")
 ...     bar.advance(1, "second", newton=3)
 >>> print(out.getvalue().strip())
-demo [1/2] first
-demo [2/2] second, newton 3
+demo: [1/2] first
+demo: [2/2] second, newton 3
 """
 
 from __future__ import annotations
@@ -160,9 +160,10 @@ class Progress:
     def advance(self, amount: float = 1, message: str = "", **fields: Any) -> None:
         """Record ``amount`` units of work done, with an optional message and fields.
 
-        On a terminal the bar moves; otherwise one line is written:
-        ``desc [k/n] message, field value, ...`` (integer work) or
-        ``desc 45% message, ..., elapsed 12 s, about 15 s left`` (continuous).
+        On a terminal the bar moves (the message is not shown); otherwise one
+        line is written: ``desc: [k/n] message, field value, ...`` (integer
+        work) or ``desc: 45% message, ..., elapsed 12 s, about 15 s left``
+        (continuous).
         """
         if not self.enabled:
             return
@@ -178,7 +179,7 @@ class Progress:
         else:
             where = f"{100.0 * self.position / self.total:.0f}%" if self.total else ""
         parts = [p for p in (message, _fields(fields)) if p]
-        line = f"{self.desc} {where} {', '.join(parts)}".rstrip()
+        line = f"{self.desc + ': ' if self.desc else ''}{where} {', '.join(parts)}".rstrip()
         if not self.integer and self.total:
             left = self.remaining()
             line += f", elapsed {_seconds(self.elapsed)}" + (
