@@ -225,8 +225,8 @@ def _von_mises(s: np.ndarray) -> np.ndarray:
     return np.sqrt(1.5 * np.einsum("ij...,ij...->...", dev, dev))
 
 
-def run_demo(out: str | os.PathLike, quick: bool = False, config: DemoConfig | None = None
-             ) -> dict:
+def run_demo(out: str | os.PathLike, quick: bool = False, config: DemoConfig | None = None,
+             progress: bool = True) -> dict:
     """Run the FE² plate-with-hole demo and write its outputs into ``out``.
 
     Parameters
@@ -238,6 +238,10 @@ def run_demo(out: str | os.PathLike, quick: bool = False, config: DemoConfig | N
         Two steps, P1 macro elements, an 8x8 cell, serial (for tests).
     config : DemoConfig, optional
         Explicit settings (overrides ``quick``).
+    progress : bool
+        Show progress on stderr (:class:`fe2.io.Progress`): a bar over the
+        load factor with the load step, Newton iteration, micro solves per
+        second and the time left on a terminal, log lines otherwise.
 
     Returns
     -------
@@ -260,7 +264,8 @@ def run_demo(out: str | os.PathLike, quick: bool = False, config: DemoConfig | N
 
         executor = make_executor("process", workers=cfg.workers)
     try:
-        summary = _run(tmp, cfg, executor)
+        # progress by keyword, only when off (the default of _run shows it)
+        summary = _run(tmp, cfg, executor, **({} if progress else {"progress": False}))
     except BaseException:
         keep_failed(tmp, out)
         raise
@@ -273,10 +278,10 @@ def run_demo(out: str | os.PathLike, quick: bool = False, config: DemoConfig | N
     return summary
 
 
-def _run(tmp: Path, cfg: DemoConfig, executor: Executor | None) -> dict:
+def _run(tmp: Path, cfg: DemoConfig, executor: Executor | None, progress: bool = True) -> dict:
     from . import __version__
     from .homogenization import RVE
-    from .io import PVDWriter, quadrature_to_cell, render_png, write_vtu
+    from .io import Progress, PVDWriter, quadrature_to_cell, render_png, write_vtu
     from .macro import NewtonOptions
 
     t_start = time.perf_counter()
@@ -337,9 +342,11 @@ def _run(tmp: Path, cfg: DemoConfig, executor: Executor | None) -> dict:
         last["solves"], last["t"] = counter.solves, now
 
     opts = NewtonOptions(rtol=1e-8, atol=1e-12, max_iter=15, steps=1, max_cutbacks=6)
-    for t in cfg.steps:
-        counter.reset()
-        prob.solve(opts, callback=on_step, t_end=t)
+    with Progress(total=1.0, desc="fe2 demo", unit="load", enabled=progress,
+                  integer=False) as bar:
+        for t in cfg.steps:
+            counter.reset()
+            prob.solve(opts, callback=on_step, t_end=t, progress=bar)
     t_solve = time.perf_counter() - t_start
 
     # pictures and the most strained RVE
