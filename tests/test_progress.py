@@ -37,6 +37,19 @@ def test_plain_lines_with_counts_and_time_left():
     assert line.startswith("load: 25% step 1, elapsed ") and line.endswith(" left")
 
 
+def test_iterate_advances_after_each_item_also_on_continue():
+    out = io.StringIO()
+    seen = []
+    with Progress(total=3, desc="bench", stream=out) as bar:
+        for case in bar.iterate(["a", "b", "c"], label=lambda c: f"case {c}"):
+            if case == "b":
+                continue
+            seen.append(case)
+    assert seen == ["a", "c"]
+    assert out.getvalue().splitlines() == ["bench: [1/3] case a", "bench: [2/3] case b",
+                                           "bench: [3/3] case c"]
+
+
 def test_disabled_is_silent(capsys, caplog):
     with caplog.at_level(logging.INFO, logger="fe2"):
         with Progress(total=2, enabled=False) as bar:

@@ -29,12 +29,14 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 __all__ = ["Progress"]
 
 log = logging.getLogger("fe2.progress")
+T = TypeVar("T")
 
 
 def _fmt(value: Any) -> str:
@@ -185,6 +187,16 @@ class Progress:
             line += f", elapsed {_seconds(self.elapsed)}" + (
                 "" if left is None else f", about {_seconds(left)} left")
         self._emit(line)
+
+    def iterate(self, items: Iterable[T], label: Callable[[T], str] | None = None
+                ) -> Iterator[T]:
+        """Yield ``items``, advancing by one after each (also when the loop body ``continue``-s).
+
+        ``label(item)`` is the message of the item's line (plain output).
+        """
+        for item in items:
+            yield item
+            self.advance(1, "" if label is None else label(item))
 
     def write(self, message: str) -> None:
         """Write a message line (above the bar on a terminal)."""
