@@ -4,6 +4,23 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import sys
+
+from fe2.io import Progress
+
+
+def note(msg: str) -> None:
+    """A progress message on stderr (above a running progress bar, if any)."""
+    from tqdm import tqdm
+
+    tqdm.write(msg, file=sys.stderr)
+
+
+def cases(items, desc: str, label=str):
+    """Iterate over the benchmark cases with a progress bar (terminal) or lines (stderr)."""
+    items = list(items)
+    with Progress(total=len(items), desc=desc, unit="case", stream=sys.stderr) as bar:
+        yield from bar.iterate(items, label)
 
 
 def _child(conn, func, args):

@@ -33,6 +33,7 @@ import time
 import numba
 import numpy as np
 import scipy
+from _common import cases
 
 from fe2.atomistic.kernels import cb_simple
 from fe2.atomistic.lattice import CauchyBorn
@@ -57,7 +58,7 @@ def cb_throughput(npts: int) -> None:
     print("## Cauchy–Born W + P + A evaluations per second (one core)\n")
     print(f"{'lattice':<12}{'bonds':>6}{'points':>9}{'evaluate/s':>13}{'kernel/s':>12}"
           f"{'numpy/s':>11}{'numba/numpy':>13}")
-    for name in ("fcc", "triangular", "honeycomb"):
+    for name in cases(("fcc", "triangular", "honeycomb"), "bench/atomistic.py Cauchy-Born"):
         cb = CauchyBorn(name, lj)
         d = cb.dim
         n = npts if name != "honeycomb" else npts // 4

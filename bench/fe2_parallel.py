@@ -29,10 +29,10 @@ import argparse
 import datetime
 import os
 import platform
-import sys
 import time
 
 import numpy as np
+from _common import cases, note
 
 
 def build(mesh_size: float):
@@ -128,13 +128,13 @@ def main(argv=None) -> None:
     plan = [(k, w) for k, w in plan if k not in args.skip]
     rows = []
     ref = None
-    for kind, workers in plan:
+    for kind, workers in cases(plan, "bench/fe2_parallel.py", lambda c: f"{c[0]} x{c[1]}"):
         res = run(kind, workers, rve, e, st, args.repeat, args.chunk_size)
         if ref is None:
             ref = res["response"]
         res["diff"] = max_diff(res["response"], ref)
         rows.append((kind, workers, res))
-        print(f"  {kind} x{workers}: {res['wall']:.2f} s", file=sys.stderr, flush=True)
+        note(f"  {kind} x{workers}: {res['wall']:.2f} s")
 
     m = rve._micro()
     iters = ref.info["iterations"]

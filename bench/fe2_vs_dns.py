@@ -26,6 +26,8 @@ import os
 import platform
 import sys
 
+from _common import cases
+
 from verification.fe2_dns import dns_run, fe2_reference, row
 
 
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     rows = []
-    for n in inv:
+    for n in cases(inv, "bench/fe2_vs_dns.py", lambda n: f"eps = 1/{n}"):
         dns = dns_run(n)
         r = row(n, dns, fe2[1])
         r2 = row(n, dns, fe2[2])

@@ -30,6 +30,7 @@ import time
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import skfem  # noqa: E402
+from _common import cases  # noqa: E402
 
 from fe2.homogenization.hmm import HMMSampler, dns_solve  # noqa: E402
 from fe2.macro import Problem  # noqa: E402
@@ -109,7 +110,7 @@ def main(argv=None):
     print(hdr)
     print("-" * len(hdr))
     rows = []
-    for inv in args.eps:
+    for inv in cases(args.eps, "bench/hmm.py", lambda n: f"eps = 1/{n}"):
         eps = 1.0 / inv
         runs = [run_dns(a, eps, args.res, args.dns_order) for _ in range(args.repeat)]
         td = min(r[0] for r in runs)

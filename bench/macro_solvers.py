@@ -38,7 +38,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import extrapolate, fmt_t, run_isolated
+from _common import cases as progress_cases
+from _common import extrapolate, fmt_t, note, run_isolated
 
 # cube divisions N: elasticity has 3 N (N + 1)^2 free DOFs, Poisson (N - 1)^3
 SIZES = {
@@ -204,12 +205,11 @@ def main(argv=None) -> int:
         "SC_PHYS_PAGES") / 2**20
     hard = 2.0 * args.time_limit
 
-    def progress(msg):
-        print(msg, file=sys.stderr, flush=True)
+    progress = note
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="fe2_bench_") as tmp:
-        for problem in args.problems:
+        for problem in progress_cases(args.problems, "bench/macro_solvers.py"):
             t_pts, m_pts, c_pts = [], [], []
             for n in SIZES[problem]:
                 if dofs_of(problem, n) > args.max_dofs:

@@ -67,7 +67,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from _common import extrapolate, fmt_t, run_isolated
+from _common import cases as progress_cases
+from _common import extrapolate, fmt_t, note, run_isolated
 
 # the package, not a sibling script named fe2.py in bench/
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -215,7 +216,8 @@ def part_a(args, progress) -> list[dict]:
               ("voxel3d", "scipy"): None, ("voxel3d", "petsc"): None}
     pts: dict = {k: [] for k in failed}
     with tempfile.TemporaryDirectory(prefix="fe2_bench_rve_") as tmp:
-        for kind, size in cases:
+        for kind, size in progress_cases(cases, "bench/rve.py part A",
+                                         lambda c: f"{c[0]} {c[1]}"):
             path = str(Path(tmp) / f"{kind}_{size}.pkl")
             st, mk = run_isolated(make_cell, (kind, size, path), args.time_limit)
             if st != "ok":
@@ -344,7 +346,8 @@ def part_b(args, progress) -> dict:
     m = rves["default"]._micro()
     res["dofs"], res["nel"] = int(m.rmap.max()) + 1, m.nel
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
-        for rnd in range(args.rounds):
+        for rnd in progress_cases(range(args.rounds), "bench/rve.py part B",
+                                  lambda r: f"round {r}"):
             for mode, ex in (("serial", None), ("2 workers", pool)):
                 for label, rve in rves.items():
                     if rnd == 0:  # numba compilation, micro set-up in the workers
@@ -476,8 +479,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.nl_mesh_size = max(args.nl_mesh_size, 0.035)
 
-    def progress(msg):
-        print(msg, file=sys.stderr, flush=True)
+    progress = note
 
     t_start = time.perf_counter()
     rows = [] if args.skip_a else part_a(args, progress)
