@@ -1,4 +1,7 @@
-"""The ``fe2`` command: run cases, the demo, and the verification report (``fe2 verify``).
+"""The ``fe2`` command: cases, the demo, the verification report and the case-file schema.
+
+``fe2 run``, ``fe2 demo``, ``fe2 verify`` and ``fe2 schema`` (the JSON schema
+of case files, for editors).
 
 Exit codes: 0 success, 1 a run that failed to converge or could not write its
 output (``verify``: a failed check), 2 bad input (a clear one-line message on
@@ -47,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="replace OUT even when it is a folder fe2 did not write")
     d.add_argument("--quick", action="store_true",
                    help="coarser and fewer steps (about 30 s; for tests)")
+    s = sub.add_parser("schema", help="print the JSON schema of case files (for editors)")
+    s.add_argument("--out", default=None, help="write it to this file instead of stdout")
     v = sub.add_parser("verify", help="run the verification studies and write the report")
     v.add_argument("--out", default="out/verify", help="report folder (default out/verify)")
     v.add_argument("--quick", action="store_true", help="quick tier (about 2 min; make test)")
@@ -59,6 +64,25 @@ def _verify(args: argparse.Namespace) -> int:
     from verification.report import run as run_verification
 
     return run_verification(args.quick, args.out, only=args.only)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    """``fe2 schema``: the case file's JSON schema (``fe2.case.case_schema``)."""
+    import json
+
+    from .case import case_schema
+
+    text = json.dumps(case_schema(), indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.out).write_text(text)
+    except OSError as err:
+        print(f"fe2: error: --out {args.out}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    print(f"fe2: wrote {args.out}")
+    return 0
 
 
 def _quote(arg: str) -> str:
@@ -94,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fe2`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
+    if args.command == "schema":
+        return _schema(args)
     from .case import CaseError, OutputWriteError, check_output, load_case, run_case
     from .macro import ConvergenceError
 

@@ -244,6 +244,7 @@ class Parallel(_Section):
 
 
 COMPONENT_KEY = r"^[1-3]{1,2}$"
+LoadValue = Annotated[Load, Field(description="a finite number or a list of finite numbers")]
 
 
 class Point(_Section):
@@ -259,11 +260,11 @@ class Point(_Section):
 
     dim: Annotated[Int, _one_of((2, 3))] = fld("int", 3, choices=(2, 3),
                                                 note="2: plane strain for elasticity")
-    strain: dict[Annotated[str, Field(pattern=COMPONENT_KEY)], Load] = Field(
+    strain: dict[Annotated[str, Field(pattern=COMPONENT_KEY)], LoadValue] = Field(
         default_factory=dict,
         description="prescribed input components (\"11\", \"12\", ...) -> value(s) at the "
                     "load points")
-    stress: dict[Annotated[str, Field(pattern=COMPONENT_KEY)], Load] = Field(
+    stress: dict[Annotated[str, Field(pattern=COMPONENT_KEY)], LoadValue] = Field(
         default_factory=dict,
         description="prescribed flux components -> value(s) at the load points (default 0)")
     steps: Int = fld("int", 10, lo=1, note="increments per segment of the path")
@@ -422,8 +423,7 @@ class Case(_Section):
     fe2.case.models.CaseError: <dict>: problem.knd: unknown field; valid fields of problem: kind
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, title="fe2 case file",
-                              json_schema_extra={"$id": "fe2-case.schema.json"})
+    model_config = ConfigDict(extra="forbid", strict=True, title="fe2 case file")
 
     mesh: Mesh | None = Field(None, description="[mesh]: the macro mesh (not for "
                                                 "kind = \"material_point\")")
@@ -661,6 +661,9 @@ def _one(e: dict, data: Any) -> str:
     typ, loc = e["type"], tuple(e["loc"])
     w = _Where(loc, data, keep_last=typ in ("missing", "extra_forbidden"))
     where = w.text
+    if loc and loc[-1] == "[key]":
+        return (f"{where}: not a component; expected 1-based digits such as 11, 22, 12 "
+                "(1, 2, 3 for a gradient)")
     if typ == "extra_forbidden":
         parent = _Where(loc[:-1], data, keep_last=False)
         model = parent.model

@@ -24,7 +24,7 @@ from fe2.macro import Problem
 __all__ = ["run_case", "check_output", "find_checkpoint", "build_problem", "newton_options",
            "OutputWriteError", "keep_failed", "swap_into", "fe2_made", "step_fields",
            "output_plan", "output_field_names", "OutputPlan", "CHECKPOINT", "STOP_EXIT_CODE",
-           "MARKER"]
+           "MARKER", "mark_folder", "CaseProblem"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,10 @@ def build_problem(case: Case):
     """
     from fe2.io import read_mesh
     from fe2.linalg import make_solver
+
+    if case.mesh is None:
+        raise CaseError(f"{case.path}: problem.kind: {case.problem.kind!r} has no macro mesh "
+                        "to build")
 
     mesh = read_mesh(case.mesh.file)
     dim = mesh.dim()
@@ -392,6 +396,13 @@ def run_case(
     from fe2.io import PVDWriter, render_png
     from fe2.macro import CheckpointError
 
+    if case.problem.kind == "material_point":
+        from fe2.case.point import run_point
+
+        if resume:
+            log.info("--resume: a material-point case runs again from the start")
+        return run_point(case, out, force=force)
+
     out = check_output(out, force=force, protect=(case.path, case.mesh.file))
     if out.exists() and not overwrite:
         raise CaseError(f"output folder {out} exists; pass --overwrite to replace it")
@@ -428,7 +439,7 @@ def run_case(
         shutil.rmtree(tmp, ignore_errors=True)
     if start is None:
         tmp.mkdir(parents=True)
-        _mark(tmp)
+        mark_folder(tmp)
     elif start.parent == out:
         shutil.copytree(out, tmp)
     elif start.parent != tmp:
@@ -546,7 +557,7 @@ def run_case(
     return summary
 
 
-def _mark(folder: Path) -> None:
+def mark_folder(folder: Path) -> None:
     """Write the marker that says fe2 made ``folder`` (and may replace it)."""
     (folder / MARKER).write_text("This folder was written by fe2; the next run with the same "
                                  "--out replaces it whole.\n")
@@ -605,7 +616,7 @@ def check_output(out: str | os.PathLike, force: bool = False,
 def swap_into(tmp: Path, out: Path) -> None:
     """Replace ``out`` by the finished run folder ``tmp`` (earlier results replaced whole)."""
     if not (tmp / MARKER).exists():
-        _mark(tmp)
+        mark_folder(tmp)
     if out.exists():
         old = out.with_name(out.name + f".old-{os.getpid()}")
         out.rename(old)
@@ -622,7 +633,7 @@ def keep_failed(tmp: Path, out: Path) -> Path:
     ``out.failed-<pid>`` instead.
     """
     if not (tmp / MARKER).exists():
-        _mark(tmp)
+        mark_folder(tmp)
     failed = out.with_name(out.name + ".failed")
     if failed.is_dir() and not fe2_made(failed) and any(failed.iterdir()):
         failed = out.with_name(out.name + f".failed-{os.getpid()}")
