@@ -40,7 +40,7 @@ from fe2.atomistic.lattice import CauchyBorn
 from fe2.atomistic.potentials import LennardJones
 from fe2.atomistic.qc import ClusterQC, adaptive_qc, compare, initial_rep_atoms
 from fe2.atomistic.system import AtomisticSystem
-from fe2.materials import _common as c
+from fe2.materials import common as c
 
 
 def best_of(fn, repeat=3):
