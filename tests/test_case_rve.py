@@ -131,3 +131,54 @@ def test_rve_history_is_written_as_rve_averages(tmp_path):
         ref = fields["direct"][key]
         np.testing.assert_allclose(fields["rve"][key], ref, rtol=0, atol=1e-7 * np.abs(ref).max(),
                                    err_msg=key)
+
+
+MIXED = CASE.replace('bc = "periodic"', 'bc = "periodic"\nmixed = [false, true]\n'
+                     'mixed_flux = [0.0, 2.0]') + """
+[[neumann]]      # q . n on the top and bottom edges: consistent with q_y = 2 t only
+boundary = "top"
+value = 2.0
+
+[[neumann]]
+boundary = "bottom"
+value = -2.0
+
+[newton]
+steps = 2
+"""
+
+
+def test_mixed_control_rve_prescribed_flux_scales_with_the_load(tmp_path):
+    """Layers normal to x (k = 1, 9): the RVE prescribes q_y = 2 t, the edges u = 0 and u = t
+    (load-scaled) and the top / bottom boundary fluxes q . n = +-2 t (load-scaled). The body is
+    in equilibrium only when the RVE's q_y follows the load as the boundary fluxes do; then
+    u = t x, q_x = k_harmonic t = 3 t (the laminate's K is diagonal) and q_y = 2 t at every
+    point: a prescribed flux that stayed at 2 would leave the t = 1/2 step out of balance."""
+    import meshio
+
+    case = tmp_path / "case.toml"
+    case.write_text(MIXED)
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "fe2.cli", "run", str(case), "--out", str(out)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["t"] for s in summary["steps"]] == [0.5, 1.0]
+    for k, t in enumerate((0.5, 1.0)):
+        flux = meshio.read(out / f"solution_{k:06d}.vtu").cell_data["flux"][0]
+        np.testing.assert_allclose(flux[:, 1], 2.0 * t, rtol=1e-9)
+        np.testing.assert_allclose(flux[:, 0], 3.0 * t, rtol=1e-9)
+    assert abs(np.ravel(summary["reactions"]["right"])[-1]) == pytest.approx(3.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("change, message", [
+    ("mixed = [false, true, true]", r"materials\.all: mixed must be a bool mask of shape \(2,\)"),
+    ("mixed = [0, 1]", r"materials\.all\.mixed\[0\]: expected true or false, got an integer 0"),
+    ('predictor = "elastic"\nmixed = [false, true]', r"materials\.all: predictor='elastic'"),
+    ('predictor = "linear"', r'materials\.all\.predictor: expected one of "elastic"'),
+])
+def test_bad_mixed_rve_tables(tmp_path, change, message):
+    case = tmp_path / "case.toml"
+    case.write_text(CASE.replace('bc = "periodic"', 'bc = "periodic"\n' + change))
+    with pytest.raises(CaseError, match=message):
+        build_problem(load_case(case))

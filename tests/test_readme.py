@@ -242,7 +242,29 @@ def _check_plate_hole_j2(summary):
     assert limit <= R <= hardened, (limit, R, hardened)
 
 
-CASE_CHECKS = {"plate_hole_j2.toml": _check_plate_hole_j2}
+def _check_j2_cyclic_point(summary):
+    """Uniaxial stress, linear kinematic hardening: the closed-form bilinear loop (Bauschinger
+    reverse yield at sigma_max - 2 sigma_y); the final point lies on the upper branch."""
+    E, sy, H, emax = 200e3, 250.0, 5000.0, 0.005
+    Et = E * H / (E + H)
+    smax = sy + Et * (emax - sy / E)  # first loading, and every later turning point
+    eps = np.array(summary["path"]["input"])[:, 0, 0]
+    sig = np.array(summary["path"]["flux"])[:, 0, 0]
+    t = np.array(summary["path"]["t"])
+    assert t[-1] == pytest.approx(3.0)
+    assert sig.max() == pytest.approx(smax, rel=1e-9)
+    assert sig.min() == pytest.approx(-smax, rel=1e-9)
+    seg = (t > 1.0 + 1e-9) & (t <= 2.0 + 1e-9)  # unloading from +emax
+    e_rev = emax - 2 * sy / E
+    ref = np.where(eps[seg] >= e_rev, smax - E * (emax - eps[seg]),
+                   smax - 2 * sy - Et * (e_rev - eps[seg]))
+    np.testing.assert_allclose(sig[seg], ref, atol=1e-8 * sy)
+    lateral = np.array(summary["path"]["flux"])[:, 1:, 1:]
+    assert np.abs(lateral).max() < 1e-8 * sy
+
+
+CASE_CHECKS = {"plate_hole_j2.toml": _check_plate_hole_j2,
+               "j2_cyclic_point.toml": _check_j2_cyclic_point}
 
 
 def test_every_case_file_has_a_check():
@@ -255,8 +277,11 @@ def test_example_case_runs_with_default_outputs(tmp_path, case):
     res = fe2("run", str(case), "--out", str(out), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["steps"][-1]["t"] == pytest.approx(1.0)
     for f in summary["outputs"]:
         assert (out / f).is_file(), f
-    assert {"solution.pvd", "checkpoint.npz"} <= set(summary["outputs"])
+    if summary["kind"] == "material_point":
+        assert {"path.csv", "path.npz", "stress_strain.png"} <= set(summary["outputs"])
+    else:
+        assert summary["steps"][-1]["t"] == pytest.approx(1.0)
+        assert {"solution.pvd", "checkpoint.npz"} <= set(summary["outputs"])
     CASE_CHECKS[case.name](summary)
