@@ -147,3 +147,31 @@ def test_non_converging_run_keeps_old_results(good_run):
     assert "cut-backs" in res.stderr and "Traceback" not in res.stderr
     assert (out / "summary.json").read_bytes() == before
     assert (out.with_name("out.failed") / "run.log").exists()
+
+
+def test_xdmf_output_reads_back(tmp_path):
+    """[output] format = "xdmf": one XDMF + HDF5 time series (meshio reads it back) with the
+    closed-form uniaxial-stress displacement u_x = sigma x / E at both steps."""
+    case = tmp_path / "case.toml"
+    case.write_text(GOOD.replace("[output]\n", '[output]\nformat = "xdmf"\npng = false\n'))
+    out = tmp_path / "out"
+    res = fe2("run", str(case), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"solution.xdmf", "solution.h5"} <= set(summary["outputs"])
+    assert not (out / "solution.pvd").exists()
+    with meshio.xdmf.TimeSeriesReader(out / "solution.xdmf") as reader:
+        points, _ = reader.read_points_cells()
+        steps = [reader.read_data(k) for k in range(reader.num_steps)]
+    assert [s[0] for s in steps] == pytest.approx([0.5, 1.0])
+    for t, point_data, _ in steps:
+        np.testing.assert_allclose(point_data["u"][:, 0], 0.03 * t * points[:, 0], atol=1e-12)
+
+
+def test_unknown_output_format(tmp_path):
+    case = tmp_path / "case.toml"
+    case.write_text(GOOD.replace("[output]\n", '[output]\nformat = "vtk"\n'))
+    res = fe2("run", str(case), "--out", str(tmp_path / "out"))
+    assert res.returncode == 2
+    assert res.stderr.strip() == (f'fe2: error: {case}: output.format: expected one of "pvd", '
+                                  f'"xdmf" (VTU + PVD series, or XDMF + HDF5), got a string "vtk"')

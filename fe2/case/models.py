@@ -218,7 +218,7 @@ OUTPUT_FORMATS = ("pvd", "xdmf")
 class Output(_Section):
     """``[output]``: what a run writes."""
 
-    vtu: Bool = fld("bool", True)
+    vtu: Bool = fld("bool", True, note="write the solution series (format: pvd or xdmf)")
     png: Bool = fld("bool", True)
     format: Annotated[Str, _one_of(OUTPUT_FORMATS)] = fld(
         "str", "pvd", choices=OUTPUT_FORMATS, note="VTU + PVD series, or XDMF + HDF5")

@@ -449,7 +449,12 @@ def run_case(
     root = logging.getLogger("fe2")
     root.addHandler(handler)
     t0 = time.perf_counter()
-    writer = PVDWriter(tmp, "solution", resume=start is not None) if case.output.vtu else None
+    writer = None
+    if case.output.vtu:
+        from fe2.io import XDMFWriter
+
+        kind = {"pvd": PVDWriter, "xdmf": XDMFWriter}[case.output.format]
+        writer = kind(tmp, "solution", resume=start is not None)
     curve = [tuple(c) for c in meta.get("curve", [])]
     records: list[dict] = list(meta.get("steps", []))
     reactions = tuple(case.output.reactions or ())
@@ -513,7 +518,11 @@ def run_case(
         if (tmp / CHECKPOINT).exists():
             summary["outputs"].append(CHECKPOINT)
         if writer is not None:
-            summary["outputs"].append("solution.pvd")
+            _close_writer(writer)
+            if case.output.format == "xdmf":
+                summary["outputs"] += ["solution.xdmf", "solution.h5"]
+            else:
+                summary["outputs"].append("solution.pvd")
         if case.output.png:
             scal = scal or next(
                 (k for k in ("von_mises", "von_mises_P", "flux") if k in quad), None)
@@ -545,6 +554,7 @@ def run_case(
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         summary["outputs"].append("summary.json")
     except BaseException:
+        _close_writer(writer)
         _close(prob)
         root.removeHandler(handler)
         handler.close()
@@ -711,6 +721,13 @@ def _work_totals(records: list[dict]) -> dict[str, Any]:
     n = tot["cache_hits"] + tot["cache_misses"]
     tot["cache_hit_rate"] = tot["cache_hits"] / n if n else None
     return tot
+
+
+def _close_writer(writer) -> None:
+    """Close an output writer that holds files open (XDMF + HDF5); PVD needs nothing."""
+    close = getattr(writer, "close", None)
+    if close is not None:
+        close()
 
 
 def _close(prob) -> None:
