@@ -219,3 +219,13 @@ def test_point_section_only_for_material_point():
     with pytest.raises(CaseError, match="point: only for kind"):
         Case.from_dict({"problem": {"kind": "scalar"}, "point": {},
                         "materials": {"all": {"type": "LinearConductivity", "k": 1.0}}})
+
+
+@pytest.mark.parametrize("module", ["fe2.macro.material_point", "fe2.case", "fe2.case.models"])
+def test_docstring_examples_run(module, tmp_path, monkeypatch):
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert res.attempted > 0 and res.failed == 0

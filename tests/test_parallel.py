@@ -426,5 +426,6 @@ def test_case_parallel_section(tmp_path):
     np.testing.assert_allclose(r_p, r_s, rtol=0, atol=TOL * np.abs(r_s).max())
     bad = tmp_path / "bad.toml"
     bad.write_text(CASE.format(mesh=mesh, parallel='workers = 2\nexecutor = "gpu"'))
-    with pytest.raises(CaseError, match=r'parallel\.executor: expected one of .*got "gpu"'):
+    with pytest.raises(CaseError,
+                       match=r'parallel\.executor: expected one of .*got a string "gpu"'):
         run_case(load_case(bad), tmp_path / "bad")
