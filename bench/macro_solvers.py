@@ -11,8 +11,8 @@ Every step runs in a fresh spawned subprocess: assembly (skfem + ``condense``, t
 matrix is saved to a temporary file), the SciPy solve (``fe2.linalg.scipy_direct``:
 COLAMD ordering + SuperLU factorization + solve) and the PETSc solve
 (``fe2.linalg.petsc_krylov``: CSR -> ``Mat`` copy + GAMG set-up + CG, true-residual
-``rtol``), and the sparse Cholesky (``fe2.linalg.cholesky_direct``: minimum-degree
-ordering + analysis + numba supernodal factorization + solve). Memory is each
+``rtol``), and the sparse Cholesky (``fe2.linalg.cholesky_direct``: CHOLMOD's
+ordering + analysis + supernodal factorization + solve). Memory is each
 process's peak RSS (``ru_maxrss``), shown with the baseline RSS just before the solve
 (interpreter, libraries and the loaded matrix). A SciPy
 solve whose time or memory, extrapolated from the two previous sizes with a power law,
@@ -116,7 +116,7 @@ def solve(kind: str, path: str, rtol: float) -> dict:
         x = solver(A, b)
         its = 0
     elif kind == "cholesky":
-        la.cholesky_direct()(A[:2, :2] + 0 * A[:2, :2], b[:2])  # numba kernels loaded, untimed
+        la.cholesky_direct()(A[:2, :2] + 0 * A[:2, :2], b[:2])  # CHOLMOD loaded, untimed
         t0 = time.perf_counter()
         x = la.cholesky_direct()(A, b)  # analysis + factorization + solve
         its = 0
@@ -262,7 +262,7 @@ def main(argv=None) -> int:
     print(f"Machine: {machine()}\n")
     print(f"PETSc: CG + GAMG, rtol {args.rtol:g} on the true residual; elasticity with "
           f"rigid-body near-nullspace and block size 3. SciPy: splu (COLAMD). Cholesky: "
-          f"fe2.linalg.cholesky_direct (minimum-degree ordering, analysis + numba supernodal "
+          f"fe2.linalg.cholesky_direct (CHOLMOD: ordering, analysis + supernodal "
           f"factorization + solve). Times are "
           f"wall-clock of the solve call; memory is peak RSS of the solver process / "
           f"baseline RSS before the solve (interpreter + libraries + matrix), MB. "

@@ -209,8 +209,8 @@ def field_errors(
         intorder = 2 * basis.elem.maxdeg + 3
     b = skfem.Basis(basis.mesh, basis.elem, intorder=intorder)
     uh = b.interpolate(u)
-    x = b.global_coordinates().value
-    ev = np.asarray(uh.value) - np.asarray(exact(x))
+    x = np.asarray(b.global_coordinates())
+    ev = np.asarray(uh) - np.asarray(exact(x))
     eg = np.asarray(uh.grad) - np.asarray(grad_exact(x))
     nidx_v = ev.ndim - 2
     nidx_g = eg.ndim - 2

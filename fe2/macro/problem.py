@@ -625,7 +625,7 @@ class Problem:
             if ld.kind not in ("neumann", "body"):
                 continue
             b = ld.basis
-            x = b.global_coordinates().value
+            x = np.asarray(b.global_coordinates())
             val = _scaled(ld.value, x, t, self.ncomp, f"{ld.kind} load on {ld.where or 'body'}")
             if self.vector:
                 form = LinearForm(lambda v, w: np.einsum("i...,i...->...", w["g"], v))
