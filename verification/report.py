@@ -69,10 +69,17 @@ def run_studies(
 
 
 def _git_commit() -> str:
+    """Short commit of the code the report was made from, ``+ uncommitted changes`` if any
+    tracked file under fe2/ or verification/ differs from it."""
+    here = Path(__file__).resolve().parent
     try:
         r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                           text=True, cwd=Path(__file__).resolve().parent, timeout=10)
-        return r.stdout.strip() or "unknown"
+                           text=True, cwd=here, timeout=10)
+        commit = r.stdout.strip() or "unknown"
+        d = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                            "../fe2", ".", ":(exclude)report"], capture_output=True, text=True,
+                           cwd=here, timeout=10)
+        return commit + (" + uncommitted changes" if d.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
