@@ -45,6 +45,7 @@ bench: install
 # the documentation site: API reference from the docstrings, gallery of examples/
 docs: install
 	$(PY) -m pip install -q -e ".[docs]"
+	rm -rf docs/reference/generated docs/auto_examples docs/_gallery_src
 	$(PY) -m sphinx -b html -W --keep-going docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
