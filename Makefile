@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 WHEELS := $(firstword $(wildcard ../shared/wheels $(FE2_WHEELS)))
 FIND_LINKS := $(if $(WHEELS),--find-links $(abspath $(WHEELS)),)
 BUILD_PETSC := $(if $(WHEELS),0,1)
-EXTRAS ?= petsc,cholmod,mesh,dev,parallel
+EXTRAS ?= petsc,cholmod,mesh,dev,parallel,docs
 
 .PHONY: install demo test test-all verify bench lint docs clean
 
@@ -44,7 +44,6 @@ bench: install
 
 # the documentation site: API reference from the docstrings, gallery of examples/
 docs: install
-	$(PY) -m pip install -q -e ".[docs]"
 	rm -rf docs/reference/generated docs/auto_examples docs/_gallery_src
 	$(PY) -m sphinx -b html -W --keep-going docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
