@@ -10,10 +10,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import jsonschema  # a dev dependency: make install brings it
 import pytest
-
-jsonschema = pytest.importorskip("jsonschema")
-
 from test_case_validation import BAD, GOOD, RVE  # noqa: E402  (tests/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -482,8 +483,11 @@ def run_case(
                 "case": digest, "steps": records, "curve": curve, "reactions": react_hist})
             if writer is not None:
                 point, quad = step_fields(p, plan)
+                p2 = {}
+                if p.order == 2:  # second-order cells with the P2 values at every node
+                    point, p2 = {**point, "u": p.u}, {"basis": p.basis}
                 try:
-                    writer.write(rec.t, p.mesh, point_data=point, quadrature_data=quad)
+                    writer.write(rec.t, p.mesh, point_data=point, quadrature_data=quad, **p2)
                 except (OSError, ValueError) as err:
                     raise OutputWriteError(
                         f"writing the output of step {len(records)} (t = {rec.t:.6g}) "
@@ -494,7 +498,8 @@ def run_case(
                 handler.flush()
                 os._exit(STOP_EXIT_CODE)
 
-        prob.solve(opts, reactions=reactions, callback=on_step)
+        # a bar on a terminal; otherwise the one line per converged step logged below
+        prob.solve(opts, reactions=reactions, callback=on_step, progress=sys.stderr.isatty())
         point, quad = step_fields(prob, plan)
         summary: dict[str, Any] = {
             "fe2_version": __version__,
