@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from case_texts import pull_right
 
 from fe2.case import CaseError, build_problem, load_case
 
@@ -80,18 +81,7 @@ kind = "small_strain"
 
 MATERIAL
 
-[[dirichlet]]
-boundary = "left"
-components = [0]
-
-[[dirichlet]]
-boundary = "bottom"
-components = [1]
-
-[[dirichlet]]
-boundary = "right"
-components = [0]
-value = 0.01
+{pull_right('0.01')}
 
 [newton]
 steps = 2

@@ -14,45 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from case_texts import elastic_square, pull_right
 
 from fe2.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 MESHES = ROOT / "meshes"
 
-GOOD = f"""
-[mesh]
-file = "{MESHES / 'unit_square_tri.msh'}"
-order = 1
-
-[problem]
-kind = "small_strain"
-
-[materials.domain]
-type = "LinearElastic"
-E = 100.0
-nu = 0.25
-plane = "stress"
-
-[[dirichlet]]
-boundary = "left"
-components = [0]
-
-[[dirichlet]]
-boundary = "bottom"
-components = [1]
-
-[[neumann]]
-boundary = "right"
-value = [3.0, 0.0]
-
-[newton]
-steps = 2
-
-[output]
-png = false
-reactions = ["left"]
-"""
+GOOD = elastic_square(png=False)
 
 RVE = f"""
 [mesh]
@@ -300,18 +269,7 @@ nu = 0.3
 sigma_y = 250.0
 H_iso = 2000.0
 
-[[dirichlet]]
-boundary = "left"
-components = [0]
-
-[[dirichlet]]
-boundary = "bottom"
-components = [1]
-
-[[dirichlet]]
-boundary = "right"
-components = [0]
-value = 0.004
+{pull_right('0.004')}
 
 [newton]
 steps = 60

@@ -8,42 +8,12 @@ from pathlib import Path
 import meshio
 import numpy as np
 import pytest
+from case_texts import elastic_square
 
 ROOT = Path(__file__).resolve().parents[1]
 MESHES = ROOT / "meshes"
 
-GOOD = f"""
-[mesh]
-file = "{MESHES / 'unit_square_tri.msh'}"
-order = 1
-
-[problem]
-kind = "small_strain"
-
-[materials.domain]
-type = "LinearElastic"
-E = 100.0
-nu = 0.25
-plane = "stress"
-
-[[dirichlet]]
-boundary = "left"
-components = [0]
-
-[[dirichlet]]
-boundary = "bottom"
-components = [1]
-
-[[neumann]]
-boundary = "right"
-value = [3.0, 0.0]
-
-[newton]
-steps = 2
-
-[output]
-reactions = ["left"]
-"""
+GOOD = elastic_square(png=True)
 
 
 def fe2(*args, cwd=None):

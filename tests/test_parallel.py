@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import numpy as np
 import pytest
 import skfem
+from case_texts import pull_right
 
 from fe2.homogenization import RVE, cells
 from fe2.macro import NewtonOptions, Problem
@@ -383,18 +384,7 @@ nu = 0.3
 sigma_y = 0.004
 H_iso = 0.1
 
-[[dirichlet]]
-boundary = "left"
-components = [0]
-
-[[dirichlet]]
-boundary = "bottom"
-components = [1]
-
-[[dirichlet]]
-boundary = "right"
-components = [0]
-value = 0.01
+""" + pull_right("0.01") + """
 
 [newton]
 steps = 2

@@ -33,6 +33,7 @@ from pathlib import Path
 import meshio
 import numpy as np
 import pytest
+from case_texts import pull_right
 from scipy.optimize import brentq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,18 +198,7 @@ def test_readme_case_file_rve_runs_with_default_outputs(tmp_path):
     case = tmp_path / "rve.toml"
     case.write_text(f'[mesh]\nfile = "{mesh}"\n\n[problem]\nkind = "small_strain"\n\n'
                     + TOML[0] + f"""
-[[dirichlet]]
-boundary = "left"
-components = [0]
-
-[[dirichlet]]
-boundary = "bottom"
-components = [1]
-
-[[dirichlet]]
-boundary = "right"
-components = [0]
-value = {u}
+{pull_right(u)}
 
 [output]
 reactions = ["right"]

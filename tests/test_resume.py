@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skfem
+from case_texts import pull_right
 
 from fe2.case import STOP_EXIT_CODE, CaseError, load_case, run_case
 from fe2.cli import main
@@ -44,18 +45,7 @@ nu = 0.3
 sigma_y = 250.0
 H_iso = 2000.0
 
-[[dirichlet]]
-boundary = "left"
-components = [0]
-
-[[dirichlet]]
-boundary = "bottom"
-components = [1]
-
-[[dirichlet]]
-boundary = "right"
-components = [0]
-value = 0.004
+{pull_right('0.004')}
 
 [newton]
 steps = 8

@@ -1,0 +1,63 @@
+"""Case-file text shared by the tests that run ``fe2 run`` (one copy of each fixture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MESHES = ROOT / "meshes"
+
+
+def pull_right(u: float | str) -> str:
+    """``[[dirichlet]]`` blocks: rollers on the left (x) and bottom (y) edges, the right edge
+    pulled to ``u_x = u`` (scaled by the load factor)."""
+    return f"""
+[[dirichlet]]
+boundary = "left"
+components = [0]
+
+[[dirichlet]]
+boundary = "bottom"
+components = [1]
+
+[[dirichlet]]
+boundary = "right"
+components = [0]
+value = {u}
+"""
+
+
+def elastic_square(png: bool = True) -> str:
+    """Plane-stress unit square (E = 100, nu = 0.25) under a traction of 3 on its right edge,
+    rollers left and bottom, 2 load steps: the reaction on the left edge is (-3, 0)."""
+    return f"""
+[mesh]
+file = "{MESHES / 'unit_square_tri.msh'}"
+order = 1
+
+[problem]
+kind = "small_strain"
+
+[materials.domain]
+type = "LinearElastic"
+E = 100.0
+nu = 0.25
+plane = "stress"
+
+[[dirichlet]]
+boundary = "left"
+components = [0]
+
+[[dirichlet]]
+boundary = "bottom"
+components = [1]
+
+[[neumann]]
+boundary = "right"
+value = [3.0, 0.0]
+
+[newton]
+steps = 2
+
+[output]
+""" + ("" if png else "png = false\n") + 'reactions = ["left"]\n'
