@@ -172,3 +172,37 @@ def test_bad_mixed_rve_tables(tmp_path, change, message):
     case.write_text(CASE.replace('bc = "periodic"', 'bc = "periodic"\n' + change))
     with pytest.raises(CaseError, match=message):
         build_problem(load_case(case))
+
+
+def test_output_micro_writes_the_rve_fields_of_chosen_points(tmp_path):
+    """``[output] micro``: the micro fields of a macro point of a homogeneous-strain run; for
+    an RVE of two identical elastic phases the micro strain is the macro strain everywhere
+    (uniaxial plane-strain tension of the unit square: eps_xx = u, eps_yy = -nu/(1-nu) u)."""
+    import meshio
+
+    lam = '{ type = "LinearElastic", E = 100.0, nu = 0.3, plane = "strain" }'
+    rve = ("[materials.all]\ntype = \"RVE\"\n"
+           "cell = { type = \"laminate\", fractions = [0.25, 0.75], normal = 0 }\n"
+           f"phases = [{lam}, {lam}]\n")
+    text = HOMOGENEOUS.replace("MATERIAL", rve).replace('scalars = "state_alpha"', "")
+    case = tmp_path / "case.toml"
+    case.write_text(text + "micro = [[3, 0]]\n")
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "fe2.cli", "run", str(case), "--out", str(out)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (out / "micro" / "rve.vtm").is_file()
+    vtus = sorted((out / "micro").glob("*.vtu"))
+    assert len(vtus) == 1
+    m = meshio.read(vtus[0])
+    strain = next(v[0] for k, v in m.cell_data.items() if "strain" in k.lower())
+    nu, u = 0.3, 0.01
+    exx, eyy = strain[:, 0], strain[:, 4] if strain.shape[1] == 9 else strain[:, 3]
+    np.testing.assert_allclose(exx, u, rtol=1e-8)
+    np.testing.assert_allclose(eyy, -nu / (1 - nu) * u, rtol=1e-8)
+    # a point outside the mesh, or micro fields of a material that is no RVE: bad input
+    case.write_text(text + "micro = [[100000, 0]]\n")
+    res = subprocess.run([sys.executable, "-m", "fe2.cli", "run", str(case), "--out",
+                          str(tmp_path / "o2")], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 2 and "output.micro[0]" in res.stderr, res.stderr
+    assert not (tmp_path / "o2").exists()

@@ -213,6 +213,8 @@ class Curve(_Section):
 
 
 OUTPUT_FORMATS = ("pvd", "xdmf")
+MacroPoint = Annotated[list[Int], Field(min_length=2, max_length=2,
+                                        description="[element, quadrature point]")]
 
 
 class Output(_Section):
@@ -226,6 +228,9 @@ class Output(_Section):
     warp: Num = fld("number", 1.0)
     reactions: list[StrItem] | None = fld("strs", None)
     curve: Curve | None = Field(None, description="a table { boundary, component }")
+    micro: Literal["all"] | list[MacroPoint] | None = Field(
+        None, description='RVE fields of macro points: "all" or a list of [element, qp] '
+        "(micro/rve.vtm + one VTU per point)")
 
 
 def _executor_kinds() -> tuple[str, ...]:

@@ -417,6 +417,8 @@ def run_case(
             if scal not in valid:
                 raise CaseError(f"{case.path}: output.scalars: no field {scal!r} in this run; "
                                 f"valid: {', '.join(valid)}")
+        if case.output.micro is not None:
+            _check_micro_points(case, prob)
     except BaseException:
         _close(prob)
         raise
@@ -528,6 +530,16 @@ def run_case(
                 summary["outputs"] += ["solution.xdmf", "solution.h5"]
             else:
                 summary["outputs"].append("solution.pvd")
+        if case.output.micro is not None:
+            from fe2.io import write_micro_fields
+
+            pts = case.output.micro if case.output.micro == "all" else [
+                tuple(p) for p in case.output.micro]
+            try:
+                write_micro_fields(prob, tmp / "micro", points=pts)
+            except ValueError as err:
+                raise CaseError(f"{case.path}: output.micro: {err}") from err
+            summary["outputs"].append("micro/rve.vtm")
         if case.output.png:
             scal = scal or next(
                 (k for k in ("von_mises", "von_mises_P", "flux") if k in quad), None)
@@ -570,6 +582,22 @@ def run_case(
     handler.close()
     swap_into(tmp, out)
     return summary
+
+
+def _check_micro_points(case: Case, prob) -> None:
+    """``output.micro`` before the run: RVE materials, points inside the mesh."""
+    from fe2.homogenization import RVE
+
+    if not any(isinstance(getattr(r.oracle, "oracle", r.oracle), RVE) for r in prob.regions):
+        raise CaseError(f"{case.path}: output.micro: no material of this case is an RVE "
+                        "(micro fields exist only for type = \"RVE\")")
+    if case.output.micro == "all":
+        return
+    nel, nqp = prob.basis.nelems, prob.basis.X.shape[-1]
+    for i, (e, q) in enumerate(case.output.micro):
+        if not (0 <= e < nel and 0 <= q < nqp):
+            raise CaseError(f"{case.path}: output.micro[{i}]: point [{e}, {q}] is not in this "
+                            f"mesh (elements 0..{nel - 1}, quadrature points 0..{nqp - 1})")
 
 
 def mark_folder(folder: Path) -> None:
