@@ -6,6 +6,7 @@ stays light and works where no renderer is installed.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
@@ -22,6 +23,21 @@ __all__ = ["render_png", "render_voxels_png"]
 _VTK_CELL = {"triangle": 5, "quad": 9, "tetra": 10, "hexahedron": 12}
 _EDGES_UP_TO = 20_000  # draw element edges for meshes with at most this many cells
 
+
+
+def _pyvista():
+    """Pyvista for off-screen rendering.
+
+    Without an X display VTK would first try an X window (and log a warning) before falling
+    back; on a headless machine it renders through EGL directly (Debian's libegl1, present
+    on the machines fe2 runs on), unless VTK_DEFAULT_OPENGL_WINDOW says otherwise.
+    """
+    if not os.environ.get("DISPLAY") and "VTK_DEFAULT_OPENGL_WINDOW" not in os.environ:
+        os.environ["VTK_DEFAULT_OPENGL_WINDOW"] = "vtkEGLRenderWindow"
+    import pyvista as pv
+
+    pv.OFF_SCREEN = True
+    return pv
 
 def _norm(a: NDArray) -> NDArray:
     """Scalars to colour by: the value, or the Euclidean norm of vector/tensor rows."""
@@ -99,9 +115,7 @@ def render_png(path: str | PathLike, mesh: Mesh,
     Path
         ``path``.  2D meshes are viewed from +z, 3D meshes isometrically.
     """
-    import pyvista as pv
-
-    pv.OFF_SCREEN = True
+    pv = _pyvista()
     path = Path(path)
     dim = mesh.dim()
     cell_type, cells = vtk_cells(mesh)
@@ -197,9 +211,7 @@ def render_voxels_png(path: str | PathLike, image: ArrayLike, title: str | None 
         raise ValueError(f"voxel image has shape {img.shape}; expected (nx, ny) or (nx, ny, nz)")
     if not (img.dtype == bool or np.issubdtype(img.dtype, np.integer)):
         raise ValueError(f"voxel image has dtype {img.dtype}; expected integer phase ids")
-    import pyvista as pv
-
-    pv.OFF_SCREEN = True
+    pv = _pyvista()
     path = Path(path)
     img = img.astype(np.int64)
     h = 1.0 / max(img.shape)
