@@ -1,0 +1,38 @@
+"""Gas dynamics by HMM: central finite-volume schemes fed by flux oracles.
+
+The macro model is ``U_t + div F(U) = 0`` with ``U = (rho, rho u, E)``; the flux comes
+from an oracle with measure ``"conserved"`` (:class:`IdealGas`, the closed-form
+reference, or a kinetic / molecular micro model), and the staggered Lax–Friedrichs and
+Nessyahu–Tadmor schemes need nothing but flux values and a wave-speed bound.
+:func:`exact_riemann` is the ideal-gas reference solution.
+"""
+
+from .ideal import IdealGas, conserved, primitive
+from .riemann import StarState, exact_riemann, star_state
+from .schemes import (
+    BOUNDARIES,
+    LIMITERS,
+    SCHEMES,
+    FlowResult,
+    ShockTubeResult,
+    evolve,
+    limited_slope,
+    shock_tube,
+)
+
+__all__ = [
+    "BOUNDARIES",
+    "LIMITERS",
+    "SCHEMES",
+    "FlowResult",
+    "IdealGas",
+    "ShockTubeResult",
+    "StarState",
+    "conserved",
+    "evolve",
+    "exact_riemann",
+    "limited_slope",
+    "primitive",
+    "shock_tube",
+    "star_state",
+]

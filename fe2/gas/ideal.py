@@ -1,0 +1,147 @@
+"""The ideal-gas flux oracle: closed-form Euler fluxes, the reference for the gas solvers.
+
+Conserved variables per point (rows, the ``"conserved"`` measure):
+``U = (rho, rho u_1, ..., rho u_dim, E)`` with density ``rho`` [kg/m^dim],
+momentum density ``rho u`` and total energy per volume ``E = p / (gamma - 1) + rho |u|^2 / 2``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fe2.oracle import OracleBase, OracleError, Response
+
+__all__ = ["IdealGas", "conserved", "primitive"]
+
+
+def _check_gamma(gamma: float) -> float:
+    g = float(gamma)
+    if not np.isfinite(g) or g <= 1.0:
+        raise ValueError(f"IdealGas: gamma must be a finite number > 1, got {gamma!r}")
+    return g
+
+
+def conserved(rho, u, p, gamma: float = 1.4) -> np.ndarray:
+    """Conserved variables from primitive ones.
+
+    Parameters
+    ----------
+    rho : array_like
+        Density, shape ``pts``.
+    u : array_like
+        Velocity, shape ``(dim, *pts)`` (or ``pts`` in 1D).
+    p : array_like
+        Pressure, shape ``pts``.
+    gamma : float
+        Ratio of specific heats (> 1).
+
+    Returns
+    -------
+    ndarray
+        ``U`` of shape ``(dim + 2, *pts)``: ``(rho, rho u, E)``.
+    """
+    gamma = _check_gamma(gamma)
+    rho = np.asarray(rho, dtype=float)
+    p = np.asarray(p, dtype=float)
+    u = np.asarray(u, dtype=float)
+    if u.shape == rho.shape:
+        u = u[None]
+    rho, p = np.broadcast_arrays(rho, p)
+    u = np.broadcast_to(u, (u.shape[0],) + rho.shape)
+    E = p / (gamma - 1.0) + 0.5 * rho * np.sum(u * u, axis=0)
+    return np.concatenate([rho[None], rho[None] * u, E[None]], axis=0)
+
+
+def primitive(U, gamma: float = 1.4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Density, velocity and pressure from conserved variables (no checks).
+
+    Parameters
+    ----------
+    U : array_like
+        Conserved variables, shape ``(dim + 2, *pts)``.
+    gamma : float
+        Ratio of specific heats.
+
+    Returns
+    -------
+    rho : ndarray, shape ``pts``
+    u : ndarray, shape ``(dim, *pts)``
+    p : ndarray, shape ``pts``
+    """
+    U = np.asarray(U, dtype=float)
+    rho = U[0]
+    u = U[1:-1] / rho
+    p = (gamma - 1.0) * (U[-1] - 0.5 * rho * np.sum(u * u, axis=0))
+    return rho, u, p
+
+
+class IdealGas(OracleBase):
+    """Euler flux of a calorically perfect gas, ``p = (gamma - 1) (E - rho |u|^2 / 2)``.
+
+    Parameters
+    ----------
+    gamma : float
+        Ratio of specific heats (> 1), default 1.4 (air).
+    dim : {1, 2, 3}
+        Space dimension.
+
+    ``evaluate(U)`` takes ``U`` of shape ``(dim + 2, *pts)`` and returns a
+    :class:`fe2.oracle.Response` with ``flux`` of shape ``(dim, dim + 2, *pts)``
+    (row ``k``: the flux in direction ``k`` of every conserved component),
+    ``tangent = None`` and ``info["wave_speed"]`` of shape ``pts``: the largest
+    ``|u_k| + c`` over the directions, ``c = sqrt(gamma p / rho)``.
+    """
+
+    measure = "conserved"
+
+    def __init__(self, gamma: float = 1.4, dim: int = 1):
+        self.gamma = _check_gamma(gamma)
+        if isinstance(dim, bool) or dim not in (1, 2, 3):
+            raise ValueError(f"IdealGas: dim must be 1, 2 or 3, got {dim!r}")
+        self.dim = int(dim)
+        self.n_conserved = self.dim + 2
+        self.ncons = self.n_conserved
+
+    def __repr__(self) -> str:
+        return f"IdealGas(gamma={self.gamma}, dim={self.dim})"
+
+    def pressure(self, U: np.ndarray) -> np.ndarray:
+        """Pressure ``(gamma - 1)(E - rho |u|^2 / 2)`` of ``U`` ``(dim + 2, *pts)``, shape ``pts``."""
+        return primitive(U, self.gamma)[2]
+
+    def evaluate(self, U, x=None, state=None) -> Response:
+        """Euler flux ``(dim, dim + 2, *pts)`` and wave speed bound at every point.
+
+        Raises
+        ------
+        fe2.oracle.OracleError
+            For non-finite input, ``rho <= 0`` or negative pressure, naming the first point.
+        """
+        U = np.asarray(U, dtype=float)
+        pts = self.check_input(U)
+        bad = ~(U[0] > 0)
+        if np.any(bad):
+            first = np.unravel_index(int(np.argmax(bad)), pts) if pts else ()
+            raise OracleError(
+                f"IdealGas: density must be > 0, got {U[0][first]:.6g} at point index "
+                f"{tuple(int(i) for i in first)} ({int(bad.sum())} such points)"
+            )
+        rho, u, p = primitive(U, self.gamma)
+        if np.any(p < 0):
+            bad = p < 0
+            first = np.unravel_index(int(np.argmax(bad)), pts) if pts else ()
+            raise OracleError(
+                f"IdealGas: negative pressure (internal energy) {p[first]:.6g} at point index "
+                f"{tuple(int(i) for i in first)} ({int(bad.sum())} such points)"
+            )
+        d = self.dim
+        flux = np.empty((d, d + 2) + pts)
+        for k in range(d):
+            flux[k, 0] = U[1 + k]
+            for m in range(d):
+                flux[k, 1 + m] = U[1 + m] * u[k]
+            flux[k, 1 + k] += p
+            flux[k, d + 1] = (U[d + 1] + p) * u[k]
+        c = np.sqrt(self.gamma * p / rho)
+        speed = np.max(np.abs(u), axis=0) + c
+        return Response(flux=flux, tangent=None, info={"wave_speed": speed})
