@@ -106,7 +106,7 @@ class IdealGas(OracleBase):
         return f"IdealGas(gamma={self.gamma}, dim={self.dim})"
 
     def pressure(self, U: np.ndarray) -> np.ndarray:
-        """Pressure ``(gamma - 1)(E - rho |u|^2 / 2)`` of ``U`` ``(dim + 2, *pts)``, shape ``pts``."""
+        """Pressure ``(gamma - 1)(E - rho |u|^2 / 2)`` of ``U (dim + 2, *pts)``, shape ``pts``."""
         return primitive(U, self.gamma)[2]
 
     def evaluate(self, U, x=None, state=None) -> Response:

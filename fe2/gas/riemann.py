@@ -44,7 +44,9 @@ def _check_state(name: str, state, gamma: float) -> tuple[float, float, float]:
     try:
         rho, u, p = (float(v) for v in state)
     except (TypeError, ValueError):
-        raise ValueError(f"exact_riemann: {name} must be a (rho, u, p) triple, got {state!r}")
+        raise ValueError(
+            f"exact_riemann: {name} must be a (rho, u, p) triple, got {state!r}"
+        ) from None
     if not (np.isfinite(rho) and np.isfinite(u) and np.isfinite(p)) or rho <= 0 or p < 0:
         raise ValueError(
             f"exact_riemann: {name} state needs rho > 0, p >= 0 finite, got "

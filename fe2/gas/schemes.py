@@ -186,9 +186,13 @@ def evolve(
         Conserved ghost states for ``"inflow"`` sides.
     cfl : float, optional
         ``a_max dt / (dx / 2)`` in ``(0, 1]`` (default 0.45 NT, 0.9 LF).
+    x_left : float
+        Left end of the grid (for the returned cell centres).
     executor : concurrent.futures.Executor, optional
         Where the batched flux calls run (:func:`fe2.oracle.evaluate`); the result does
         not depend on it.
+    max_steps : int
+        Safety bound on the number of staggered steps.
     progress : callable, optional
         ``progress(t, t_end)`` after each pair of steps.
 
@@ -321,7 +325,9 @@ def _triple(name: str, state) -> tuple[float, float, float]:
     try:
         rho, u, p = (float(v) for v in state)
     except (TypeError, ValueError):
-        raise ValueError(f"shock_tube: {name} must be a (rho, u, p) triple, got {state!r}")
+        raise ValueError(
+            f"shock_tube: {name} must be a (rho, u, p) triple, got {state!r}"
+        ) from None
     if not (rho > 0 and p >= 0 and np.isfinite(u) and np.isfinite(rho * p)):
         raise ValueError(f"shock_tube: {name} needs rho > 0 and p >= 0, got {state!r}")
     return rho, u, p
@@ -356,6 +362,8 @@ def shock_tube(
         Flux oracle (measure ``"conserved"``, dim 1); default ``IdealGas(1.4)``.
     scheme, limiter, bc, executor, cfl
         As in :func:`evolve`; ``"inflow"`` sides hold the initial ``left`` / ``right`` state.
+    x0 : float
+        Position of the initial discontinuity.
     domain : (float, float)
         Interval ``[a, b]``.
     gamma : float, optional
