@@ -8,6 +8,7 @@ Nessyahu–Tadmor schemes need nothing but flux values and a wave-speed bound.
 """
 
 from .ideal import IdealGas, conserved, primitive
+from .kinetic import KineticFlux
 from .riemann import StarState, exact_riemann, star_state
 from .schemes import (
     BOUNDARIES,
@@ -26,6 +27,7 @@ __all__ = [
     "SCHEMES",
     "FlowResult",
     "IdealGas",
+    "KineticFlux",
     "ShockTubeResult",
     "StarState",
     "conserved",
