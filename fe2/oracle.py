@@ -11,12 +11,15 @@ measure               input ``g``          ``Response.flux``       ``Response.ta
 gradient              ``(d, *pts)``        heat flux ``(d, *pts)``  ``(d, d, *pts)``
 strain                ``(d, d, *pts)``     Cauchy stress            ``(d, d, d, d, *pts)``
 deformation_gradient  ``(d, d, *pts)``     first Piola–Kirchhoff    ``(d, d, d, d, *pts)``
-conserved             ``(m, *pts)``        flux ``(m, d, *pts)``    ``(m, d, m, *pts)`` or None
+conserved             ``(m, *pts)``        flux ``(d, m, *pts)``    ``(d, m, m, *pts)`` or None
 velocity_gradient     ``(d, d, *pts)``     stress ``(d, d, *pts)``  ``(d, d, d, d, *pts)`` or None
 ====================  ===================  ======================  ==========================
 
 The flux convention for ``gradient`` is ``q = K grad u`` (the macro problem
-solves ``-div q = f``), so the tangent of a conductor is positive definite.
+solves ``-div q = f``), so the tangent of a conductor is positive definite. For
+``conserved`` (``U_t + div F(U) = 0``, :mod:`fe2.gas`) ``flux[k, i]`` is the flux of
+conserved quantity ``i`` in direction ``k``, and ``info["wave_speed"]`` (``pts``) bounds
+the signal speeds for the CFL step.
 
 History lives in a :class:`QuadratureState` owned by the macro solver: the
 oracle receives the *committed* state and returns a *trial* state; the solver
