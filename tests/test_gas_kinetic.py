@@ -140,3 +140,21 @@ def test_bad_state_names_point(row, value, words):
 def test_bad_options_fail_at_construction(kwargs):
     with pytest.raises(ValueError, match="KineticFlux"):
         KineticFlux(**kwargs)
+
+
+def test_sod_with_kinetic_fluxes_matches_ideal_gas_within_sampling_noise():
+    from fe2.gas import shock_tube
+
+    left, right = (1.0, 0.0, 1.0), (0.125, 0.0, 0.1)
+    ref = shock_tube(left, right, 100, 0.2).rho
+    runs = np.array([
+        shock_tube(left, right, 100, 0.2, flux=KineticFlux(GAMMA, samples=4096, seed=s)).rho
+        for s in range(3)
+    ])
+    se = runs.std(axis=0, ddof=1) / np.sqrt(len(runs))  # standard error of the 3-seed mean
+    diff = np.abs(runs.mean(axis=0) - ref)
+    assert se.mean() > 0  # the kinetic runs do carry sampling noise
+    # L1 over cells: unbiased noise gives mean|mean - ref| ~ 0.9 x the estimated se (1.0 seen);
+    # a 20 % error in the particles' internal energy gives 2.5
+    assert diff.mean() < 2.0 * se.mean(), (diff.mean(), se.mean())
+    assert diff.max() < 0.05 * ref.max()
