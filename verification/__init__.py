@@ -65,6 +65,8 @@ STUDIES: list[StudySpec] = [
     _spec("fe2_dns", "FE² vs DNS: periodic fibre composite, eps = 1/4 ... 1/32"),
     _spec("dwr", "Solution verification: dual-weighted-residual goal-oriented estimate"),
     _spec("fe_hmm", "FE-HMM: rates and resonance error"),
+    StudySpec("gas_shock_tubes", "verification.gas",
+              "Gas dynamics: shock tubes and a smooth wave (NT, LF vs exact)"),
 ]
 
 
