@@ -47,6 +47,7 @@ def _smooth_wave(n: int, scheme: str, t_end: float = 0.5) -> float:
 
 
 def run(quick: bool) -> StudyResult:
+    """The study; ``quick``: grids up to 400 cells (about 2 s), else up to 1600 (about 7 s)."""
     res = StudyResult(
         "gas_shock_tubes", TITLE,
         "Sod and Lax shock tubes with the ideal-gas oracle, Nessyahu–Tadmor (MC limiter) and "
