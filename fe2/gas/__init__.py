@@ -9,6 +9,7 @@ Nessyahu–Tadmor schemes need nothing but flux values and a wave-speed bound.
 
 from .ideal import IdealGas, conserved, primitive
 from .kinetic import KineticFlux
+from .output import evolve_series, plot_profiles, profiles, write_profiles, write_series
 from .riemann import StarState, exact_riemann, star_state
 from .schemes import (
     BOUNDARIES,
@@ -22,6 +23,11 @@ from .schemes import (
 )
 
 __all__ = [
+    "evolve_series",
+    "plot_profiles",
+    "profiles",
+    "write_profiles",
+    "write_series",
     "BOUNDARIES",
     "LIMITERS",
     "SCHEMES",

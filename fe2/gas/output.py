@@ -220,7 +220,7 @@ def write_series(results: Sequence, folder: str | PathLike, name: str = "gas",
     """
     import meshio
 
-    from fe2.io.vtk import _pvd_xml, atomic_write
+    from fe2.io.vtk import atomic_write, pvd_xml
 
     if not isinstance(results, Sequence):
         results = [results]
@@ -255,7 +255,7 @@ def write_series(results: Sequence, folder: str | PathLike, name: str = "gas",
         atomic_write(vtu, lambda tmp, m=mesh: meshio.write(tmp, m, file_format="vtu"))
         entries.append((t, vtu.name))
     pvd = folder / f"{name}.pvd"
-    xml = _pvd_xml(entries)
+    xml = pvd_xml(entries)
     atomic_write(pvd, lambda tmp: Path(tmp).write_bytes(xml))
     log.info("wrote %s (%d steps)", pvd, len(entries))
     return pvd

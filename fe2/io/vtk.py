@@ -46,7 +46,7 @@ from ..fem import element_for
 __all__ = [
     "write_vtu", "quadrature_to_cell", "PVDWriter", "read_pvd", "atomic_write", "vtk_cells",
     "vtk_array", "LagrangeNodes", "lagrange_nodes", "nodal_values", "meshio_mesh",
-    "step_cell_data",
+    "step_cell_data", "pvd_xml",
 ]
 
 logger = logging.getLogger(__name__)
@@ -373,7 +373,8 @@ def quadrature_to_cell(data: ArrayLike, weights: ArrayLike | None = None) -> NDA
     return np.moveaxis(cell, -1, 0)
 
 
-def _pvd_xml(entries: list[tuple[float, str]]) -> bytes:
+def pvd_xml(entries: list[tuple[float, str]]) -> bytes:
+    """ParaView collection (``.pvd``) XML for ``(time, file name)`` entries."""
     root = ET.Element("VTKFile", type="Collection", version="0.1", byte_order="LittleEndian")
     coll = ET.SubElement(root, "Collection")
     for time, file in entries:
@@ -535,6 +536,6 @@ class PVDWriter:
             self._entries = [(t, f) for t, f in self._entries if t < time]
         self._entries.append((time, vtu.name))
         self._next += 1
-        xml = _pvd_xml(self._entries)
+        xml = pvd_xml(self._entries)
         atomic_write(self.pvd_path, lambda tmp: Path(tmp).write_bytes(xml))
         return vtu
