@@ -21,8 +21,12 @@ from .schemes import (
     limited_slope,
     shock_tube,
 )
+from .schemes2d import BOUNDARIES_2D, FlowResult2D, evolve2d
 
 __all__ = [
+    "BOUNDARIES_2D",
+    "FlowResult2D",
+    "evolve2d",
     "evolve_series",
     "plot_profiles",
     "profiles",
