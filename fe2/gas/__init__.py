@@ -22,8 +22,10 @@ from .schemes import (
     shock_tube,
 )
 from .schemes2d import BOUNDARIES_2D, FlowResult2D, evolve2d
+from .tabulated import TabulatedFlux
 
 __all__ = [
+    "TabulatedFlux",
     "BOUNDARIES_2D",
     "FlowResult2D",
     "evolve2d",
