@@ -43,6 +43,7 @@ __all__ = [
     "LIMITERS",
     "SCHEMES",
     "FlowResult",
+    "advance_in_pairs",
     "ShockTubeResult",
     "evolve",
     "limited_slope",
@@ -75,6 +76,69 @@ def limited_slope(d_minus: np.ndarray, d_plus: np.ndarray, limiter: str) -> np.n
         m = np.minimum(np.minimum(2 * np.abs(a), 2 * np.abs(b)), 0.5 * np.abs(a + b))
         return np.where(same, s * m, 0.0)
     raise ValueError(f"limiter must be one of {', '.join(map(repr, LIMITERS))}, got {limiter!r}")
+
+
+def advance_in_pairs(
+    U: np.ndarray,
+    t_end: float,
+    h: float,
+    cfl: float,
+    fill: Callable[[np.ndarray], np.ndarray],
+    fluxes: Callable[[np.ndarray], tuple],
+    step: Callable[[np.ndarray, object, float], np.ndarray],
+    total: Callable[[np.ndarray], np.ndarray],
+    max_steps: int,
+    progress: Callable[[float, float], None] | None = None,
+    finish: Callable[[np.ndarray], np.ndarray] | None = None,
+    name: str = "evolve",
+) -> tuple[np.ndarray, float, int, np.ndarray, np.ndarray]:
+    """Time loop of the staggered central schemes, in pairs of steps with one ``dt``.
+
+    Each pair fills the ghost cells of ``U`` (``fill``), evaluates its fluxes
+    (``fluxes(V) -> (F, a_max)``, one batched oracle call), takes the staggered step
+    ``W = step(V, F, dt)`` and the step back onto the original cells
+    ``step(W, fluxes(W)[0], dt)`` (then ``finish``, e.g. a crop). ``dt = cfl (h/2) /
+    a_max``, cut to land on ``t_end``; a pair whose staggered state is faster than that
+    bound allows is redone with the smaller ``dt``. ``total(U)`` gives the conserved
+    totals recorded at the start and after each pair; ``progress(t, t_end)`` is called
+    after each pair.
+
+    Returns
+    -------
+    tuple
+        ``(U, t, steps, times (n_pairs + 1,), totals (n_pairs + 1, m))``.
+    """
+    t = 0.0
+    steps = 0
+    times, totals = [0.0], [total(U)]
+    while t < t_end * (1 - 1e-14):
+        if steps >= max_steps:
+            raise RuntimeError(f"{name}: max_steps={max_steps} reached at t={t:.6g} < {t_end}")
+        V = fill(U)
+        FV, a = fluxes(V)
+        if not a > 0:
+            raise ValueError(f"{name}: wave speed bound must be > 0, got {a!r} at t={t:.6g}")
+        dt = min(cfl * 0.5 * h / a, 0.5 * (t_end - t))
+        for _ in range(50):
+            W = step(V, FV, dt)
+            FW, aw = fluxes(W)
+            if aw * dt / (0.5 * h) <= 1.0:
+                break
+            dt = cfl * 0.5 * h / aw  # the staggered state is faster: redo the pair
+            log.debug("%s: staggered wave speed %.4g exceeds the CFL bound; dt -> %.4g",
+                      name, aw, dt)
+        else:
+            raise RuntimeError(f"{name}: no stable time step found at t={t:.6g}")
+        U = step(W, FW, dt)
+        if finish is not None:
+            U = finish(U)
+        t = t + 2 * dt if 2 * dt < t_end - t else t_end
+        steps += 2
+        times.append(t)
+        totals.append(total(U))
+        if progress is not None:
+            progress(t, t_end)
+    return U, t, steps, np.array(times), np.array(totals)
 
 
 @dataclass(frozen=True)
@@ -235,8 +299,9 @@ def evolve(
         r = evaluate(flux, V, executor=executor)
         return np.asarray(r.flux)[0], float(np.max(r.info["wave_speed"]))
 
-    def step(V: np.ndarray, FV: np.ndarray, lam: float) -> np.ndarray:
+    def step(V: np.ndarray, FV: np.ndarray, dt: float) -> np.ndarray:
         """One staggered step from ``V`` (m, k) with fluxes ``FV`` -> (m, k - 3) (NT) / k - 1."""
+        lam = dt / dx
         if scheme == "lf":
             return 0.5 * (V[:, :-1] + V[:, 1:]) - lam * (FV[:, 1:] - FV[:, :-1])
         dU = limited_slope(V[:, 1:-1] - V[:, :-2], V[:, 2:] - V[:, 1:-1], limiter)
@@ -249,40 +314,12 @@ def evolve(
 
     n = U.shape[1]
     x = x_left + dx * (np.arange(n) + 0.5)
-    t = 0.0
-    steps = 0
-    times, totals = [0.0], [U.sum(axis=1) * dx]
-    while t < t_end * (1 - 1e-14):
-        if steps >= max_steps:
-            raise RuntimeError(f"evolve: max_steps={max_steps} reached at t={t:.6g} < {t_end}")
-        V = _fill_ghosts(U, bcs, inflow)
-        FV, a = fluxes(V)
-        if not a > 0:
-            raise ValueError(f"evolve: wave speed bound must be > 0, got {a!r} at t={t:.6g}")
-        dt = min(cfl * 0.5 * dx / a, 0.5 * (t_end - t))
-        for _ in range(50):
-            lam = dt / dx
-            W = step(V, FV, lam)
-            FW, aw = fluxes(W)
-            if aw * dt / (0.5 * dx) <= 1.0:
-                break
-            dt = cfl * 0.5 * dx / aw  # the staggered state is faster: redo the pair
-            log.debug("evolve: staggered wave speed %.4g exceeds the CFL bound; dt -> %.4g",
-                      aw, dt)
-        else:
-            raise RuntimeError(f"evolve: no stable time step found at t={t:.6g}")
-        Unew = step(W, FW, lam)
-        if scheme == "lf":  # LF consumes one cell per step; ghost width is that of NT
-            Unew = Unew[:, _GHOST - 1 : _GHOST - 1 + n]
-        U = Unew
-        t = t + 2 * dt if 2 * dt < t_end - t else t_end
-        steps += 2
-        times.append(t)
-        totals.append(U.sum(axis=1) * dx)
-        if progress is not None:
-            progress(t, t_end)
-    tot = np.array(totals)
-    return FlowResult(x=x, U=U, t=t, steps=steps, times=np.array(times), mass=tot[:, 0],
+    # LF consumes one cell per step; the ghost width is that of NT
+    crop = (lambda V: V[:, _GHOST - 1 : _GHOST - 1 + n]) if scheme == "lf" else None
+    U, t, steps, times, tot = advance_in_pairs(
+        U, t_end, dx, cfl, lambda V: _fill_ghosts(V, bcs, inflow), fluxes, step,
+        lambda V: V.sum(axis=1) * dx, max_steps, progress, finish=crop, name="evolve")
+    return FlowResult(x=x, U=U, t=t, steps=steps, times=times, mass=tot[:, 0],
                       momentum=tot[:, 1], energy=tot[:, -1], flux_calls=calls)
 
 
