@@ -61,3 +61,23 @@ steps = 2
 
 [output]
 """ + ("" if png else "png = false\n") + 'reactions = ["left"]\n'
+
+
+def j2_plate(order: int) -> str:
+    """The steel plate with a hole (J2, linear hardening, MPa) pulled to u_x = 0.004 on its
+    right edge: mesh, problem, material and boundary conditions, without [newton]/[output]."""
+    return f"""
+[mesh]
+file = "{MESHES / 'plate_with_hole.msh'}"
+order = {order}
+
+[problem]
+kind = "small_strain"
+
+[materials.plate]
+type = "J2Plasticity"
+E = 200000.0
+nu = 0.3
+sigma_y = 250.0
+H_iso = 2000.0
+""" + pull_right("0.004")

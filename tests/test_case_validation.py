@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from case_texts import elastic_square, pull_right
+from case_texts import elastic_square, j2_plate
 
 from fe2.cli import main
 
@@ -254,23 +254,7 @@ def test_output_write_failure_keeps_the_checkpoint(tmp_path, monkeypatch, capsys
     assert summary["reactions"]["left"][-1] == pytest.approx([-3.0, 0.0], abs=1e-9)
 
 
-PLATE = f"""
-[mesh]
-file = "{MESHES / 'plate_with_hole.msh'}"
-order = 2
-
-[problem]
-kind = "small_strain"
-
-[materials.plate]
-type = "J2Plasticity"
-E = 200000.0
-nu = 0.3
-sigma_y = 250.0
-H_iso = 2000.0
-
-{pull_right('0.004')}
-
+PLATE = j2_plate(order=2) + """
 [newton]
 steps = 60
 

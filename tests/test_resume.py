@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skfem
-from case_texts import pull_right
+from case_texts import j2_plate
 
 from fe2.case import STOP_EXIT_CODE, CaseError, load_case, run_case
 from fe2.cli import main
@@ -27,26 +27,7 @@ from fe2.io.vtk import read_pvd
 from fe2.macro import CheckpointError, NewtonOptions, Problem
 from fe2.materials import J2Plasticity, LinearElastic
 
-ROOT = Path(__file__).resolve().parents[1]
-MESHES = ROOT / "meshes"
-
-CASE = f"""
-[mesh]
-file = "{MESHES / 'plate_with_hole.msh'}"
-order = 1
-
-[problem]
-kind = "small_strain"
-
-[materials.plate]
-type = "J2Plasticity"
-E = 200000.0
-nu = 0.3
-sigma_y = 250.0
-H_iso = 2000.0
-
-{pull_right('0.004')}
-
+CASE = j2_plate(order=1) + """
 [newton]
 steps = 8
 rtol = 1e-10
@@ -55,7 +36,7 @@ max_iter = 5
 [output]
 png = false
 reactions = ["right"]
-curve = {{ boundary = "right", component = 0 }}
+curve = { boundary = "right", component = 0 }
 """
 
 
