@@ -585,19 +585,16 @@ def run_case(
 
 
 def _check_micro_points(case: Case, prob) -> None:
-    """``output.micro`` before the run: RVE materials, points inside the mesh."""
-    from fe2.homogenization import RVE
+    """``output.micro`` before the run: each point in the mesh and answered by an RVE."""
+    from fe2.io import select_micro_points
 
-    if not any(isinstance(getattr(r.oracle, "oracle", r.oracle), RVE) for r in prob.regions):
-        raise CaseError(f"{case.path}: output.micro: no material of this case is an RVE "
-                        "(micro fields exist only for type = \"RVE\")")
-    if case.output.micro == "all":
-        return
-    nel, nqp = prob.basis.nelems, prob.basis.X.shape[-1]
-    for i, (e, q) in enumerate(case.output.micro):
-        if not (0 <= e < nel and 0 <= q < nqp):
-            raise CaseError(f"{case.path}: output.micro[{i}]: point [{e}, {q}] is not in this "
-                            f"mesh (elements 0..{nel - 1}, quadrature points 0..{nqp - 1})")
+    micro = case.output.micro
+    for i, pts in ([("", "all")] if micro == "all" else
+                   [(f"[{i}]", [tuple(p)]) for i, p in enumerate(micro)]):
+        try:
+            select_micro_points(prob, pts)
+        except ValueError as err:
+            raise CaseError(f"{case.path}: output.micro{i}: {err}") from err
 
 
 def mark_folder(folder: Path) -> None:

@@ -19,7 +19,7 @@
 """
 
 from .mesh import MeshError, boundary_facets, read_mesh, subdomain_elements
-from .micro import write_micro_fields
+from .micro import select_micro_points, write_micro_fields
 from .progress import Progress
 from .render import render_png, render_voxels_png
 from .vtk import (
@@ -51,4 +51,5 @@ __all__ = [
     "lagrange_nodes",
     "nodal_values",
     "write_micro_fields",
+    "select_micro_points",
 ]

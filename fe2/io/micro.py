@@ -25,7 +25,7 @@ import numpy as np
 
 from .vtk import atomic_write
 
-__all__ = ["write_micro_fields", "micro_writer"]
+__all__ = ["write_micro_fields", "select_micro_points", "micro_writer"]
 
 log = logging.getLogger(__name__)
 
@@ -56,37 +56,19 @@ def _vtm(entries: list[tuple[str, str]]) -> bytes:
     return b'<?xml version="1.0"?>\n' + ET.tostring(root) + b"\n"
 
 
-def write_micro_fields(problem: Any, directory: str | PathLike,
-                       points: Sequence[tuple[int, int]] | str | None = None,
-                       name: str = "rve") -> Path:
-    """Write the micro fields of chosen macro quadrature points of a solved problem.
+def select_micro_points(problem: Any, points: Sequence[tuple[int, int]] | str | None = None
+                        ) -> list[tuple[int, int]]:
+    """The macro points ``(element, quadrature point)`` whose micro fields would be written.
 
-    Parameters
-    ----------
-    problem : fe2.macro.Problem
-        After a converged :meth:`~fe2.macro.Problem.solve`: the macro measure
-        at the current solution and the committed micro histories are used.
-    directory : path
-        Output folder (created if missing).
-    points : sequence of (element, quadrature point), "all" or None
-        Global element index and quadrature point index of each macro point;
-        None or ``"all"``: every quadrature point of every element whose
-        oracle has micro fields.
-    name : str
-        Base name of the files.
-
-    Returns
-    -------
-    Path
-        The ``{name}.vtm`` multiblock file (its blocks: the VTU files).
-
-    Raises
-    ------
-    ValueError
-        Before anything is written: a point outside the mesh or the
-        quadrature rule (named), or a point whose oracle has no micro fields.
+    ``points`` as in :func:`write_micro_fields`. Needs only the mesh and the oracles, so a
+    caller can check its points before solving. Raises ``ValueError`` naming a point
+    outside the mesh or the quadrature rule, or one whose oracle has no micro fields.
     """
-    directory = Path(directory)
+    return _select(problem, points)[0]
+
+
+def _select(problem: Any, points):
+    """(chosen points, region of each element, micro writer of each region)."""
     nel, nqp = problem.mesh.nelements, problem.op.nqp
     owner = np.full(nel, -1, dtype=np.int64)  # region of each element
     writers = []
@@ -120,6 +102,42 @@ def write_micro_fields(problem: Any, directory: str | PathLike,
                 raise ValueError(f"micro point ({e}, {q}): the oracle of {r.name!r} "
                                  f"({type(r.oracle).__name__}) has no micro fields")
             chosen.append((e, q))
+    return chosen, owner, writers
+
+
+def write_micro_fields(problem: Any, directory: str | PathLike,
+                       points: Sequence[tuple[int, int]] | str | None = None,
+                       name: str = "rve") -> Path:
+    """Write the micro fields of chosen macro quadrature points of a solved problem.
+
+    Parameters
+    ----------
+    problem : fe2.macro.Problem
+        After a converged :meth:`~fe2.macro.Problem.solve`: the macro measure
+        at the current solution and the committed micro histories are used.
+    directory : path
+        Output folder (created if missing).
+    points : sequence of (element, quadrature point), "all" or None
+        Global element index and quadrature point index of each macro point;
+        None or ``"all"``: every quadrature point of every element whose
+        oracle has micro fields.
+    name : str
+        Base name of the files.
+
+    Returns
+    -------
+    Path
+        The ``{name}.vtm`` multiblock file (its blocks: the VTU files).
+
+    Raises
+    ------
+    ValueError
+        Before anything is written: a point outside the mesh or the
+        quadrature rule (named), or a point whose oracle has no micro fields.
+    """
+    directory = Path(directory)
+    nel = problem.mesh.nelements
+    chosen, owner, writers = _select(problem, points)
     g = problem.op.measure(problem.u)  # (*idx, n_elements, n_qp)
     local = np.empty(nel, dtype=np.int64)
     for r in problem.regions:
