@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from fe2.linalg.base import Counters, PatternKey, SolverError, check_residual
+from fe2.linalg.base import Counters, PatternKey, SolverError, as_csr, check_residual
 
 __all__ = [
     "CHOLMOD_MISSING",
@@ -92,16 +92,11 @@ class NotPositiveDefinite(ValueError):
 
 
 def _csc(A) -> sp.csc_matrix:
-    """``A`` as a square float64 CSC matrix (the layout CHOLMOD reads without a copy)."""
-    if not sp.issparse(A):
-        raise TypeError(f"A must be a scipy sparse matrix, got {type(A).__name__}")
-    if A.ndim != 2 or A.shape[0] != A.shape[1]:
-        raise ValueError(f"A must be square, got shape {A.shape}")
-    A = sp.csc_matrix(A, dtype=np.float64)
-    if not A.has_canonical_format:
-        A = A.copy()
-        A.sum_duplicates()
-    return A
+    """``A`` as a square float64 canonical CSC matrix (CHOLMOD reads it without a copy).
+
+    The checks and errors are those of :func:`fe2.linalg.base.as_csr`.
+    """
+    return sp.csc_matrix(as_csr(A))
 
 
 def _too_big(n: int, err: Exception) -> MemoryError:
