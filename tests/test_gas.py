@@ -1,12 +1,16 @@
 """fe2.gas: exact Riemann solver vs Toro's tables, central schemes vs exact solutions."""
 
+import io
+import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from fe2.gas import IdealGas, conserved, evolve, exact_riemann, primitive, shock_tube, star_state
-from fe2.oracle import OracleError
+from fe2.io import Progress
+from fe2.oracle import OracleError, Response
 
 SOD = ((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 0.2)
 LAX = ((0.445, 0.698, 3.528), (0.5, 0.0, 0.571), 0.13)
@@ -229,3 +233,60 @@ def test_bad_options_fail_clearly():
         shock_tube(left, right, 2, t)
     with pytest.raises(ValueError, match="inflow"):
         evolve(np.ones((3, 10)), 0.1, 0.1, IdealGas(), bc="inflow")
+
+
+class _DoubledSpeed(IdealGas):
+    """IdealGas whose wave-speed bound is twice the true one (a conservative oracle)."""
+
+    def evaluate(self, U, x=None, state=None):
+        r = super().evaluate(U, x, state)
+        return Response(flux=r.flux, tangent=r.tangent, state=r.state,
+                        info={**r.info, "wave_speed": 2.0 * r.info["wave_speed"]})
+
+
+def test_max_dt_gives_the_same_steps_to_oracles_with_different_speed_bounds():
+    # Sod on 50 cells: the largest |u| + c is below 2, so the CFL step 0.45 dx/2 / a_max is
+    # above 0.0011 even with the doubled bound; max_dt = 0.0008 is below both, so both runs
+    # take ceil(t / (2 max_dt)) pairs of the same dt and, the fluxes being the same, agree
+    # bitwise. Without the cap the doubled bound takes about twice as many steps.
+    left, right, _ = SOD
+    t, max_dt = 0.1, 0.0008
+    free = [shock_tube(left, right, 50, t, flux=f) for f in (IdealGas(), _DoubledSpeed())]
+    assert free[1].steps > 1.5 * free[0].steps
+    capped = [shock_tube(left, right, 50, t, flux=f, max_dt=max_dt)
+              for f in (IdealGas(), _DoubledSpeed())]
+    pairs = math.ceil(t / (2 * max_dt))
+    assert [r.steps for r in capped] == [2 * pairs, 2 * pairs]
+    assert len(capped[0].times) == pairs + 1 and capped[0].t == t
+    np.testing.assert_allclose(np.diff(capped[0].times)[:-1], 2 * max_dt, rtol=1e-12)
+    np.testing.assert_array_equal(capped[0].U, capped[1].U)
+    # a cap above the CFL step changes nothing
+    loose = shock_tube(left, right, 50, t, max_dt=1.0)
+    np.testing.assert_array_equal(loose.U, free[0].U)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1e-3, float("nan"), float("inf"), "0.1", True])
+def test_bad_max_dt_fails_before_running(bad):
+    with pytest.raises(ValueError, match=r"^evolve: max_dt must be a finite number > 0 or None, "
+                                         r"got "):
+        shock_tube(*SOD[:2], 10, 0.1, max_dt=bad)
+
+
+def test_progress_logs_simulated_time_and_changes_nothing(caplog):
+    left, right, t = SOD
+    ref = shock_tube(left, right, 40, t)
+    with caplog.at_level(logging.INFO, logger="fe2.progress"):
+        r = shock_tube(left, right, 40, t, progress=True)
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "fe2.progress"]
+    assert len(lines) == r.steps // 2
+    assert lines[-1].startswith(f"evolve: 100% t=0.2 after {r.steps} steps, steps {r.steps}")
+    np.testing.assert_array_equal(r.U, ref.U)
+    out = io.StringIO()
+    with Progress(total=2 * t, desc="run", stream=out, integer=False) as bar:
+        shock_tube(left, right, 40, t, progress=bar)
+        assert bar.position == pytest.approx(t) and bar.enabled
+    seen = []
+    shock_tube(left, right, 40, t, progress=lambda s, te: seen.append((s, te)))
+    assert seen[-1] == (t, t) and len(seen) == r.steps // 2
+    with pytest.raises(ValueError, match="evolve: progress must be a bool"):
+        shock_tube(left, right, 40, t, progress="yes")

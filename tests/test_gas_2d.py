@@ -221,3 +221,16 @@ def test_executor_bitwise_and_bad_options():
         evolve2d(U0[:, :2], 0.1, 0.1, 0.05, GAS2)
     with pytest.raises(ValueError, match="cfl"):
         evolve2d(U0, 0.1, 0.1, 0.05, GAS2, cfl=1.5)
+
+
+def test_max_dt_caps_the_step_in_2d_and_equals_1d_bitwise():
+    # max_dt below the CFL step: ceil(t / (2 max_dt)) pairs, and the y-uniform run still
+    # equals the 1D NT run with the same cap bitwise (the cap reaches both through one loop)
+    n, ny, t, max_dt = 32, 3, 0.1, 0.002
+    ref = shock_tube((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), n, t, max_dt=max_dt)
+    r = evolve2d(_sod_2d(n, ny), 1.0 / n, 1.0 / n, t, GAS2, bc=("outflow", "periodic"),
+                 max_dt=max_dt)
+    assert r.steps == ref.steps == 2 * int(np.ceil(t / (2 * max_dt)))
+    np.testing.assert_array_equal(r.U[[0, 1, 3]], np.repeat(ref.U[:, :, None], ny, axis=2))
+    with pytest.raises(ValueError, match="evolve2d: max_dt must be a finite number > 0"):
+        evolve2d(_sod_2d(n, ny), 1.0 / n, 1.0 / n, t, GAS2, max_dt=-1.0)

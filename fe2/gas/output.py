@@ -163,7 +163,8 @@ def evolve_series(U0: np.ndarray, dx: float, times: Sequence[float], flux,
     flux : oracle
         As in :func:`fe2.gas.evolve`.
     **kwargs
-        Passed to :func:`fe2.gas.evolve` (scheme, limiter, bc, inflow, cfl, x_left, ...).
+        Passed to :func:`fe2.gas.evolve` (scheme, limiter, bc, inflow, cfl, max_dt,
+        x_left, ...); ``progress=True`` shows one bar over ``[0, times[-1]]``.
 
     Returns
     -------
@@ -174,6 +175,20 @@ def evolve_series(U0: np.ndarray, dx: float, times: Sequence[float], flux,
     ts = [float(v) for v in times]
     if not ts or ts[0] < 0 or any(b <= a for a, b in zip(ts, ts[1:], strict=False)):
         raise ValueError(f"times must be a non-empty increasing sequence >= 0, got {times!r}")
+    bar = None
+    if kwargs.get("progress") is True:  # one bar over all intervals, not one per interval
+        from fe2.io import Progress
+
+        bar = kwargs["progress"] = Progress(total=ts[-1], desc="evolve", unit="time",
+                                            integer=False)
+    try:
+        return _series(U0, dx, ts, flux, kwargs)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _series(U0, dx, ts, flux, kwargs) -> list[FlowResult]:
     out: list[FlowResult] = []
     U, t_prev, steps, calls = np.asarray(U0, dtype=float), 0.0, 0, 0
     hist = {"times": np.array([0.0]), "mass": None, "momentum": None, "energy": None}

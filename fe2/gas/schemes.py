@@ -28,12 +28,14 @@ Defaults: 0.45 for NT, 0.9 for LF.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 
+from fe2.io import Progress
 from fe2.oracle import evaluate
 
 from .ideal import IdealGas, conserved, primitive
@@ -44,6 +46,7 @@ __all__ = [
     "SCHEMES",
     "FlowResult",
     "advance_in_pairs",
+    "check_max_dt",
     "ShockTubeResult",
     "evolve",
     "limited_slope",
@@ -88,26 +91,90 @@ def advance_in_pairs(
     step: Callable[[np.ndarray, object, float], np.ndarray],
     total: Callable[[np.ndarray], np.ndarray],
     max_steps: int,
-    progress: Callable[[float, float], None] | None = None,
+    progress: bool | Progress | Callable[[float, float], None] | None = None,
     finish: Callable[[np.ndarray], np.ndarray] | None = None,
     name: str = "evolve",
+    max_dt: float | None = None,
 ) -> tuple[np.ndarray, float, int, np.ndarray, np.ndarray]:
     """Time loop of the staggered central schemes, in pairs of steps with one ``dt``.
 
     Each pair fills the ghost cells of ``U`` (``fill``), evaluates its fluxes
     (``fluxes(V) -> (F, a_max)``, one batched oracle call), takes the staggered step
     ``W = step(V, F, dt)`` and the step back onto the original cells
-    ``step(W, fluxes(W)[0], dt)`` (then ``finish``, e.g. a crop). ``dt = cfl (h/2) /
-    a_max``, cut to land on ``t_end``; a pair whose staggered state is faster than that
-    bound allows is redone with the smaller ``dt``. ``total(U)`` gives the conserved
-    totals recorded at the start and after each pair; ``progress(t, t_end)`` is called
-    after each pair.
+    ``step(W, fluxes(W)[0], dt)`` (then ``finish``, e.g. a crop). ``dt = min(cfl (h/2) /
+    a_max, max_dt, (t_end - t) / 2)``: the CFL step, capped by ``max_dt`` and cut to land
+    on ``t_end``; a pair whose staggered state is faster than that bound allows is redone
+    with the smaller ``dt``. ``total(U)`` gives the conserved totals recorded at the start
+    and after each pair.
+
+    ``max_dt`` (> 0, finite, or None) makes runs whose oracles have different wave-speed
+    bounds take the same steps: with ``max_dt`` below both CFL steps, ``t_end`` is
+    reached in ``ceil(t_end / (2 max_dt))`` pairs of steps whatever the bound.
+
+    ``progress``: None / False (quiet), True (a :class:`fe2.io.Progress` bar over the
+    simulated time ``[0, t_end]`` on a terminal, one log line per pair otherwise), a
+    ``Progress`` (advanced by the time of each pair and left open) or a callable
+    ``progress(t, t_end)`` called after each pair. It never changes the results.
 
     Returns
     -------
     tuple
         ``(U, t, steps, times (n_pairs + 1,), totals (n_pairs + 1, m))``.
     """
+    max_dt = check_max_dt(max_dt, name)
+    report, bar, own = _progress_callback(progress, t_end, name)
+    try:
+        return _pairs(U, t_end, h, cfl, fill, fluxes, step, total, max_steps, report, finish,
+                      name, max_dt)
+    finally:
+        if own:
+            bar.close()
+
+
+def check_max_dt(max_dt: float | None, name: str = "max_dt") -> float:
+    """Validate a time-step cap: None (no cap, returns ``inf``) or a finite number > 0.
+
+    Raises
+    ------
+    ValueError
+        One line naming ``name``, the value and what was expected.
+    """
+    if max_dt is None:
+        return math.inf
+    if (isinstance(max_dt, bool) or not isinstance(max_dt, int | float | np.integer
+                                                   | np.floating)
+            or not np.isfinite(max_dt) or not max_dt > 0):
+        raise ValueError(f"{name}: max_dt must be a finite number > 0 or None, got {max_dt!r}")
+    return float(max_dt)
+
+
+def _progress_callback(progress, t_end: float, name: str):
+    """``(callback(t, t_end, dt, steps) or None, Progress or None, owned)`` for ``progress``."""
+    if progress is None or progress is False:
+        return None, None, False
+    if isinstance(progress, Progress):
+        bar, own = progress, False
+    elif progress is True or isinstance(progress, np.bool_):
+        bar = Progress(total=float(t_end), desc=name, unit="time", enabled=bool(progress),
+                       integer=False)
+        own = True
+    elif callable(progress):
+        return (lambda t, te, dt, steps: progress(t, te)), None, False
+    else:
+        raise ValueError(
+            f"{name}: progress must be a bool, a fe2.io.Progress or a callable "
+            f"progress(t, t_end), got {progress!r}")
+    last = [0.0]
+
+    def report(t, te, dt, steps):
+        bar.advance(t - last[0], f"t={t:.4g} after {steps} steps", steps=steps, dt=dt)
+        last[0] = t
+
+    return report, bar, own
+
+
+def _pairs(U, t_end, h, cfl, fill, fluxes, step, total, max_steps, report, finish, name,
+           max_dt):
     t = 0.0
     steps = 0
     times, totals = [0.0], [total(U)]
@@ -118,7 +185,7 @@ def advance_in_pairs(
         FV, a = fluxes(V)
         if not a > 0:
             raise ValueError(f"{name}: wave speed bound must be > 0, got {a!r} at t={t:.6g}")
-        dt = min(cfl * 0.5 * h / a, 0.5 * (t_end - t))
+        dt = min(cfl * 0.5 * h / a, max_dt, 0.5 * (t_end - t))
         for _ in range(50):
             W = step(V, FV, dt)
             FW, aw = fluxes(W)
@@ -136,8 +203,8 @@ def advance_in_pairs(
         steps += 2
         times.append(t)
         totals.append(total(U))
-        if progress is not None:
-            progress(t, t_end)
+        if report is not None:
+            report(t, t_end, dt, steps)
     return U, t, steps, np.array(times), np.array(totals)
 
 
@@ -223,7 +290,8 @@ def evolve(
     x_left: float = 0.0,
     executor: Executor | None = None,
     max_steps: int = 1_000_000,
-    progress: Callable[[float, float], None] | None = None,
+    progress: bool | Progress | Callable[[float, float], None] | None = None,
+    max_dt: float | None = None,
 ) -> FlowResult:
     """Advance 1D cell averages ``U0`` ``(3, n)`` to ``t_end`` with a staggered central scheme.
 
@@ -257,8 +325,15 @@ def evolve(
         not depend on it.
     max_steps : int
         Safety bound on the number of staggered steps.
-    progress : callable, optional
-        ``progress(t, t_end)`` after each pair of steps.
+    progress : bool, fe2.io.Progress or callable, optional
+        Default quiet. True: a :class:`fe2.io.Progress` bar over the simulated time
+        (terminal) or one log line per pair of steps; a ``Progress`` is advanced by
+        the time of each pair and left open; a callable is called as
+        ``progress(t, t_end)`` after each pair. Never changes the results.
+    max_dt : float, optional
+        Cap on the time step (> 0, finite): ``dt = min(cfl (dx/2) / a_max, max_dt)``.
+        Two oracles with different wave-speed bounds take the same steps when ``max_dt``
+        is below both CFL steps (``ceil(t_end / (2 max_dt))`` pairs).
 
     Returns
     -------
@@ -318,7 +393,8 @@ def evolve(
     crop = (lambda V: V[:, _GHOST - 1 : _GHOST - 1 + n]) if scheme == "lf" else None
     U, t, steps, times, tot = advance_in_pairs(
         U, t_end, dx, cfl, lambda V: _fill_ghosts(V, bcs, inflow), fluxes, step,
-        lambda V: V.sum(axis=1) * dx, max_steps, progress, finish=crop, name="evolve")
+        lambda V: V.sum(axis=1) * dx, max_steps, progress, finish=crop, name="evolve",
+        max_dt=max_dt)
     return FlowResult(x=x, U=U, t=t, steps=steps, times=times, mass=tot[:, 0],
                       momentum=tot[:, 1], energy=tot[:, -1], flux_calls=calls)
 
@@ -384,6 +460,8 @@ def shock_tube(
     cfl: float | None = None,
     domain: tuple[float, float] = (0.0, 1.0),
     gamma: float | None = None,
+    max_dt: float | None = None,
+    progress: bool | Progress | Callable[[float, float], None] | None = None,
 ) -> ShockTubeResult:
     """Riemann problem ``left | right`` at ``x0`` on ``n_cells`` uniform cells of ``domain``.
 
@@ -397,7 +475,7 @@ def shock_tube(
         Final time.
     flux : oracle, optional
         Flux oracle (measure ``"conserved"``, dim 1); default ``IdealGas(1.4)``.
-    scheme, limiter, bc, executor, cfl
+    scheme, limiter, bc, executor, cfl, max_dt, progress
         As in :func:`evolve`; ``"inflow"`` sides hold the initial ``left`` / ``right`` state.
     x0 : float
         Position of the initial discontinuity.
@@ -429,7 +507,7 @@ def shock_tube(
     UR = conserved(R[0], R[1], R[2], gamma)
     U0 = frac[None] * UL[:, None] + (1 - frac[None]) * UR[:, None]
     r = evolve(U0, dx, t_end, flux, scheme=scheme, limiter=limiter, bc=bc, inflow=(UL, UR),
-               cfl=cfl, x_left=a, executor=executor)
+               cfl=cfl, x_left=a, executor=executor, max_dt=max_dt, progress=progress)
     rho, u, p = primitive(r.U, gamma)
     return ShockTubeResult(x=r.x, rho=rho, u=u[0], p=p, t=r.t, steps=r.steps, times=r.times,
                            mass=r.mass, momentum=r.momentum, energy=r.energy, U=r.U)

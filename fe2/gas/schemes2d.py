@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fe2.io import Progress
 from fe2.oracle import evaluate
 
 from .schemes import LIMITERS, advance_in_pairs, limited_slope
@@ -152,7 +153,8 @@ def evolve2d(
     origin: tuple[float, float] = (0.0, 0.0),
     executor: Executor | None = None,
     max_steps: int = 1_000_000,
-    progress: Callable[[float, float], None] | None = None,
+    progress: bool | Progress | Callable[[float, float], None] | None = None,
+    max_dt: float | None = None,
 ) -> FlowResult2D:
     """Advance 2D cell averages ``U0`` ``(4, nx, ny)`` to ``t_end`` (Jiang–Tadmor).
 
@@ -184,8 +186,12 @@ def evolve2d(
         Where the batched flux calls run; the result does not depend on it.
     max_steps : int
         Safety bound on the number of staggered steps.
-    progress : callable, optional
-        ``progress(t, t_end)`` after each pair of steps.
+    progress : bool, fe2.io.Progress or callable, optional
+        Default quiet; True shows a bar over the simulated time (as in
+        :func:`fe2.gas.evolve`); a callable is called as ``progress(t, t_end)``.
+    max_dt : float, optional
+        Cap on the time step (> 0, finite): ``dt = min(cfl (min(dx, dy)/2) / a_max,
+        max_dt)``.
 
     Returns
     -------
@@ -266,7 +272,8 @@ def evolve2d(
     area = dx * dy
     U, t, steps, times, tot = advance_in_pairs(
         U, t_end, h, cfl, lambda V: _fill_ghosts(V, bcs), fluxes, step,
-        lambda V: V.sum(axis=(1, 2)) * area, max_steps, progress, name="evolve2d")
+        lambda V: V.sum(axis=(1, 2)) * area, max_steps, progress, name="evolve2d",
+        max_dt=max_dt)
     return FlowResult2D(x=x, y=y, U=U, t=t, steps=steps, times=times,
                         mass=tot[:, 0], momentum=tot[:, 1:3], energy=tot[:, 3],
                         flux_calls=calls)
