@@ -27,7 +27,7 @@ import os
 import tomllib
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -42,7 +42,11 @@ from pydantic import (
 
 __all__ = ["CaseError", "Case", "load_case", "case_schema", "KINDS", "CELL_TYPES"]
 
-KINDS = ("scalar", "small_strain", "finite_strain", "material_point")
+from fe2.gas.schemes import BOUNDARIES as GAS_BOUNDARIES
+from fe2.gas.schemes import LIMITERS as GAS_LIMITERS
+from fe2.gas.schemes import SCHEMES as GAS_SCHEMES
+
+KINDS = ("scalar", "small_strain", "finite_strain", "material_point", "shock_tube")
 CELL_TYPES = ("laminate", "checkerboard", "circular_inclusion", "inclusions",
               "random_inclusions", "image", "mesh")
 
@@ -406,6 +410,146 @@ AnyMaterial = Annotated[Union[tuple(MATERIAL_MODELS_ALL.values())],  # noqa: UP0
                         Field(discriminator="type")]
 
 
+# ---------------------------------------------------------------- gas dynamics
+
+class FluxSpec(_Section):
+    """Base of the ``[flux]`` tables of a ``kind = "shock_tube"`` case.
+
+    A flux type is a model with ``type: Literal["Name"]``, its constructor
+    parameters as fields and ``oracle_class = "module:Class"``; :meth:`build`
+    calls ``Class(**fields)`` (nested flux tables built first). Override
+    :meth:`build` when a parameter needs more than that (a potential table).
+    """
+
+    oracle_class: ClassVar[str] = ""
+
+    def build(self) -> Any:
+        """The flux oracle of this table (measure ``"conserved"``, dim 1)."""
+        import importlib
+
+        module, name = self.oracle_class.split(":")
+        cls = getattr(importlib.import_module(module), name)
+        kw = {k: (v.build() if isinstance(v, FluxSpec) else v) for k, v in self if k != "type"}
+        return cls(**kw)
+
+
+class IdealGasFlux(FluxSpec):
+    """``[flux] type = "IdealGas"``: the closed-form Euler flux (:class:`fe2.gas.IdealGas`)."""
+
+    oracle_class: ClassVar[str] = "fe2.gas:IdealGas"
+    type: Literal["IdealGas"] = Field(description='"IdealGas"')
+    gamma: Num = fld("number", 1.4, lo=1, open_lo=True, note="ratio of specific heats")
+
+
+VARIANCE_REDUCTION = ("antithetic", "qmc", "none")
+
+
+class KineticFluxSpec(FluxSpec):
+    """``[flux] type = "KineticFlux"``: Monte Carlo moments of a Maxwellian.
+
+    :class:`fe2.gas.KineticFlux`; ``variance_reduction = "none"``: plain sampling.
+    """
+
+    oracle_class: ClassVar[str] = "fe2.gas:KineticFlux"
+    type: Literal["KineticFlux"] = Field(description='"KineticFlux"')
+    gamma: Num = fld("number", 1.4, lo=1, open_lo=True, note="at most 3 in 1D")
+    samples: Int = fld("int", 4096, lo=2, note="velocity samples per point")
+    seed: Int = fld("int", 0, lo=0)
+    variance_reduction: Annotated[Str, _one_of(VARIANCE_REDUCTION)] = fld(
+        "str", "antithetic", choices=VARIANCE_REDUCTION)
+
+    def build(self) -> Any:
+        """:class:`fe2.gas.KineticFlux` (``"none"`` -> ``variance_reduction=None``)."""
+        from fe2.gas import KineticFlux
+
+        vr = None if self.variance_reduction == "none" else self.variance_reduction
+        return KineticFlux(gamma=self.gamma, samples=self.samples, seed=self.seed,
+                           variance_reduction=vr)
+
+
+# Flux types a [flux] table (or the oracle of a TabulatedFlux) can name: one entry each.
+# New micro models (an equation of state, molecular dynamics) add their FluxSpec here.
+BASE_FLUX_MODELS: dict[str, type[FluxSpec]] = {
+    "IdealGas": IdealGasFlux,
+    "KineticFlux": KineticFluxSpec,
+}
+AnyBaseFlux = Annotated[Union[tuple(BASE_FLUX_MODELS.values())],  # noqa: UP007
+                        Field(discriminator="type")]
+
+
+class TabulatedFluxSpec(FluxSpec):
+    """``[flux] type = "TabulatedFlux"``: adaptive table over another flux oracle.
+
+    :class:`fe2.gas.TabulatedFlux`; the oracle is the nested table ``[flux.oracle]``.
+    """
+
+    oracle_class: ClassVar[str] = "fe2.gas:TabulatedFlux"
+    type: Literal["TabulatedFlux"] = Field(description='"TabulatedFlux"')
+    oracle: AnyBaseFlux = Field(description="a flux table with a 'type', one of "
+                                + ", ".join(BASE_FLUX_MODELS))
+    tol: Num = Field(1e-4, gt=0, lt=1, description="a finite number > 0 and < 1 (relative "
+                     "interpolation tolerance)")
+    margin: Num = fld("number", 0.25, lo=0, open_lo=True)
+
+
+FLUX_MODELS: dict[str, type[FluxSpec]] = {**BASE_FLUX_MODELS,
+                                          "TabulatedFlux": TabulatedFluxSpec}
+FLUX_TYPES = tuple(FLUX_MODELS)
+AnyFlux = Annotated[Union[tuple(FLUX_MODELS.values())],  # noqa: UP007
+                    Field(discriminator="type")]
+
+
+class GasState(_Section):
+    """``left`` / ``right``: a primitive state ``{ rho, u, p }``."""
+
+    rho: Num = fld("number", lo=0, open_lo=True, note="density")
+    u: Num = fld("number", note="velocity")
+    p: Num = fld("number", lo=0, note="pressure")
+
+
+BoundaryName = Annotated[Str, _one_of(GAS_BOUNDARIES), Field(
+    description="one of " + ", ".join(_toml(b) for b in GAS_BOUNDARIES))]
+
+
+class ShockTube(_Section):
+    """``[shock_tube]`` of a ``kind = "shock_tube"`` case: a 1D Riemann problem.
+
+    Run by :func:`fe2.gas.shock_tube` with the flux oracle of ``[flux]``.
+    """
+
+    left: GasState = Field(description="a table { rho, u, p }: the state left of x0")
+    right: GasState = Field(description="a table { rho, u, p }: the state right of x0")
+    n_cells: Int = fld("int", lo=3)
+    t_end: Num = fld("number", lo=0, open_lo=True, note="final time")
+    x0: Num = fld("number", 0.5, note="initial discontinuity, inside domain")
+    domain: Annotated[list[NumItem], Field(min_length=2, max_length=2)] = Field(
+        default_factory=lambda: [0.0, 1.0], description="[a, b] with b > a")
+    scheme: Annotated[Str, _one_of(GAS_SCHEMES)] = fld(
+        "str", "nt", choices=GAS_SCHEMES, note="Nessyahu-Tadmor or Lax-Friedrichs")
+    limiter: Annotated[Str, _one_of(GAS_LIMITERS)] = fld("str", "mc", choices=GAS_LIMITERS)
+    cfl: Num | None = Field(None, gt=0, le=1, description="a finite number > 0 and <= 1 "
+                            "(a_max dt / (dx/2); default 0.45 (nt), 0.9 (lf))")
+    max_dt: Num | None = fld("number", None, lo=0, open_lo=True, note="cap on the time step")
+    bc: BoundaryName | Annotated[list[BoundaryName], Field(min_length=2, max_length=2)] = \
+        Field("outflow", description="a boundary kind (one of " + ", ".join(
+            _toml(b) for b in GAS_BOUNDARIES) + ") or a [left, right] pair of them")
+    frames: Int = fld("int", 10, lo=1, note="snapshots after t = 0 in the ParaView series")
+    reference_gamma: Num | None = fld(
+        "number", None, lo=1, open_lo=True,
+        note="gamma of the ideal-gas exact solution plotted and compared with; default: "
+             "the flux's gamma for IdealGas, none otherwise")
+
+
+# the sections a kind needs, for JSON-schema validators (fe2 checks them in check_layout)
+_KIND_SECTIONS = {
+    "if": {"properties": {"problem": {"properties": {"kind": {"const": "shock_tube"}},
+                                      "required": ["kind"]}},
+           "required": ["problem"]},
+    "then": {"required": ["shock_tube", "flux"]},
+    "else": {"required": ["materials"]},
+}
+
+
 class Case(_Section):
     """A case: every section of the file, validated, defaults filled in.
 
@@ -428,13 +572,15 @@ class Case(_Section):
     fe2.case.models.CaseError: <dict>: problem.knd: unknown field; valid fields of problem: kind
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, title="fe2 case file")
+    model_config = ConfigDict(extra="forbid", strict=True, title="fe2 case file",
+                              json_schema_extra={"allOf": [_KIND_SECTIONS]})
 
     mesh: Mesh | None = Field(None, description="[mesh]: the macro mesh (not for "
                                                 "kind = \"material_point\")")
     problem: Problem
-    materials: Annotated[dict[str, AnyMaterial], Field(min_length=1)] = Field(
-        description="[materials.NAME]: one material per subdomain NAME of the mesh, or 'all'")
+    materials: Annotated[dict[str, AnyMaterial], Field(min_length=1)] | None = Field(
+        None, description="[materials.NAME]: one material per subdomain NAME of the mesh, or "
+                          "'all' (not for kind = \"shock_tube\")")
     dirichlet: list[Dirichlet] = Field(default_factory=list)
     neumann: list[Neumann] = Field(default_factory=list)
     body: list[Body] = Field(default_factory=list)
@@ -444,6 +590,11 @@ class Case(_Section):
     parallel: Parallel = Field(default_factory=Parallel)
     point: Point | None = Field(None, description="[point]: the load path of a "
                                                   "kind = \"material_point\" case")
+    shock_tube: ShockTube | None = Field(None, description="[shock_tube]: the Riemann problem "
+                                                           "of a kind = \"shock_tube\" case")
+    flux: AnyFlux | None = Field(None, description="[flux]: the flux oracle of a kind = "
+                                 "\"shock_tube\" case, a table with a 'type', one of "
+                                 + ", ".join(FLUX_TYPES))
 
     _path: Path | None = PrivateAttr(None)
     _base_dir: Path = PrivateAttr(default_factory=Path)
@@ -512,6 +663,17 @@ class Case(_Section):
         exists (made absolute).
         """
         src = str(self.path)
+        gas = ("shock_tube", "flux")
+        if self.problem.kind == "shock_tube":
+            self._check_shock_tube(src)
+            return
+        for sec in gas:
+            if getattr(self, sec) is not None:
+                raise CaseError(f"{src}: {sec}: only for kind = \"shock_tube\", not "
+                                f"{self.problem.kind!r}")
+        if self.materials is None:
+            raise CaseError(f"{src}: materials: missing section [materials.NAME] (NAME a "
+                            "subdomain of the mesh, or 'all')")
         names = list(self.materials)
         if self.problem.kind == "material_point":
             if len(names) != 1:
@@ -539,9 +701,39 @@ class Case(_Section):
             raise CaseError(f"{src}: mesh.file: mesh file not found: {mesh_file}")
         self.mesh.file = str(mesh_file)
 
+    def _check_shock_tube(self, src: str) -> None:
+        """Sections of a ``kind = "shock_tube"`` case: [shock_tube] and [flux], nothing else."""
+        for sec in ("shock_tube", "flux"):
+            if getattr(self, sec) is None:
+                raise CaseError(f"{src}: {sec}: missing section [{sec}] (kind = "
+                                "\"shock_tube\")")
+        for sec in ("mesh", "materials", "dirichlet", "neumann", "body", "point", "newton",
+                    "solver"):
+            if sec in self.model_fields_set and getattr(self, sec):
+                raise CaseError(f"{src}: {sec}: not used by kind = \"shock_tube\" (the "
+                                "problem is [shock_tube], the oracle [flux])")
+        for key in ("scalars", "reactions", "curve", "micro"):
+            if key in self.output.model_fields_set:
+                raise CaseError(f"{src}: output.{key}: not used by kind = \"shock_tube\" "
+                                "(valid: vtu, png)")
+        if self.output.format != "pvd":
+            exp = '"pvd" (a shock tube writes a VTU + PVD series)'
+            raise CaseError(f"{src}: {bad('output.format', self.output.format, exp)}")
+        st = self.shock_tube
+        a, b = st.domain
+        if not b > a:
+            raise CaseError(f"{src}: {bad('shock_tube.domain', st.domain, '[a, b] with b > a')}")
+        if not a <= st.x0 <= b:
+            exp = f"a number in the domain {_num(a)}..{_num(b)}"
+            raise CaseError(f"{src}: {bad('shock_tube.x0', st.x0, exp)}")
+        bc = [st.bc, st.bc] if isinstance(st.bc, str) else st.bc
+        if "periodic" in bc and bc[0] != bc[1]:
+            exp = '"periodic" on both sides or on neither'
+            raise CaseError(f"{src}: {bad('shock_tube.bc', st.bc, exp)}")
+
     def material_tables(self) -> dict[str, dict]:
         """The ``[materials.NAME]`` tables as written (unset defaults left out)."""
-        return {k: v.model_dump(exclude_unset=True) for k, v in self.materials.items()}
+        return {k: v.model_dump(exclude_unset=True) for k, v in (self.materials or {}).items()}
 
 
 def load_case(path: str | os.PathLike) -> Case:
@@ -674,6 +866,9 @@ def _one(e: dict, data: Any) -> str:
         model = parent.model
         tag = typing.get_args(_unwrap(model.model_fields["type"].annotation))[0] \
             if model is not None and "type" in model.model_fields else None
+        if tag is not None and tag in FLUX_MODELS:
+            return (f"{where}: unknown parameter of flux type {tag}; valid parameters: "
+                    f"{_valid_fields(model)}")
         if tag is not None and tag in MATERIAL_MODELS_ALL:
             return (f"{where}: unknown parameter of {tag}; valid parameters: "
                     f"{_valid_fields(model)}")
@@ -694,8 +889,10 @@ def _one(e: dict, data: Any) -> str:
         return f"{where}: missing field ({w.expected or 'a value'})"
     if typ in ("union_tag_invalid", "union_tag_not_found"):
         is_cell = bool(w.parts) and w.parts[-1] == "cell"
-        what = "cell type" if is_cell else "material type"
-        tags = ", ".join(CELL_TYPES if is_cell else MATERIAL_MODELS_ALL)
+        is_flux = bool(w.parts) and (w.parts[-1] == "flux" or w.parts[-2:] == ["flux", "oracle"])
+        what = "cell type" if is_cell else "flux type" if is_flux else "material type"
+        tags = ", ".join(CELL_TYPES if is_cell else FLUX_TYPES if w.parts == ["flux"]
+                         else BASE_FLUX_MODELS if is_flux else MATERIAL_MODELS_ALL)
         if typ == "union_tag_not_found":
             return (f"{where}.type: missing field (a {what}: one of {tags})")
         tag = e.get("ctx", {}).get("tag", w.value.get("type") if isinstance(w.value, dict)

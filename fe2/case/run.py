@@ -25,7 +25,7 @@ from fe2.macro import Problem
 __all__ = ["run_case", "check_output", "find_checkpoint", "build_problem", "newton_options",
            "OutputWriteError", "keep_failed", "swap_into", "fe2_made", "step_fields",
            "output_plan", "output_field_names", "OutputPlan", "CHECKPOINT", "STOP_EXIT_CODE",
-           "MARKER", "mark_folder", "CaseProblem"]
+           "MARKER", "mark_folder", "CaseProblem", "case_executor"]
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def build_problem(case: Case):
             solver = make_solver(sol.type, **opts)
     except (ValueError, TypeError, ImportError) as err:
         raise CaseError(f"{case.path}: solver: {err}") from err
-    executor = _case_executor(case)
+    executor = case_executor(case)
     try:
         try:
             prob = CaseProblem(
@@ -204,7 +204,7 @@ def newton_options(case: Case):
         raise CaseError(f"{case.path}: newton: {err}") from err
 
 
-def _case_executor(case: Case):
+def case_executor(case: Case):
     """The executor of ``[parallel]`` (None when ``workers = 0``: serial)."""
     from fe2.parallel import make_executor
 
@@ -397,6 +397,12 @@ def run_case(
     from fe2.io import PVDWriter, render_png
     from fe2.macro import CheckpointError
 
+    if case.problem.kind == "shock_tube":
+        from fe2.case.gas import run_shock_tube
+
+        if resume:
+            log.info("--resume: a shock-tube case runs again from the start")
+        return run_shock_tube(case, out, force=force)
     if case.problem.kind == "material_point":
         from fe2.case.point import run_point
 

@@ -87,7 +87,8 @@ def _totals(result) -> dict:
 
 def write_profiles(result, folder: str | PathLike, exact=None, name: str = "profiles",
                    scheme: str | None = None, gamma: float | None = None, x0: float = 0.5,
-                   meta: dict | None = None) -> tuple[Path, Path]:
+                   meta: dict | None = None, exact_gamma: float | None = None
+                   ) -> tuple[Path, Path]:
     """Write ``{name}.csv`` (one row per cell) and ``{name}.json`` (the same + metadata).
 
     Parameters
@@ -109,6 +110,9 @@ def write_profiles(result, folder: str | PathLike, exact=None, name: str = "prof
         Initial discontinuity of ``exact``.
     meta : dict, optional
         Extra JSON-serialisable metadata.
+    exact_gamma : float, optional
+        Ratio of specific heats of the exact solution (default: ``gamma``), e.g. an
+        ideal-gas reference for a run with another flux oracle.
 
     Returns
     -------
@@ -124,7 +128,8 @@ def write_profiles(result, folder: str | PathLike, exact=None, name: str = "prof
     cols = profiles(result, g)
     t = float(result.t)
     if exact is not None:
-        cols.update(_exact_columns(exact, cols["x"], t, g, x0))
+        ge = g if exact_gamma is None else float(exact_gamma)
+        cols.update(_exact_columns(exact, cols["x"], t, ge, x0))
     names = list(cols)
     csv_path = folder / f"{name}.csv"
     with csv_path.open("w", newline="") as fh:
@@ -277,7 +282,8 @@ def write_series(results: Sequence, folder: str | PathLike, name: str = "gas",
 
 
 def plot_profiles(result, path: str | PathLike, exact=True, gamma: float | None = None,
-                  x0: float = 0.5, title: str | None = None) -> Path:
+                  x0: float = 0.5, title: str | None = None,
+                  exact_gamma: float | None = None) -> Path:
     """PNG of density, velocity and pressure (cell averages) against the exact solution.
 
     Parameters
@@ -296,6 +302,8 @@ def plot_profiles(result, path: str | PathLike, exact=True, gamma: float | None 
         Initial discontinuity.
     title : str, optional
         Figure title (default: ``t = ...``).
+    exact_gamma : float, optional
+        Ratio of specific heats of the exact solution (default: ``gamma``).
 
     Returns
     -------
@@ -317,7 +325,8 @@ def plot_profiles(result, path: str | PathLike, exact=True, gamma: float | None 
     if exact is not None and exact is not False:
         a, b = float(x[0]) - 0.5 * (x[1] - x[0]), float(x[-1]) + 0.5 * (x[1] - x[0])
         xf = np.linspace(a, b, 2001)
-        ref = (xf, _exact_columns(exact, xf, t, g, x0))
+        ref = (xf, _exact_columns(exact, xf, t, g if exact_gamma is None
+                                  else float(exact_gamma), x0))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=100)

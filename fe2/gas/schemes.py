@@ -50,6 +50,7 @@ __all__ = [
     "ShockTubeResult",
     "evolve",
     "limited_slope",
+    "riemann_cells",
     "shock_tube",
 ]
 
@@ -446,6 +447,47 @@ def _triple(name: str, state) -> tuple[float, float, float]:
     return rho, u, p
 
 
+def riemann_cells(left, right, n_cells: int, x0: float = 0.5,
+                  domain: tuple[float, float] = (0.0, 1.0), gamma: float = 1.4
+                  ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """Cell averages of the Riemann data ``left | right`` at ``x0`` (what :func:`shock_tube` runs).
+
+    Parameters
+    ----------
+    left, right : tuple of float
+        ``(rho, u, p)`` on either side of ``x0`` (``rho > 0``, ``p >= 0``).
+    n_cells : int
+        Number of uniform cells of ``domain`` (>= 3).
+    x0 : float
+        Initial discontinuity, inside ``domain``.
+    domain : (float, float)
+        Interval ``[a, b]``, ``b > a``.
+    gamma : float
+        Ratio of specific heats converting the primitive states.
+
+    Returns
+    -------
+    (float, ndarray, ndarray, ndarray)
+        ``dx``, ``U0`` ``(3, n_cells)`` (the cell holding ``x0`` gets the exact average of
+        the two states) and the conserved states ``UL``, ``UR`` ``(3,)``.
+    """
+    L, R = _triple("left", left), _triple("right", right)
+    if isinstance(n_cells, bool) or not isinstance(n_cells, int | np.integer) or n_cells < 3:
+        raise ValueError(f"shock_tube: n_cells must be an integer >= 3, got {n_cells!r}")
+    a, b = (float(v) for v in domain)
+    if not b > a:
+        raise ValueError(f"shock_tube: domain must be (a, b) with b > a, got {domain!r}")
+    if not a <= x0 <= b:
+        raise ValueError(f"shock_tube: x0={x0} lies outside the domain {domain}")
+    dx = (b - a) / n_cells
+    edges = a + dx * np.arange(n_cells + 1)
+    frac = np.clip((x0 - edges[:-1]) / dx, 0.0, 1.0)  # fraction of each cell left of x0
+    UL = conserved(L[0], L[1], L[2], gamma)
+    UR = conserved(R[0], R[1], R[2], gamma)
+    U0 = frac[None] * UL[:, None] + (1 - frac[None]) * UR[:, None]
+    return dx, U0, UL, UR
+
+
 def shock_tube(
     left,
     right,
@@ -492,20 +534,8 @@ def shock_tube(
     """
     flux = IdealGas(1.4) if flux is None else flux
     gamma = float(getattr(flux, "gamma", 1.4) if gamma is None else gamma)
-    L, R = _triple("left", left), _triple("right", right)
-    if isinstance(n_cells, bool) or not isinstance(n_cells, int | np.integer) or n_cells < 3:
-        raise ValueError(f"shock_tube: n_cells must be an integer >= 3, got {n_cells!r}")
-    a, b = (float(v) for v in domain)
-    if not b > a:
-        raise ValueError(f"shock_tube: domain must be (a, b) with b > a, got {domain!r}")
-    if not a <= x0 <= b:
-        raise ValueError(f"shock_tube: x0={x0} lies outside the domain {domain}")
-    dx = (b - a) / n_cells
-    edges = a + dx * np.arange(n_cells + 1)
-    frac = np.clip((x0 - edges[:-1]) / dx, 0.0, 1.0)  # fraction of each cell left of x0
-    UL = conserved(L[0], L[1], L[2], gamma)
-    UR = conserved(R[0], R[1], R[2], gamma)
-    U0 = frac[None] * UL[:, None] + (1 - frac[None]) * UR[:, None]
+    dx, U0, UL, UR = riemann_cells(left, right, n_cells, x0, domain, gamma)
+    a = float(domain[0])
     r = evolve(U0, dx, t_end, flux, scheme=scheme, limiter=limiter, bc=bc, inflow=(UL, UR),
                cfl=cfl, x_left=a, executor=executor, max_dt=max_dt, progress=progress)
     rho, u, p = primitive(r.U, gamma)
