@@ -3,7 +3,10 @@
 A case file names the mesh, the problem kind, one material per subdomain (or
 ``all``), boundary conditions, Newton and solver options, and what to write;
 or, with ``[problem] kind = "material_point"``, one material under a
-prescribed strain/stress path (``[point]``). See ``examples/cases/*.toml``,
+prescribed strain/stress path (``[point]``); or, with ``kind = "shock_tube"``,
+a 1D Riemann problem (``[shock_tube]``) run by the central schemes of
+:mod:`fe2.gas` with the flux oracle of ``[flux]`` (:mod:`fe2.case.gas`).
+See ``examples/cases/*.toml``,
 ``fe2 schema`` (the JSON schema of the file) and :class:`Case` for the fields.
 
 >>> from fe2.case import Case, run_case

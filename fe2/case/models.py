@@ -508,7 +508,8 @@ class GasState(_Section):
 
 
 BoundaryName = Annotated[Str, _one_of(GAS_BOUNDARIES), Field(
-    description="one of " + ", ".join(_toml(b) for b in GAS_BOUNDARIES))]
+    description="one of " + ", ".join(_toml(b) for b in GAS_BOUNDARIES),
+    json_schema_extra={"enum": list(GAS_BOUNDARIES)})]
 
 
 class ShockTube(_Section):
