@@ -54,17 +54,19 @@ from fe2.fem import GradientOperator, check_jacobians, element_for
 from fe2.homogenization.averages import hill_mandel, hill_mandel_form, volume_average
 from fe2.homogenization.cells import Cell
 from fe2.homogenization.constraints import KINDS, ConstrainedSystem, micro_constraints
+from fe2.homogenization.fft import VoxelFFT, load_cases
 from fe2.homogenization.fingerprint import fingerprint
 from fe2.homogenization.micro_output import write_micro_solution
 from fe2.linalg import FactorKrylov
 from fe2.materials import LinearConductivity, LinearElastic
 from fe2.oracle import OracleBase, OracleError, Response
 
-__all__ = ["RVE", "MicroSolution", "BOUNDARY_CONDITIONS"]
+__all__ = ["RVE", "MicroSolution", "BOUNDARY_CONDITIONS", "METHODS"]
 
 log = logging.getLogger(__name__)
 
 BOUNDARY_CONDITIONS: tuple[str, ...] = KINDS
+METHODS: tuple[str, ...] = ("sparse", "fft")
 _ETA_MAX = 1e-3  # largest relative tolerance of an inexact micro Newton step's linear solve
 _COND_RTOL = 1e-8  # relative tolerance of the condensation solves (symmetric K)
 _MEASURES = ("gradient", "strain", "deformation_gradient")
@@ -151,6 +153,7 @@ class _Point:
     predicted: bool = False  # accepted from the elastic predictor (no Newton iteration)
     dW: np.ndarray | None = None  # (N, nH) condensation fluctuations at the last iterate
     K: sp.csr_matrix | None = None  # (N, N) micro stiffness at the last iterate
+    krylov: int = 0  # Krylov iterations (method="fft")
 
 
 def _linear_solve(
@@ -246,16 +249,7 @@ class _Micro:
         self.A = A
         # independent load cases: h = S c, c = Q h (small strain: c are the d (d + 1) / 2
         # symmetric unit strains, S Q h = sym(h); otherwise S = Q = I)
-        if rve.measure == "strain":
-            pairs = [(i, j) for i in range(d) for j in range(i, d)]
-            S = np.zeros((self.nH, len(pairs)))
-            Q = np.zeros((len(pairs), self.nH))
-            for k, (i, j) in enumerate(pairs):
-                S[[i * d + j, j * d + i], k] = 1.0
-                Q[k, [i * d + j, j * d + i]] = 0.5 if i != j else 1.0
-            self.load_cases = (S, Q)
-        else:
-            self.load_cases = (np.eye(self.nH), np.eye(self.nH))
+        self.load_cases = load_cases(rve.measure, d)
         # virgin micro history, per field (*idx, n_el, n_qp)
         self.hist0: State = {}
         self.fields: list[tuple[str, ...]] = []
@@ -368,6 +362,17 @@ class RVE(OracleBase):
         unloading). ``info["predicted"]`` marks the
         accepted points. No effect on cells with linear phases (already one
         solve in all).
+    method : {"sparse", "fft"}
+        ``"sparse"``: assemble the micro stiffness and solve with ``solver``.
+        ``"fft"``: voxel cells with ``bc="periodic"`` and ``order=1`` only; the same
+        finite-element problem (same elements, quadrature and answers to the solver
+        tolerance) solved matrix-free by conjugate gradients preconditioned with the
+        FFT-diagonalised operator of a homogeneous reference medium (FANS, see
+        :mod:`fe2.homogenization.fft`); memory and time O(N log N) per iteration.
+        Fluctuations are stored at the periodic voxel nodes with zero mean;
+        ``info["krylov_iterations"]`` counts the conjugate-gradient iterations
+        behind every answer (linear cells: those of the one linearization that all
+        points share).
 
     Notes
     -----
@@ -431,6 +436,7 @@ class RVE(OracleBase):
         executor: Any = None,
         chunk_size: int | None = None,
         predictor: str | None = None,
+        method: str = "sparse",
     ):
         if not isinstance(cell, Cell):
             raise ValueError(
@@ -507,10 +513,28 @@ class RVE(OracleBase):
                 f"mixed control; this cell has {why}"
             )
         self.predictor = predictor
+        if method not in METHODS:
+            raise ValueError(f"RVE: method must be one of {', '.join(map(repr, METHODS))}, "
+                             f"got {method!r}")
+        if method == "fft":
+            bad = [
+                (cell.kind != "voxel", f"a voxel cell (cells.from_image), got {cell!r}"),
+                (bc != "periodic", f"bc='periodic', got {bc!r}"),
+                (order != 1, f"order=1 (trilinear voxels), got {order!r}"),
+                (intorder not in (None, 2), f"the 2^d Gauss rule (intorder None or 2), "
+                                            f"got {intorder!r}"),
+                (solver is not None, "no solver factory (it applies to method='sparse')"),
+                (predictor is not None, "predictor=None"),
+            ]
+            for cond, what in bad:
+                if cond:
+                    raise ValueError(f"RVE: method='fft' needs {what}")
+        self.method = method
         self._lin: tuple[np.ndarray, np.ndarray] | None = None
         # fluctuation per unit affine gradient (N, nH) and phase tangents (*idx, *idx, n_el,
         # n_qp) of the linearization, for the elastic predictor
         self._lin_fields: tuple[np.ndarray, np.ndarray] | None = None
+        self._lin_krylov = 0  # Krylov iterations of the linearization (method="fft")
         self._local = threading.local()
         self._micro()  # validate the mesh and the boundary conditions now
 
@@ -532,11 +556,15 @@ class RVE(OracleBase):
         with itself). Equal fingerprints mean interchangeable oracles.
         """
         m = self._micro()
+        if self.method == "fft":
+            geometry: tuple = ("fft", np.asarray(self.cell.image))
+        else:
+            geometry = (type(m.mesh).__name__, np.asarray(m.mesh.p), np.asarray(m.mesh.t))
         return fingerprint(
             type(self).__qualname__, self.measure, self.bc, self.order, self.intorder,
             self.rtol, self.max_iter, self.predictor, self.mixed, self.mixed_flux,
-            self.solver, tuple(self.cell.size), self.cell.origin, type(m.mesh).__name__,
-            np.asarray(m.mesh.p), np.asarray(m.mesh.t), m.phase, self.phases,
+            self.solver, tuple(self.cell.size), self.cell.origin, *geometry, m.phase,
+            self.phases,
         )
 
     def __getstate__(self) -> dict:
@@ -556,7 +584,10 @@ class RVE(OracleBase):
         """The discretisation and solver caches of this thread (built on first use)."""
         m = getattr(self._local, "m", None)
         if m is None:
-            m = self._local.m = _Micro(self)
+            if self.method == "fft":
+                m = self._local.m = VoxelFFT(self.cell, self.phases, self.measure)
+            else:
+                m = self._local.m = _Micro(self)
         return m
 
     def _check_mixed(self, mixed, mixed_flux):
@@ -619,6 +650,13 @@ class RVE(OracleBase):
 
     def _newton(self, m: _Micro, h: np.ndarray, hist_c: State, w0: np.ndarray) -> _Point:
         """Micro Newton at affine gradient ``h`` from the fluctuation ``w0``."""
+        if self.method == "fft":
+            try:
+                p = m.newton(h, hist_c, w0, self.rtol, self.max_iter, _forcing)
+            except OracleError as err:
+                raise _MicroFailure(str(err)) from err
+            return _Point(p.flux, p.tangent, p.w, p.hist, p.iterations, p.converged,
+                          p.hill_mandel, p.measure, p.qflux, dW=p.dW, krylov=p.krylov)
         u_aff = m.A @ h
         reset = getattr(m.solver, "reset", None)
         if reset is not None:
@@ -798,6 +836,15 @@ class RVE(OracleBase):
         The form ``(nH, nH)`` is :func:`~fe2.homogenization.averages.hill_mandel_form` of
         the linearized cell's unit load cases.
         """
+        if self._lin is None and self.method == "fft":
+            m = self._micro()
+            try:
+                p = m.linearization(self.linear)
+            except OracleError as err:
+                raise ValueError(f"RVE: the cell problem at zero input fails: {err}") from err
+            self._lin = (p.tangent, p.hm_form)
+            self._lin_fields = (p.dW, None)
+            self._lin_krylov = p.krylov
         if self._lin is None:
             m = self._micro()
             h = np.zeros(m.nH)
@@ -831,6 +878,8 @@ class RVE(OracleBase):
     def _predicted(self, w: np.ndarray, h: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
         """Fluctuation ``w (N,)`` plus the cell's linear response to ``h - h_prev``."""
         self._linearization()
+        if self._lin_fields[0] is None:  # linear FFT cells keep no fluctuation fields
+            return w
         return w + self._lin_fields[0] @ (h - h_prev)
 
     def _elastic_prediction(
@@ -950,6 +999,8 @@ class RVE(OracleBase):
                 "hill_mandel": hm,
                 "converged": np.ones(pts, dtype=bool),
             }
+            if self.method == "fft":
+                info["krylov_iterations"] = np.full(pts, self._lin_krylov, dtype=np.int64)
             return Response(flux=flux, tangent=tangent, state=None, info=info)
         if state is not None:
             state = {k: np.asarray(v).reshape(np.shape(v)[: np.ndim(v) - len(pts)] + (npts,))
@@ -957,6 +1008,7 @@ class RVE(OracleBase):
         flux = np.empty((m.nH, npts))
         tangent = np.empty((m.nH, m.nH, npts))
         iters = np.zeros(npts, dtype=np.int64)
+        krylov = np.zeros(npts, dtype=np.int64)
         hm = np.zeros(npts)
         conv = np.zeros(npts, dtype=bool)
         predicted = np.zeros(npts, dtype=bool)
@@ -978,6 +1030,7 @@ class RVE(OracleBase):
             flux[:, p] = r.flux
             tangent[:, :, p] = r.tangent
             iters[p], hm[p], conv[p] = r.iterations, r.hill_mandel, r.converged
+            krylov[p] = r.krylov
             predicted[p] = r.predicted
             if new is not None:
                 new["fluctuation"][:, p] = r.w
@@ -999,6 +1052,8 @@ class RVE(OracleBase):
         }
         if self.predictor is not None:
             info["predicted"] = predicted.reshape(pts)
+        if self.method == "fft":
+            info["krylov_iterations"] = krylov.reshape(pts)
         return Response(
             flux=flux.reshape(ishape + pts),
             tangent=tangent.reshape(ishape * 2 + pts),
@@ -1021,16 +1076,25 @@ class RVE(OracleBase):
         m = self._micro()
         hist, w0, g_prev = self._point_state(state, None)
         r, g_used = self._mixed_point(m, g, hist, w0, g_prev, fields=True)
-        u = m.A @ self._to_h(g_used) + r.w
         st = {"fluctuation": r.w.copy(), "macro_input": np.array(g_used), **r.hist}
+        if self.method == "fft":  # fields on the scikit-fem basis of the voxel mesh
+            mesh, _ = self.cell.to_mesh()
+            basis = skfem.Basis(mesh, element_for(mesh, 1, self.measure != "gradient"),
+                                intorder=2)
+            u, w, measure, qflux, phase = m.to_basis(basis, self._to_h(g_used), r.w,
+                                                     r.measure, r.qflux)
+            dx = np.asarray(basis.dx)
+        else:
+            basis, phase, dx = m.basis, m.phase, np.asarray(m.op.dx)
+            u, w, measure, qflux = m.A @ self._to_h(g_used) + r.w, r.w.copy(), r.measure, r.qflux
         return MicroSolution(
-            basis=m.basis,
-            phase=m.phase,
+            basis=basis,
+            phase=phase,
             u=u,
-            w=r.w.copy(),
-            measure=r.measure,
-            flux=r.qflux,
-            dx=np.asarray(m.op.dx),
+            w=w,
+            measure=measure,
+            flux=qflux,
+            dx=dx,
             volume=m.volume,
             macro_input=np.array(g_used),
             macro_flux=r.flux.reshape(self.input_shape),
