@@ -468,7 +468,11 @@ class KineticFluxSpec(FluxSpec):
 
 
 # Flux types a [flux] table (or the oracle of a TabulatedFlux) can name: one entry each.
-# New micro models (an equation of state, molecular dynamics) add their FluxSpec here.
+# A new oracle class is one FluxSpec subclass above (``type: Literal["Name"]``, its
+# constructor parameters as typed fields with fld(...), ``oracle_class = "module:Class"``;
+# override build() when a parameter is itself a table, e.g. a potential) and one entry
+# here, e.g. "EOSFlux": EOSFluxSpec, "MolecularDynamicsFlux": MolecularDynamicsFluxSpec.
+# The schema, the one-line errors and `fe2 run` follow from the entry.
 BASE_FLUX_MODELS: dict[str, type[FluxSpec]] = {
     "IdealGas": IdealGasFlux,
     "KineticFlux": KineticFluxSpec,
