@@ -253,8 +253,21 @@ def _check_j2_cyclic_point(summary):
     assert np.abs(lateral).max() < 1e-8 * sy
 
 
+def _check_sod(summary):
+    """Sod: density L1 error against the exact Riemann solution below five cell widths times
+    the contact and shock jumps (Toro, Table 4.2 densities); momentum in through the open
+    ends (p_L - p_R) t, mass and energy unchanged."""
+    dx, t = summary["dx"], summary["t"]
+    jumps = (0.42632 - 0.26557) + (0.26557 - 0.125)
+    assert summary["reference"]["l1"]["rho"] < 5 * jumps * dx
+    cons = summary["conservation"]
+    assert cons["momentum"]["change"] == pytest.approx(0.9 * t, rel=1e-12)
+    assert abs(cons["mass"]["change"]) < 1e-13 and abs(cons["energy"]["change"]) < 1e-13
+
+
 CASE_CHECKS = {"plate_hole_j2.toml": _check_plate_hole_j2,
-               "j2_cyclic_point.toml": _check_j2_cyclic_point}
+               "j2_cyclic_point.toml": _check_j2_cyclic_point,
+               "sod.toml": _check_sod}
 
 
 def test_every_case_file_has_a_check():
@@ -271,6 +284,9 @@ def test_example_case_runs_with_default_outputs(tmp_path, case):
         assert (out / f).is_file(), f
     if summary["kind"] == "material_point":
         assert {"path.csv", "path.npz", "stress_strain.png"} <= set(summary["outputs"])
+    elif summary["kind"] == "shock_tube":
+        assert {"profiles.csv", "profiles.json", "gas.pvd", "profiles.png"} <= set(
+            summary["outputs"])
     else:
         assert summary["steps"][-1]["t"] == pytest.approx(1.0)
         assert {"solution.pvd", "checkpoint.npz"} <= set(summary["outputs"])
