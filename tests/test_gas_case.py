@@ -256,3 +256,20 @@ def test_fe2_schema_knows_the_gas_case(capsys):
                   "tabulated in tabulated", "misspelt state key"):
         text = next(b[1] for b in BAD if b[0] == label)
         assert list(v.iter_errors(tomllib.loads(text))), label
+
+
+def test_a_run_the_oracle_stops_exits_1_and_keeps_its_log(tmp_path, capsys):
+    # Toro's test 2 (two strong rarefactions, near-vacuum at x0) with unlimited slopes at
+    # cfl = 1 undershoots to a negative pressure, which IdealGas refuses: a failed run
+    text = (sub("left = { rho = 1.0, u = 0.0, p = 1.0 }", "left = { rho = 1.0, u = -2.0, "
+                "p = 0.4 }").replace("right = { rho = 0.125, u = 0.0, p = 0.1 }",
+                                     "right = { rho = 1.0, u = 2.0, p = 0.4 }")
+            .replace("t_end = 0.1", 't_end = 0.15\nlimiter = "none"\ncfl = 1.0'))
+    case = tmp_path / "case.toml"
+    case.write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", str(case), "--out", str(out)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith(f"fe2: error: {case}: the shock tube stopped: IdealGas: "
+                                "negative pressure"), lines[-1]
+    assert not out.exists() and (tmp_path / "out.failed" / "run.log").is_file()
