@@ -649,3 +649,185 @@ def block_positions(cI, cn, indptr, indices, pos):  # pragma: no cover
                     else:
                         hi = mid
                 pos[q, u, v] = lo
+
+
+# ---------------------------------------------------------------- molecular dynamics
+
+
+@numba.njit(cache=True)
+def md_forces(x, L, pi, pj, pm, kind, prm, f, obs):  # pragma: no cover - compiled
+    """Forces and pair observables of atoms ``x (n, 3)`` in a cubic periodic box of side ``L``.
+
+    Pairs ``(pi, pj, pm)`` from a neighbour list (bond ``x[pj] - x[pi] + L pm``); only
+    those closer than the cutoff ``prm[3]`` act. Writes the forces into ``f (n, 3)`` and
+    into ``obs (10,)``: potential energy (of the shifted potential), number of pairs
+    inside the cutoff, the Born sum ``sum (r phi' + r^2 phi'')`` and the pair virial
+    ``sum d (x) f`` as ``xx, yy, zz, xy, xz, yz`` (``d`` the bond, ``f = -phi' d / r``
+    the force on the second atom), then zero.
+    """
+    rc2 = prm[3] * prm[3]
+    for i in range(f.shape[0]):
+        f[i, 0] = 0.0
+        f[i, 1] = 0.0
+        f[i, 2] = 0.0
+    for k in range(10):
+        obs[k] = 0.0
+    for q in range(pi.shape[0]):
+        a = pi[q]
+        b = pj[q]
+        d0 = x[b, 0] - x[a, 0] + L * pm[q, 0]
+        d1 = x[b, 1] - x[a, 1] + L * pm[q, 1]
+        d2 = x[b, 2] - x[a, 2] + L * pm[q, 2]
+        r2 = d0 * d0 + d1 * d1 + d2 * d2
+        if r2 >= rc2:
+            continue
+        r = math.sqrt(r2)
+        p0, p1, p2 = pair(kind, prm, r)
+        s = -p1 / r  # force on b along d, per unit length of d
+        f[b, 0] += s * d0
+        f[b, 1] += s * d1
+        f[b, 2] += s * d2
+        f[a, 0] -= s * d0
+        f[a, 1] -= s * d1
+        f[a, 2] -= s * d2
+        obs[0] += p0
+        obs[1] += 1.0
+        obs[2] += r * p1 + r2 * p2
+        obs[3] += s * d0 * d0
+        obs[4] += s * d1 * d1
+        obs[5] += s * d2 * d2
+        obs[6] += s * d0 * d1
+        obs[7] += s * d0 * d2
+        obs[8] += s * d1 * d2
+
+
+@numba.njit(cache=True)
+def md_verlet(x, v, f, x_list, half_skin2, L, pi, pj, pm, kind, prm, mass, dt, nmax,
+              series, row):  # pragma: no cover - compiled
+    """Up to ``nmax`` velocity-Verlet steps at constant energy; returns the steps taken.
+
+    Stops early (before moving) when a step would carry an atom more than half the
+    neighbour-list skin (``half_skin2`` squared) from its position ``x_list`` at the
+    last list build: the caller rebuilds the list and calls again. ``f`` holds the
+    forces at ``x`` on entry and exit. After each step, row ``row + s`` of ``series``
+    receives: kinetic energy, the 10 pair observables of :func:`md_forces` (slots 1-9)
+    and the kinetic tensor ``sum m v (x) v`` as ``xx, yy, zz, xy, xz, yz`` (slots 10-15).
+    """
+    n = x.shape[0]
+    obs = np.empty(10)
+    vh = np.empty((n, 3))
+    for s in range(nmax):
+        too_far = False
+        for i in range(n):
+            dd = 0.0
+            for c in range(3):
+                vh[i, c] = v[i, c] + 0.5 * dt * f[i, c] / mass
+                t = x[i, c] + dt * vh[i, c] - x_list[i, c]
+                dd += t * t
+            if dd > half_skin2:
+                too_far = True
+                break
+        if too_far:
+            return s
+        for i in range(n):
+            for c in range(3):
+                x[i, c] += dt * vh[i, c]
+        md_forces(x, L, pi, pj, pm, kind, prm, f, obs)
+        kin = 0.0
+        kt = np.zeros(6)
+        for i in range(n):
+            for c in range(3):
+                v[i, c] = vh[i, c] + 0.5 * dt * f[i, c] / mass
+            kt[0] += mass * v[i, 0] * v[i, 0]
+            kt[1] += mass * v[i, 1] * v[i, 1]
+            kt[2] += mass * v[i, 2] * v[i, 2]
+            kt[3] += mass * v[i, 0] * v[i, 1]
+            kt[4] += mass * v[i, 0] * v[i, 2]
+            kt[5] += mass * v[i, 1] * v[i, 2]
+        kin = 0.5 * (kt[0] + kt[1] + kt[2])
+        series[row + s, 0] = kin
+        for k in range(9):
+            series[row + s, 1 + k] = obs[k]
+        for k in range(6):
+            series[row + s, 10 + k] = kt[k]
+    return nmax
+
+
+@numba.njit(cache=True)
+def md_pairs(x, L, rl, out_i, out_j, out_m):  # pragma: no cover - compiled
+    """Pairs of atoms ``x (n, 3)`` closer than ``rl`` in a cubic periodic box of side ``L > 2 rl``.
+
+    Minimum image (each pair once, ``i < j``); image ``m`` such that the bond is
+    ``x[j] - x[i] + L m`` (positions need not be wrapped). Cell list with ``floor(L / rl)``
+    cells per side when that is at least 3, else all pairs. Fills ``out_*`` up to their
+    length and returns the number of pairs (larger than the length: call again).
+    """
+    n = x.shape[0]
+    rl2 = rl * rl
+    cap = out_i.shape[0]
+    nc = int(math.floor(L / rl))
+    cnt = 0
+    if nc < 3:
+        for i in range(n):
+            for j in range(i + 1, n):
+                d0 = x[j, 0] - x[i, 0]
+                d1 = x[j, 1] - x[i, 1]
+                d2 = x[j, 2] - x[i, 2]
+                m0 = -math.floor(d0 / L + 0.5)
+                m1 = -math.floor(d1 / L + 0.5)
+                m2 = -math.floor(d2 / L + 0.5)
+                d0 += L * m0
+                d1 += L * m1
+                d2 += L * m2
+                if d0 * d0 + d1 * d1 + d2 * d2 < rl2:
+                    if cnt < cap:
+                        out_i[cnt] = i
+                        out_j[cnt] = j
+                        out_m[cnt, 0] = int(m0)
+                        out_m[cnt, 1] = int(m1)
+                        out_m[cnt, 2] = int(m2)
+                    cnt += 1
+        return cnt
+    # cell list over wrapped positions
+    cell = np.empty(n, dtype=np.int64)
+    head = -np.ones(nc * nc * nc, dtype=np.int64)
+    nxt = -np.ones(n, dtype=np.int64)
+    for i in range(n):
+        c0 = int(math.floor((x[i, 0] / L - math.floor(x[i, 0] / L)) * nc)) % nc
+        c1 = int(math.floor((x[i, 1] / L - math.floor(x[i, 1] / L)) * nc)) % nc
+        c2 = int(math.floor((x[i, 2] / L - math.floor(x[i, 2] / L)) * nc)) % nc
+        k = (c0 * nc + c1) * nc + c2
+        cell[i] = k
+        nxt[i] = head[k]
+        head[k] = i
+    for i in range(n):
+        k = cell[i]
+        c0 = k // (nc * nc)
+        c1 = (k // nc) % nc
+        c2 = k % nc
+        for o0 in range(-1, 2):
+            for o1 in range(-1, 2):
+                for o2 in range(-1, 2):
+                    kk = (((c0 + o0) % nc) * nc + (c1 + o1) % nc) * nc + (c2 + o2) % nc
+                    j = head[kk]
+                    while j >= 0:
+                        if j > i:
+                            d0 = x[j, 0] - x[i, 0]
+                            d1 = x[j, 1] - x[i, 1]
+                            d2 = x[j, 2] - x[i, 2]
+                            m0 = -math.floor(d0 / L + 0.5)
+                            m1 = -math.floor(d1 / L + 0.5)
+                            m2 = -math.floor(d2 / L + 0.5)
+                            d0 += L * m0
+                            d1 += L * m1
+                            d2 += L * m2
+                            if d0 * d0 + d1 * d1 + d2 * d2 < rl2:
+                                if cnt < cap:
+                                    out_i[cnt] = i
+                                    out_j[cnt] = j
+                                    out_m[cnt, 0] = int(m0)
+                                    out_m[cnt, 1] = int(m1)
+                                    out_m[cnt, 2] = int(m2)
+                                cnt += 1
+                        j = nxt[j]
+    return cnt

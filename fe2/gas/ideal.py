@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fe2.oracle import OracleBase, OracleError, Response
+from fe2.oracle import OracleBase, Response
+
+from .flux import euler_flux, rest_state
 
 __all__ = ["IdealGas", "conserved", "primitive"]
 
@@ -117,31 +119,11 @@ class IdealGas(OracleBase):
         fe2.oracle.OracleError
             For non-finite input, ``rho <= 0`` or negative pressure, naming the first point.
         """
-        U = np.asarray(U, dtype=float)
-        pts = self.check_input(U)
-        bad = ~(U[0] > 0)
-        if np.any(bad):
-            first = np.unravel_index(int(np.argmax(bad)), pts) if pts else ()
-            raise OracleError(
-                f"IdealGas: density must be > 0, got {U[0][first]:.6g} at point index "
-                f"{tuple(int(i) for i in first)} ({int(bad.sum())} such points)"
-            )
-        rho, u, p = primitive(U, self.gamma)
-        if np.any(p < 0):
-            bad = p < 0
-            first = np.unravel_index(int(np.argmax(bad)), pts) if pts else ()
-            raise OracleError(
-                f"IdealGas: negative pressure (internal energy) {p[first]:.6g} at point index "
-                f"{tuple(int(i) for i in first)} ({int(bad.sum())} such points)"
-            )
-        d = self.dim
-        flux = np.empty((d, d + 2) + pts)
-        for k in range(d):
-            flux[k, 0] = U[1 + k]
-            for m in range(d):
-                flux[k, 1 + m] = U[1 + m] * u[k]
-            flux[k, 1 + k] += p
-            flux[k, d + 1] = (U[d + 1] + p) * u[k]
+        st = rest_state("IdealGas", self, U, energy_words="negative pressure: internal energy")
+        p = (self.gamma - 1.0) * st.rho * st.e
+        flux = euler_flux(st, p)
+        rho, u = st.rho.reshape(st.pts), st.u.reshape((self.dim,) + st.pts)
+        p = p.reshape(st.pts)
         c = np.sqrt(self.gamma * p / rho)
         speed = np.max(np.abs(u), axis=0) + c
         return Response(flux=flux, tangent=None, info={"wave_speed": speed})

@@ -48,13 +48,13 @@ independent streams.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 from scipy.special import ndtri
 from scipy.stats import qmc
 
-from ..oracle import OracleBase, OracleError, Response
+from fe2.oracle import OracleBase, Response
+
+from .flux import content_seed, rest_state
 
 __all__ = ["KineticFlux"]
 
@@ -144,11 +144,7 @@ class KineticFlux(OracleBase):
 
     def _normals(self, state: np.ndarray) -> np.ndarray:
         """Standard normal samples ``(samples, dim)`` for one point's state ``(dim + 2,)``."""
-        data = np.ascontiguousarray(state + 0.0, dtype=np.float64)  # +0.0: -0.0 -> 0.0
-        digest = hashlib.blake2b(data.tobytes(), digest_size=16).digest()
-        rng = np.random.default_rng(
-            np.random.SeedSequence([self.seed, int.from_bytes(digest, "little")])
-        )
+        rng = np.random.default_rng(content_seed(self.seed, state))
         n, d = self.samples, self.dim
         if self.variance_reduction == "antithetic":
             half = rng.standard_normal((n // 2, d))
@@ -200,20 +196,9 @@ class KineticFlux(OracleBase):
             For non-finite entries, ``rho <= 0`` or negative internal energy,
             naming the first bad point.
         """
-        U = np.asarray(U, dtype=float)
-        pts = self.check_input(U)
-        d = self.dim
-        npts = int(np.prod(pts)) if pts else 1
-        Uf = U.reshape(d + 2, npts)
-        rho = Uf[0]
-        bad = rho <= 0
-        if np.any(bad):
-            self._raise(bad, pts, "density rho <= 0", rho)
-        u = Uf[1 : d + 1] / rho  # (d, npts)
-        e = Uf[d + 1] / rho - 0.5 * np.sum(u * u, axis=0)
-        bad = e < 0
-        if np.any(bad):
-            self._raise(bad, pts, "negative specific internal energy e", e)
+        st = rest_state("KineticFlux", self, U)
+        d, pts, npts = self.dim, st.pts, st.n
+        Uf, rho, u, e = st.U, st.rho, st.u, st.e
         theta = (self.gamma - 1.0) * e  # p / rho
         internal = e - 0.5 * d * theta
         flux = np.empty((d, d + 2, npts))
@@ -226,12 +211,4 @@ class KineticFlux(OracleBase):
             flux=flux.reshape((d, d + 2) + pts),
             tangent=None,
             info={"wave_speed": speed.reshape(pts)},
-        )
-
-    def _raise(self, bad: np.ndarray, pts: tuple[int, ...], what: str, values: np.ndarray):
-        first = int(np.argmax(bad))
-        idx = tuple(int(i) for i in np.unravel_index(first, pts)) if pts else ()
-        raise OracleError(
-            f"KineticFlux: {what} at {int(bad.sum())} points, first at point index {idx} "
-            f"(value {values[first]:.6g}); expected rho > 0 and E >= rho |u|^2 / 2"
         )

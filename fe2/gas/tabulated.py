@@ -4,7 +4,7 @@
 :class:`fe2.gas.KineticFlux`, a molecular model) and asks it only for states *at rest*
 ``(rho, 0, rho e)``, reading the equilibrium pressure ``p(rho, e)`` (the diagonal of the
 momentum flux) and the sound speed ``c(rho, e)`` (``info["wave_speed"]`` at rest). Those
-are stored in a table over ``(log rho, log e)`` and interpolated; the micro oracle is
+are stored in a table over ``(log rho, log (e - e_floor))`` and interpolated; the micro oracle is
 called again only where the interpolation error estimate exceeds ``tol`` or the state
 leaves the tabulated region, so the number of micro calls grows with the number of
 distinct thermodynamic states, not with cells x steps.
@@ -18,7 +18,10 @@ viscous stress or heat flux, so the full Euler flux at velocity ``u`` follows fr
 
 Interpolation and error estimate
 --------------------------------
-Coordinates ``(x, y) = (log rho, log e)``, value ``log p``. The table is the Delaunay
+Coordinates ``(x, y) = (log rho, log (e - e_floor))``, value ``log p``, where ``e_floor`` is
+the oracle's ``energy_floor`` attribute (a lower bound of the specific internal energy: 0
+for an ideal gas, the default; negative for a liquid, whose configurational energy is).
+The table is the Delaunay
 triangulation (:class:`scipy.spatial.Delaunay`) of the stored states; a query takes the
 linear interpolant of ``log p`` on its triangle. Its error is estimated by the difference
 from a local quadratic least-squares fit of ``log p`` on a 2D stencil: the triangle's
@@ -56,6 +59,8 @@ from scipy.spatial import Delaunay, cKDTree
 
 from fe2.oracle import OracleBase, OracleError, Response
 from fe2.oracle import evaluate as oracle_evaluate
+
+from .flux import euler_flux, rest_state
 
 __all__ = ["TabulatedFlux"]
 
@@ -121,6 +126,7 @@ class TabulatedFlux(OracleBase):
         self.dim = int(dim)
         self.ncons = self.dim + 2
         self.n_conserved = self.ncons
+        self.energy_floor = float(getattr(oracle, "energy_floor", 0.0))
         if hasattr(oracle, "gamma"):
             self.gamma = oracle.gamma  # used by shock_tube to convert primitive states
         self._pts = np.empty((0, 2))  # (n, 2): log rho, log e
@@ -140,7 +146,7 @@ class TabulatedFlux(OracleBase):
     def _micro(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ask the oracle at rest states ``xy (n, 2)``; store and return ``log p, log c``."""
         d = self.dim
-        rho, e = np.exp(xy[:, 0]), np.exp(xy[:, 1])
+        rho, e = np.exp(xy[:, 0]), self.energy_floor + np.exp(xy[:, 1])
         U = np.zeros((d + 2, len(xy)))
         U[0], U[d + 1] = rho, rho * e
         r = oracle_evaluate(self.oracle, U, executor=self.executor)
@@ -238,27 +244,12 @@ class TabulatedFlux(OracleBase):
         ------
         OracleError
             For non-finite input, ``rho <= 0`` or non-positive internal energy (the table is
-            in ``log e``), naming the first bad point.
+            in ``log (e - e_floor)``), naming the first bad point.
         """
-        U = np.asarray(U, dtype=float)
-        pts = self.check_input(U)
-        d = self.dim
-        n = int(np.prod(pts)) if pts else 1
-        Uf = U.reshape(d + 2, n)
-        rho = Uf[0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = Uf[1 : d + 1] / rho
-            e = Uf[d + 1] / rho - 0.5 * np.sum(u * u, axis=0)
-        bad = ~((rho > 0) & (e > 0))
-        if np.any(bad):
-            i = int(np.argmax(bad))
-            idx = tuple(int(j) for j in np.unravel_index(i, pts)) if pts else ()
-            raise OracleError(
-                f"TabulatedFlux: need rho > 0 and internal energy e > 0, got rho={rho[i]:.6g}, "
-                f"e={e[i]:.6g} at point index {idx} ({int(bad.sum())} such points)"
-            )
+        st = rest_state("TabulatedFlux", self, U, e_min=self.energy_floor, strict=True)
+        n, u = st.n, st.u
         self.stats["queries"] += n
-        xy_all = np.stack([np.log(rho), np.log(e)], axis=1)
+        xy_all = np.stack([np.log(st.rho), np.log(st.e - self.energy_floor)], axis=1)
         xy, inverse = np.unique(xy_all, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         self._grow(xy)
@@ -269,13 +260,6 @@ class TabulatedFlux(OracleBase):
             logp[need], logc[need] = self._micro(xy[need])
         p = np.exp(logp)[inverse]
         c = np.exp(logc)[inverse]
-        flux = np.empty((d, d + 2, n))
-        for k in range(d):
-            flux[k, 0] = Uf[1 + k]
-            for m in range(d):
-                flux[k, 1 + m] = Uf[1 + m] * u[k]
-            flux[k, 1 + k] += p
-            flux[k, d + 1] = (Uf[d + 1] + p) * u[k]
+        flux = euler_flux(st, p)
         speed = np.sqrt(np.sum(u * u, axis=0)) + c
-        return Response(flux=flux.reshape((d, d + 2) + pts), tangent=None,
-                        info={"wave_speed": speed.reshape(pts)})
+        return Response(flux=flux, tangent=None, info={"wave_speed": speed.reshape(st.pts)})
