@@ -316,21 +316,42 @@ def test_fft_j2_3d_and_mixed_control():
     assert np.abs(rf.flux[mask]).max() < 1e-8 * np.abs(rf.flux).max()
 
 
-def test_voxelfft_operator_is_the_assembled_stiffness():
-    """The matrix-free operator equals the sparse path's assembled K on periodic nodes."""
+@pytest.mark.parametrize("fractions, varying", [([0.8, 0.2], False), ([0.34, 0.33, 0.33], False),
+                                               ([0.7, 0.3], True)])
+def test_voxelfft_operator_is_the_assembled_stiffness(fractions, varying):
+    """The matrix-free operator equals the sparse path's assembled K on periodic nodes.
+
+    A majority phase (>= half the voxels) goes through its Fourier symbol, no majority
+    through element matrices; ``varying``: phase 1 with a tangent that differs per voxel.
+    """
     import skfem
 
     from fe2.fem import GradientOperator, element_for
 
-    mats = [LinearElastic(1.0, 0.3), LinearElastic(5.0, 0.1)]
-    cell = cells.from_image(_image((3, 4, 5), [0.5, 0.5], 9), size=(0.3, 1.0, 0.5))
-    v = VoxelFFT(cell, mats, "strain")
-    v.set_tangent([m.stiffness().reshape(9, 9) for m in mats])
+    mats = [LinearElastic(1.0, 0.3), LinearElastic(5.0, 0.1), LinearElastic(2.0, 0.4)]
+    cell = cells.from_image(_image((3, 4, 5), fractions, 9), size=(0.3, 1.0, 0.5))
+    v = VoxelFFT(cell, mats[: len(fractions)], "strain")
     mesh, phase = cell.to_mesh()
+    Tel = np.stack([mats[p].stiffness() for p in phase], axis=-1)  # (3, 3, 3, 3, n_el)
+    tangents = [m.stiffness().reshape(9, 9) for m in mats[: len(fractions)]]
+    if varying:  # scale phase 1's stiffness by a factor per voxel
+        rng = np.random.default_rng(1)
+        factor = 1.0 + rng.random(v.index[1].size)
+        tangents[1] = np.broadcast_to(
+            (mats[1].stiffness()[..., None] * factor)[..., None], (3,) * 4 + (factor.size, 8))
+        # the same factors on the mesh elements: voxel of every mesh element
+        cen = mesh.p[:, mesh.t].mean(axis=1)
+        vox = np.ravel_multi_index(tuple(np.floor(cen / v.h[:, None]).astype(int)), v.n)
+        where = np.full(v.nel, -1)
+        where[v.index[1]] = np.arange(v.index[1].size)
+        one = phase == 1
+        Tel[..., one] *= factor[where[vox[one]]]
+    v.set_tangent(tangents)
+    majority = max(i.size for i in v.index) >= v.nel // 2
+    assert majority == (fractions[0] > 0.5), "the cases cover both operator paths"
     basis = skfem.Basis(mesh, element_for(mesh, 1, True), intorder=2)
     op = GradientOperator(basis, "strain")
-    T = np.stack([mats[p].stiffness() for p in phase], axis=-1)[..., None]
-    K = op.stiffness(np.broadcast_to(T, T.shape[:-1] + (op.nqp,)))
+    K = op.stiffness(np.broadcast_to(Tel[..., None], Tel.shape + (op.nqp,)))
     # periodic node of every basis dof, and its component
     node = np.rint(np.asarray(basis.doflocs) / v.h[:, None]).astype(int) % np.array(v.n)[:, None]
     comp = np.empty(basis.N, dtype=int)

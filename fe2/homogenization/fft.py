@@ -236,6 +236,9 @@ class VoxelFFT:
         self._dx: np.ndarray | None = None
         self._prec: np.ndarray | None = None
         self._ops: list | None = None
+        self._base_sym: np.ndarray | None = None
+        self._sym_cache: tuple[bytes, np.ndarray] | None = None
+        self._cn: dict[int, np.ndarray] = {}
         T0 = self._virgin_tangents()
         self.T_ref = reference_tangent(T0, measure, d)
 
@@ -385,16 +388,68 @@ class VoxelFFT:
             if T.ndim == 2:
                 Ke = self.dxq * np.einsum("qAl,AB,qBm->lm", Bq, T, Bq)
                 Ka = self.dxq * np.einsum("qAl,AB->lB", Bq, T)  # affine part (nloc, nA)
-                ops.append(("const", idx, T, Ke, Ka))
+                ops.append(("const", idx, T, Ke, Ka, p))
             else:
                 Tq = np.ascontiguousarray(
                     T.reshape(self.nA, self.nA, idx.size, self.nqp).transpose(0, 1, 3, 2))
-                ops.append(("var", idx, Tq, None, None))
+                ops.append(("var", idx, Tq, None, None, p))
         self._ops = ops
         self._full = len(ops) == 1 and ops[0][1].size == self.nel
+        # the largest phase of constant tangent is applied to all voxels by one matrix
+        # product; the others as corrections on their voxels (fewer gathers and scatters)
+        const = [k for k, op in enumerate(ops) if op[0] == "const"]
+        self._base = max(const, key=lambda k: ops[k][1].size) if const else None
+        # when it fills at least half the cell: through its Fourier symbol (two FFTs instead
+        # of the gather, matrix product and scatter over all voxels)
+        self._base_sym = None
+        if self._base is not None and ops[self._base][1].size >= self.nel // 2:
+            Tb = ops[self._base][2]
+            key = Tb.tobytes()
+            if self._sym_cache is None or self._sym_cache[0] != key:
+                self._sym_cache = (key, self._symbol(Tb))
+            self._base_sym = self._sym_cache[1]
+
+    def _corner_nodes(self, p: int) -> np.ndarray:
+        """Flat periodic node index of every corner of the voxels of phase ``p`` ``(2^d, n_p)``."""
+        cn = self._cn.get(p)
+        if cn is None:
+            multi = np.unravel_index(self.index[p], self.n)
+            cn = np.stack([
+                np.ravel_multi_index(tuple((m + a) % n for m, a, n in zip(multi, corner, self.n,
+                                                                          strict=True)), self.n)
+                for corner in self.corners
+            ])
+            self._cn[p] = cn
+        return cn
+
+    def _apply_fourier(self, w: np.ndarray) -> np.ndarray:
+        """``K w``: the base phase by its symbol on the whole grid, the others corrected."""
+        c, nc = self.c, len(self.corners)
+        f = self._circulant(self._base_sym, w).reshape(c, self.nel)
+        W = w.reshape(c, self.nel)
+        Bf = self.B.reshape(self.nA * self.nqp, self.nloc)
+        Kb = self._ops[self._base][3]
+        for k, (kind, idx, T, Ke, _, p) in enumerate(self._ops):
+            if k == self._base:
+                continue
+            cn = self._corner_nodes(p)
+            Ue = W[:, cn].transpose(1, 0, 2).reshape(self.nloc, idx.size)
+            if kind == "const":
+                dF = (Ke - Kb) @ Ue
+            else:
+                G = (Bf @ Ue).reshape(self.nA, self.nqp, idx.size)
+                q = np.einsum("ABqe,Bqe->Aqe", T, G)
+                dF = self.dxq * (Bf.T @ q.reshape(self.nA * self.nqp, idx.size)) - Kb @ Ue
+            dF = dF.reshape(nc, c, idx.size)
+            flat = cn.ravel()
+            for i in range(c):
+                f[i] += np.bincount(flat, weights=dF[:, i, :].ravel(), minlength=self.nel)
+        return f.reshape(-1)
 
     def apply(self, w: np.ndarray) -> np.ndarray:
         """Linearised operator ``K w`` ``(N,)`` (set by :meth:`set_tangent`)."""
+        if self._base_sym is not None:
+            return self._apply_fourier(w)
         return self._apply(w)
 
     def _apply(self, w: np.ndarray, H: np.ndarray | None = None, norm: bool = False):
@@ -403,25 +458,35 @@ class VoxelFFT:
         With ``norm``: also the unfolded norm (see :meth:`scatter`).
         """
         U = self.gather(w)
-        F = np.empty((self.nloc, self.nel)) if not self._full else None
         Bf = self.B.reshape(self.nA * self.nqp, self.nloc)
         Hs = None if H is None else self._sym(H)
-        for kind, idx, T, Ke, Ka in self._ops:
-            Ue = U if self._full else np.take(U, idx, axis=1)
+        Kb = Kab = None
+        if self._base is not None:
+            _, _, _, Kb, Kab, _ = self._ops[self._base]
+            F = Kb @ U
+            if Hs is not None:
+                F += (Kab @ Hs)[:, None]
+        else:
+            F = np.zeros((self.nloc, self.nel))
+        for k, (kind, idx, T, Ke, Ka, _) in enumerate(self._ops):
+            if k == self._base:
+                continue
+            Ue = np.take(U, idx, axis=1)
             if kind == "const":
-                Fe = Ke @ Ue
+                dF = (Ke - Kb) @ Ue
                 if Hs is not None:
-                    Fe += (Ka @ Hs)[:, None]
+                    dF += ((Ka - Kab) @ Hs)[:, None]
             else:
                 G = (Bf @ Ue).reshape(self.nA, self.nqp, idx.size)
                 if Hs is not None:
                     G += Hs[:, None, None]
                 q = np.einsum("ABqe,Bqe->Aqe", T, G)
-                Fe = self.dxq * (Bf.T @ q.reshape(self.nA * self.nqp, idx.size))
-            if self._full:
-                F = Fe
-            else:
-                F[:, idx] = Fe
+                dF = self.dxq * (Bf.T @ q.reshape(self.nA * self.nqp, idx.size))
+                if Kb is not None:
+                    dF -= Kb @ Ue
+                    if Hs is not None:
+                        dF -= (Kab @ Hs)[:, None]
+            F[:, idx] += dF
         f, fn = self.scatter(F)
         return (f, fn) if norm else f
 
@@ -431,7 +496,7 @@ class VoxelFFT:
         Bf = self.B.reshape(self.nA * self.nqp, self.nloc)
         Hs = self._sym(H)
         qsum = np.zeros(self.nA)
-        for kind, idx, T, _, _ in self._ops:
+        for kind, idx, T, _, _, _ in self._ops:
             Ue = U if self._full else np.take(U, idx, axis=1)
             if kind == "const":
                 gm = (Bf @ Ue.sum(axis=1)).reshape(self.nA, self.nqp).sum(axis=1)
@@ -443,15 +508,18 @@ class VoxelFFT:
 
     # ............................................................ preconditioner
 
-    def _preconditioner(self) -> np.ndarray:
-        """Inverse symbol ``(c, c, *fshape)`` of the reference operator (zero at frequency 0)."""
-        if self._prec is not None:
-            return self._prec
+    def _symbol(self, T: np.ndarray) -> np.ndarray:
+        """Fourier symbol ``(c, c, *fshape)`` of the operator of a homogeneous tangent ``T``.
+
+        On the periodic grid ``(K u)(x) = sum_ab K_e[a, b] u(x - a + b)``, so the
+        symbol is ``sum_ab K_e[a, b] exp(i theta . (b - a))``, ``theta_k = 2 pi m_k / n_k``
+        (``fshape``: the :func:`scipy.fft.rfftn` frequencies).
+        """
         d, c = self.d, self.c
         Bq = self.B.transpose(1, 0, 2)
-        Ke = self.dxq * np.einsum("qAl,AB,qBm->lm", Bq, self.T_ref, Bq)
+        Ke = self.dxq * np.einsum("qAl,AB,qBm->lm", Bq, T, Bq)
         K4 = Ke.reshape(len(self.corners), c, len(self.corners), c)
-        # group corner pairs by offset b - a in {-1, 0, 1}^d (symbol: sum_ab K_ab e^{i th.(b-a)})
+        # group corner pairs by offset b - a in {-1, 0, 1}^d
         Kd: dict[tuple[int, ...], np.ndarray] = {}
         for a, ca in enumerate(self.corners):
             for b, cb in enumerate(self.corners):
@@ -468,6 +536,14 @@ class VoxelFFT:
                     shp[k] = len(f)
                     ph = ph * np.exp(2j * np.pi * o * f).reshape(shp)
             sym += K[:, :, *([None] * d)] * ph
+        return sym
+
+    def _preconditioner(self) -> np.ndarray:
+        """Inverse symbol ``(c, c, *fshape)`` of the reference operator (zero at frequency 0)."""
+        if self._prec is not None:
+            return self._prec
+        d, c = self.d, self.c
+        sym = self._symbol(self.T_ref)
         zero = (slice(None), slice(None)) + (0,) * d
         if c == 1:
             sym[zero] = 1.0
@@ -479,22 +555,21 @@ class VoxelFFT:
         self._prec = np.ascontiguousarray(inv)
         return self._prec
 
-    def precondition(self, r: np.ndarray) -> np.ndarray:
-        """Apply the inverse reference operator to a residual ``r (N,)`` (zero-mean result)."""
-        inv = self._preconditioner()
+    def _circulant(self, sym: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Apply the block-circulant operator of symbol ``sym (c, c, *fshape)`` to ``r (N,)``."""
         c, d = self.c, self.d
         axes = tuple(range(1, d + 1))
         R = scipy.fft.rfftn(r.reshape((c,) + self.n), axes=axes, workers=_WORKERS)
-        if c == 1:
-            Z = inv[0, 0] * R[0]
-            Z = Z[None]
-        else:
-            Z = np.empty_like(R)
-            for i in range(c):
-                Z[i] = inv[i, 0] * R[0]
-                for j in range(1, c):
-                    Z[i] += inv[i, j] * R[j]
+        Z = np.empty_like(R)
+        for i in range(c):
+            np.multiply(sym[i, 0], R[0], out=Z[i])
+            for j in range(1, c):
+                Z[i] += sym[i, j] * R[j]
         return scipy.fft.irfftn(Z, s=self.n, axes=axes, workers=_WORKERS).reshape(-1)
+
+    def precondition(self, r: np.ndarray) -> np.ndarray:
+        """Apply the inverse reference operator to a residual ``r (N,)`` (zero-mean result)."""
+        return self._circulant(self._preconditioner(), r)
 
     def krylov(self, b: np.ndarray, rtol: float, symmetric: bool = True, atol: float = 0.0
                ) -> tuple[np.ndarray, int, bool]:
