@@ -5,10 +5,14 @@ from an oracle with measure ``"conserved"`` (:class:`IdealGas`, the closed-form
 reference, or a kinetic / molecular micro model), and the staggered Lax–Friedrichs and
 Nessyahu–Tadmor schemes need nothing but flux values and a wave-speed bound.
 :func:`exact_riemann` is the ideal-gas reference solution.
+:class:`MolecularDynamicsFlux` takes the flux from equilibrium molecular dynamics of a
+Lennard-Jones fluid at each point (best wrapped in :class:`TabulatedFlux`);
+:class:`EOSFlux` from a published equation of state of that fluid, its reference.
 """
 
 from .ideal import IdealGas, conserved, primitive
 from .kinetic import KineticFlux
+from .molecular import EOSFlux, MolecularDynamicsFlux
 from .output import evolve_series, plot_profiles, profiles, write_profiles, write_series
 from .riemann import StarState, exact_riemann, star_state
 from .schemes import (
@@ -25,6 +29,8 @@ from .schemes2d import BOUNDARIES_2D, FlowResult2D, evolve2d
 from .tabulated import TabulatedFlux
 
 __all__ = [
+    "EOSFlux",
+    "MolecularDynamicsFlux",
     "TabulatedFlux",
     "BOUNDARIES_2D",
     "FlowResult2D",
