@@ -5,7 +5,7 @@ import pytest
 
 from fe2.atomistic import LennardJones
 from fe2.atomistic.eos import LennardJonesEOS
-from fe2.gas import EOSFlux, IdealGas, MolecularDynamicsFlux, TabulatedFlux, evolve
+from fe2.gas import EOSFlux, IdealGas, MolecularDynamicsFlux, TabulatedFlux, evolve, shock_tube
 from fe2.oracle import OracleError
 from fe2.oracle import evaluate as oracle_evaluate
 from fe2.parallel import SerialExecutor
@@ -86,3 +86,17 @@ def test_bad_input_is_named():
         md.evaluate(conserved_lj([0.3, 1.2], [0.0, 0.0], [2.0, 2.0]))
     with pytest.raises(OracleError, match=r"density rho <= 0.*\(0,\)"):
         EOSFlux().evaluate(np.array([[-1.0], [0.0], [1.0]]))
+
+
+def test_shock_tube_converts_states_with_the_fluid():
+    """shock_tube on (rho, u, p) states: a dilute LJ fluid is the gamma = 5/3 ideal gas."""
+    left, right = (1e-3, 0.0, 3e-3), (1.25e-4, 0.0, 2e-4)  # T* = 3 and 1.6
+    lj = shock_tube(left, right, 100, 0.25 / np.sqrt(1e3), flux=EOSFlux())
+    ideal = shock_tube(left, right, 100, 0.25 / np.sqrt(1e3), flux=IdealGas(5 / 3))
+    for a, b in ((lj.rho, ideal.rho), (lj.p, ideal.p)):
+        assert np.abs(a - b).max() < 2e-3 * np.abs(b).max()
+    # conversions invert each other at dense states too
+    fluid = EOSFlux()
+    U = fluid.conserved_state([0.6, 0.3], [0.5, -0.2], [3.6, 0.9])
+    rho, u, p = fluid.primitive_state(U)
+    assert np.allclose(p, [3.6, 0.9], rtol=1e-10) and np.allclose(u[0], [0.5, -0.2])

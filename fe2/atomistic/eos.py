@@ -240,7 +240,7 @@ class LennardJonesEOS:
             )
         return np.sqrt(c2 * self.epsilon / self.mass)
 
-    def temperature(self, rho, e, T0=None, tol: float = 1e-12, maxiter: int = 100) -> np.ndarray:
+    def temperature(self, rho, e, tol: float = 1e-12, maxiter: int = 100) -> np.ndarray:
         """Temperature ``T`` with ``energy(rho, T) = e`` (Newton, safeguarded by bisection).
 
         Raises
@@ -249,32 +249,47 @@ class LennardJonesEOS:
             When ``e`` is not reached for ``T`` in ``(0.8, 10) epsilon``, naming the state.
         """
         rho, e = np.broadcast_arrays(np.asarray(rho, dtype=float), np.asarray(e, dtype=float))
+        target = e.ravel() * self.mass / self.epsilon  # reduced energy per particle
+        return self._solve_T(rho, target, 1, "specific energy e", e.ravel(), tol, maxiter)
+
+    def temperature_from_pressure(self, rho, p, tol: float = 1e-12,
+                                  maxiter: int = 100) -> np.ndarray:
+        """Temperature ``T`` with ``pressure(rho, T) = p`` (Newton, safeguarded by bisection).
+
+        Raises
+        ------
+        ValueError
+            When ``p`` is not reached for ``T`` in ``(0.8, 10) epsilon``, naming the state.
+        """
+        rho, p = np.broadcast_arrays(np.asarray(rho, dtype=float), np.asarray(p, dtype=float))
+        target = p.ravel() * self.sigma**3 / self.epsilon
+        return self._solve_T(rho, target, 0, "pressure p", p.ravel(), tol, maxiter)
+
+    def _solve_T(self, rho, target, col, what, given, tol, maxiter):
+        """Reduced ``T`` with ``_p_u(n, T)[col] = target`` on ``_T_RANGE``, shape of ``rho``."""
         shape = rho.shape
-        r, ef = rho.ravel(), e.ravel() * self.mass / self.epsilon  # reduced energy per particle
+        r = rho.ravel()
         n = r / self.mass * self.sigma**3
         lo = np.full(n.shape, _T_RANGE[0])
         hi = np.full(n.shape, _T_RANGE[1])
-        f_lo = self._p_u(n, lo)[1] - ef
-        f_hi = self._p_u(n, hi)[1] - ef
+        f_lo = self._p_u(n, lo)[col] - target
+        f_hi = self._p_u(n, hi)[col] - target
         bad = ~((f_lo < 0) & (f_hi > 0))
         if np.any(bad):
             i = int(np.argmax(bad))
             raise ValueError(
-                f"LennardJonesEOS: specific energy e = {e.ravel()[i]:.6g} is not reached at "
+                f"LennardJonesEOS: {what} = {given[i]:.6g} is not reached at "
                 f"rho = {r[i]:.6g} for T* in {_T_RANGE}, where the fits hold"
             )
-        t = np.clip(np.full(n.shape, 1.0) if T0 is None
-                    else np.broadcast_to(np.asarray(T0, float) / self.epsilon, shape).ravel(),
-                    lo, hi)
+        t = np.clip(np.full(n.shape, 2.0), lo, hi)
         for _ in range(maxiter):
-            f = self._p_u(n, t)[1] - ef
+            f = self._p_u(n, t)[col] - target
             lo = np.where(f < 0, t, lo)
             hi = np.where(f > 0, t, hi)
             dt = 1e-6 * t
-            cv = (self._p_u(n, t + dt)[1] - self._p_u(n, t - dt)[1]) / (2 * dt)
-            step = f / np.where(cv > 0, cv, np.inf)
-            t_new = t - step
-            outside = ~((t_new > lo) & (t_new < hi)) | ~(cv > 0)
+            slope = (self._p_u(n, t + dt)[col] - self._p_u(n, t - dt)[col]) / (2 * dt)
+            t_new = t - f / np.where(slope > 0, slope, np.inf)
+            outside = ~((t_new > lo) & (t_new < hi)) | ~(slope > 0)
             t_new = np.where(outside, 0.5 * (lo + hi), t_new)
             done = np.abs(t_new - t) <= tol * t
             t = t_new

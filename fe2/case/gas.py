@@ -87,6 +87,7 @@ def run_shock_tube(case: Case, out: str | os.PathLike, force: bool = False) -> d
         write_profiles,
         write_series,
     )
+    from fe2.gas.ideal import fluid_of
     from fe2.gas.riemann import exact_riemann
     from fe2.gas.schemes import riemann_cells
     from fe2.macro import ConvergenceError
@@ -94,7 +95,7 @@ def run_shock_tube(case: Case, out: str | os.PathLike, force: bool = False) -> d
     out = check_output(out, force=force, protect=(case.path,))
     st = case.shock_tube
     flux = gas_flux(case)
-    gamma = float(getattr(flux, "gamma", 1.4))  # converts the primitive states
+    gamma = fluid_of(flux)  # converts the primitive states (a gamma or a real fluid)
     ref_gamma = reference_gamma(case)
     left = (st.left.rho, st.left.u, st.left.p)
     right = (st.right.rho, st.right.u, st.right.p)

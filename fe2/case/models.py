@@ -442,6 +442,7 @@ class IdealGasFlux(FluxSpec):
 
 
 VARIANCE_REDUCTION = ("antithetic", "qmc", "none")
+LJ_EOS_MODELS = ("jzg", "kn")
 
 
 class KineticFluxSpec(FluxSpec):
@@ -467,6 +468,63 @@ class KineticFluxSpec(FluxSpec):
                            variance_reduction=vr)
 
 
+class EOSFluxSpec(FluxSpec):
+    """``[flux] type = "EOSFlux"``: a Lennard-Jones fluid by a published equation of state.
+
+    :class:`fe2.gas.EOSFlux` with :class:`fe2.atomistic.eos.LennardJonesEOS` (reduced
+    units by default); states are converted with the same fit.
+    """
+
+    oracle_class: ClassVar[str] = "fe2.gas:EOSFlux"
+    type: Literal["EOSFlux"] = Field(description='"EOSFlux"')
+    model: Annotated[Str, _one_of(LJ_EOS_MODELS)] = fld(
+        "str", "jzg", choices=LJ_EOS_MODELS,
+        note="Johnson-Zollweg-Gubbins 1993 or Kolafa-Nezbeda 1994")
+    epsilon: Num = fld("number", 1.0, lo=0, open_lo=True, note="well depth")
+    sigma: Num = fld("number", 1.0, lo=0, open_lo=True, note="length scale")
+    mass: Num = fld("number", 1.0, lo=0, open_lo=True, note="particle mass")
+
+    def build(self) -> Any:
+        """:class:`fe2.gas.EOSFlux` of the named fit."""
+        from fe2.atomistic.eos import LennardJonesEOS
+        from fe2.gas import EOSFlux
+
+        return EOSFlux(LennardJonesEOS(self.model, self.epsilon, self.sigma, self.mass))
+
+
+class MolecularDynamicsFluxSpec(FluxSpec):
+    """``[flux] type = "MolecularDynamicsFlux"``: equilibrium MD of a Lennard-Jones fluid.
+
+    :class:`fe2.gas.MolecularDynamicsFlux` with ``LennardJones(epsilon, sigma, cutoff)``
+    (energy-shifted); wrap it in ``TabulatedFlux`` (about a second per MD run).
+    """
+
+    oracle_class: ClassVar[str] = "fe2.gas:MolecularDynamicsFlux"
+    type: Literal["MolecularDynamicsFlux"] = Field(description='"MolecularDynamicsFlux"')
+    epsilon: Num = fld("number", 1.0, lo=0, open_lo=True, note="well depth")
+    sigma: Num = fld("number", 1.0, lo=0, open_lo=True, note="length scale")
+    cutoff: Num = fld("number", 2.5, lo=0, open_lo=True, note="in units of sigma, > 1")
+    mass: Num = fld("number", 1.0, lo=0, open_lo=True, note="particle mass")
+    n_particles: Int = fld("int", 256, lo=32)
+    seed: Int = fld("int", 0, lo=0)
+    timestep: Num = fld("number", 0.005, lo=0, open_lo=True,
+                        note="Verlet step in sigma sqrt(mass / epsilon)")
+    equilibration_steps: Int = fld("int", 1000, lo=0)
+    production_steps: Int = fld("int", 3000, lo=20)
+    skin: Num = fld("number", 0.5, lo=0, note="neighbour-list skin")
+
+    def build(self) -> Any:
+        """:class:`fe2.gas.MolecularDynamicsFlux` with its Lennard-Jones potential."""
+        from fe2.atomistic import LennardJones
+        from fe2.gas import MolecularDynamicsFlux
+
+        pot = LennardJones(self.epsilon, self.sigma, cutoff=self.cutoff * self.sigma)
+        return MolecularDynamicsFlux(
+            pot, n_particles=self.n_particles, seed=self.seed, mass=self.mass,
+            timestep=self.timestep, equilibration_steps=self.equilibration_steps,
+            production_steps=self.production_steps, skin=self.skin * self.sigma)
+
+
 # Flux types a [flux] table (or the oracle of a TabulatedFlux) can name: one entry each.
 # A new oracle class is one FluxSpec subclass above (``type: Literal["Name"]``, its
 # constructor parameters as typed fields with fld(...), ``oracle_class = "module:Class"``;
@@ -476,6 +534,8 @@ class KineticFluxSpec(FluxSpec):
 BASE_FLUX_MODELS: dict[str, type[FluxSpec]] = {
     "IdealGas": IdealGasFlux,
     "KineticFlux": KineticFluxSpec,
+    "EOSFlux": EOSFluxSpec,
+    "MolecularDynamicsFlux": MolecularDynamicsFluxSpec,
 }
 AnyBaseFlux = Annotated[Union[tuple(BASE_FLUX_MODELS.values())],  # noqa: UP007
                         Field(discriminator="type")]

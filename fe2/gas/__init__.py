@@ -10,7 +10,7 @@ Lennard-Jones fluid at each point (best wrapped in :class:`TabulatedFlux`);
 :class:`EOSFlux` from a published equation of state of that fluid, its reference.
 """
 
-from .ideal import IdealGas, conserved, primitive
+from .ideal import IdealGas, conserved, fluid_of, primitive
 from .kinetic import KineticFlux
 from .molecular import EOSFlux, MolecularDynamicsFlux
 from .output import evolve_series, plot_profiles, profiles, write_profiles, write_series
@@ -49,6 +49,7 @@ __all__ = [
     "ShockTubeResult",
     "StarState",
     "conserved",
+    "fluid_of",
     "evolve",
     "exact_riemann",
     "limited_slope",

@@ -13,7 +13,7 @@ from fe2.oracle import OracleBase, Response
 
 from .flux import euler_flux, rest_state
 
-__all__ = ["IdealGas", "conserved", "primitive"]
+__all__ = ["IdealGas", "conserved", "fluid_of", "primitive"]
 
 
 def _check_gamma(gamma: float) -> float:
@@ -21,6 +21,27 @@ def _check_gamma(gamma: float) -> float:
     if not np.isfinite(g) or g <= 1.0:
         raise ValueError(f"IdealGas: gamma must be a finite number > 1, got {gamma!r}")
     return g
+
+
+def fluid_of(flux, gamma=None):
+    """What converts primitive and conserved states for ``flux``: a ``gamma`` or a fluid.
+
+    ``gamma`` when given; else ``flux`` (or the oracle a :class:`fe2.gas.TabulatedFlux`
+    wraps) when it has ``primitive_state`` and ``conserved_state`` methods (a real
+    fluid, e.g. :class:`fe2.gas.EOSFlux`); else its ``gamma``; else 1.4.
+    """
+    if gamma is not None:
+        return gamma
+    for f in (flux, getattr(flux, "oracle", None)):
+        if f is not None and hasattr(f, "primitive_state") and hasattr(f, "conserved_state"):
+            return f
+        if f is not None and hasattr(f, "gamma"):
+            return float(f.gamma)
+    return 1.4
+
+
+def _is_fluid(gamma) -> bool:
+    return hasattr(gamma, "primitive_state") and hasattr(gamma, "conserved_state")
 
 
 def conserved(rho, u, p, gamma: float = 1.4) -> np.ndarray:
@@ -34,14 +55,17 @@ def conserved(rho, u, p, gamma: float = 1.4) -> np.ndarray:
         Velocity, shape ``(dim, *pts)`` (or ``pts`` in 1D).
     p : array_like
         Pressure, shape ``pts``.
-    gamma : float
-        Ratio of specific heats (> 1).
+    gamma : float or fluid
+        Ratio of specific heats (> 1), or an object with ``conserved_state(rho, u, p)``
+        (see :func:`fluid_of`) for a real fluid.
 
     Returns
     -------
     ndarray
         ``U`` of shape ``(dim + 2, *pts)``: ``(rho, rho u, E)``.
     """
+    if _is_fluid(gamma):
+        return gamma.conserved_state(rho, u, p)
     gamma = _check_gamma(gamma)
     rho = np.asarray(rho, dtype=float)
     p = np.asarray(p, dtype=float)
@@ -61,8 +85,8 @@ def primitive(U, gamma: float = 1.4) -> tuple[np.ndarray, np.ndarray, np.ndarray
     ----------
     U : array_like
         Conserved variables, shape ``(dim + 2, *pts)``.
-    gamma : float
-        Ratio of specific heats.
+    gamma : float or fluid
+        Ratio of specific heats, or an object with ``primitive_state(U)`` (a real fluid).
 
     Returns
     -------
@@ -70,6 +94,8 @@ def primitive(U, gamma: float = 1.4) -> tuple[np.ndarray, np.ndarray, np.ndarray
     u : ndarray, shape ``(dim, *pts)``
     p : ndarray, shape ``pts``
     """
+    if _is_fluid(gamma):
+        return gamma.primitive_state(U)
     U = np.asarray(U, dtype=float)
     rho = U[0]
     u = U[1:-1] / rho

@@ -112,12 +112,30 @@ class MolecularDynamicsFlux(OracleBase):
         self.mass = float(mass)
         self.n_conserved = self.dim + 2
         self.ncons = self.n_conserved
+        pot_ = self.potential
+        #: the published fit of the same fluid, used only to convert primitive states
+        self.eos = LennardJonesEOS("jzg", pot_.epsilon, pot_.sigma, self.mass)
         # below the fcc crystal energy of the full potential (-8.6 epsilon per particle)
         self.energy_floor = -10.0 * self.potential.epsilon / self.mass
 
     def __repr__(self) -> str:
         return (f"MolecularDynamicsFlux({self.potential!r}, n_particles={self.n_particles}, "
                 f"dim={self.dim}, seed={self.seed})")
+
+    # the published fit converts primitive and conserved states (shock_tube, outputs)
+    def conserved_state(self, rho, u, p) -> np.ndarray:
+        """``U (3, *pts)`` (1D) from density, velocity and pressure, by the fit ``eos``."""
+        rho, u, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (rho, u, p)))
+        e = self.eos.energy(rho, self.eos.temperature_from_pressure(rho, p))
+        return np.stack([rho, rho * u, rho * e + 0.5 * rho * u * u])
+
+    def primitive_state(self, U) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rho, u (dim, *pts), p)`` of ``U (dim + 2, *pts)``, by the fit ``eos``."""
+        U = np.asarray(U, dtype=float)
+        rho = U[0]
+        u = U[1:-1] / rho
+        e = U[-1] / rho - 0.5 * np.sum(u * u, axis=0)
+        return rho, u, self.eos.pressure(rho, self.eos.temperature(rho, e))
 
     def evaluate(self, U, x=None, state=None) -> Response:
         """Flux ``(dim, dim + 2, *pts)`` from one MD run per point (see class notes).
@@ -190,6 +208,21 @@ class EOSFlux(OracleBase):
 
     def __repr__(self) -> str:
         return f"EOSFlux({self.eos!r}, dim={self.dim})"
+
+    # the published fit converts primitive and conserved states (shock_tube, outputs)
+    def conserved_state(self, rho, u, p) -> np.ndarray:
+        """``U (3, *pts)`` (1D) from density, velocity and pressure, by the fit ``eos``."""
+        rho, u, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (rho, u, p)))
+        e = self.eos.energy(rho, self.eos.temperature_from_pressure(rho, p))
+        return np.stack([rho, rho * u, rho * e + 0.5 * rho * u * u])
+
+    def primitive_state(self, U) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rho, u (dim, *pts), p)`` of ``U (dim + 2, *pts)``, by the fit ``eos``."""
+        U = np.asarray(U, dtype=float)
+        rho = U[0]
+        u = U[1:-1] / rho
+        e = U[-1] / rho - 0.5 * np.sum(u * u, axis=0)
+        return rho, u, self.eos.pressure(rho, self.eos.temperature(rho, e))
 
     def evaluate(self, U, x=None, state=None) -> Response:
         """Flux ``(dim, dim + 2, *pts)``, ``info["wave_speed"]`` and ``info["temperature"]``.

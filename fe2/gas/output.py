@@ -58,7 +58,7 @@ def profiles(result, gamma: float | None = None) -> dict[str, np.ndarray]:
         U = np.asarray(getattr(result, "U", None), dtype=float)
         if U.shape != (3, x.size):
             raise ValueError(f"result.U must have shape (3, {x.size}) in 1D, got {U.shape}")
-        rho, u, p = primitive(U, 1.4 if gamma is None else float(gamma))
+        rho, u, p = primitive(U, 1.4 if gamma is None else gamma)
         u = u[0]
     return {"x": x, "rho": rho, "u": u, "p": p}
 
@@ -124,7 +124,7 @@ def write_profiles(result, folder: str | PathLike, exact=None, name: str = "prof
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    g = 1.4 if gamma is None else float(gamma)
+    g = 1.4 if gamma is None else gamma
     cols = profiles(result, g)
     t = float(result.t)
     if exact is not None:
@@ -141,7 +141,7 @@ def write_profiles(result, folder: str | PathLike, exact=None, name: str = "prof
         "t": t,
         "steps": int(getattr(result, "steps", 0)),
         "scheme": scheme,
-        "gamma": g,
+        "gamma": g if isinstance(g, int | float) else repr(g),
         "n_cells": int(cols["x"].size),
         "conservation": _totals(result),
         "meta": dict(meta or {}),
@@ -315,7 +315,7 @@ def plot_profiles(result, path: str | PathLike, exact=True, gamma: float | None 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    g = 1.4 if gamma is None else float(gamma)
+    g = 1.4 if gamma is None else gamma
     c = profiles(result, g)
     x, t = c["x"], float(result.t)
     if exact is True:

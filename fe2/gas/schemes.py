@@ -38,7 +38,7 @@ import numpy as np
 from fe2.io import Progress
 from fe2.oracle import evaluate
 
-from .ideal import IdealGas, conserved, primitive
+from .ideal import IdealGas, conserved, fluid_of, primitive
 
 __all__ = [
     "BOUNDARIES",
@@ -462,8 +462,9 @@ def riemann_cells(left, right, n_cells: int, x0: float = 0.5,
         Initial discontinuity, inside ``domain``.
     domain : (float, float)
         Interval ``[a, b]``, ``b > a``.
-    gamma : float
-        Ratio of specific heats converting the primitive states.
+    gamma : float or fluid
+        Ratio of specific heats converting the primitive states, or a real fluid
+        (:func:`fe2.gas.fluid_of`).
 
     Returns
     -------
@@ -524,7 +525,8 @@ def shock_tube(
     domain : (float, float)
         Interval ``[a, b]``.
     gamma : float, optional
-        Ratio of specific heats used to convert the primitive states (default:
+        Ratio of specific heats used to convert the primitive states (default: the
+        flux's own conversion for a real fluid (:func:`fe2.gas.fluid_of`), else
         ``flux.gamma``, else 1.4).
 
     Returns
@@ -533,7 +535,7 @@ def shock_tube(
         The cell holding ``x0`` starts from the exact average of the two states.
     """
     flux = IdealGas(1.4) if flux is None else flux
-    gamma = float(getattr(flux, "gamma", 1.4) if gamma is None else gamma)
+    gamma = fluid_of(flux, gamma)
     dx, U0, UL, UR = riemann_cells(left, right, n_cells, x0, domain, gamma)
     a = float(domain[0])
     r = evolve(U0, dx, t_end, flux, scheme=scheme, limiter=limiter, bc=bc, inflow=(UL, UR),
