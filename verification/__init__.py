@@ -67,6 +67,8 @@ STUDIES: list[StudySpec] = [
     _spec("fe_hmm", "FE-HMM: rates and resonance error"),
     StudySpec("gas_shock_tubes", "verification.gas",
               "Gas dynamics: shock tubes and a smooth wave (NT, LF vs exact)"),
+    _spec("gas_kinetic_2d", "Gas dynamics: kinetic fluxes and a 2D cylindrical explosion"),
+    _spec("gas_md", "Gas dynamics: Lennard-Jones MD fluxes vs published equations of state"),
 ]
 
 
