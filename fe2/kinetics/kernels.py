@@ -1,0 +1,255 @@
+"""numba kernels of the direct SSA and the nested SSA (one trajectory per call).
+
+The network enters as arrays (see :class:`fe2.kinetics.ReactionNetwork`): ``rates``
+(R,), ``ridx``/``rord`` (R, k) reactant columns and coefficients (-1 / 0 pads),
+``cidx``/``cval`` (R, m) changed columns and their increments (-1 / 0 pads), and
+``dep`` (R, d): the reactions whose propensity changes when reaction ``i`` fires
+(-1 pads). Random numbers come from the ``numpy.random.Generator`` passed in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["propensity", "direct_run", "nested_run", "pack"]
+
+
+def pack(network, mask=None):
+    """The arrays of the kernels for ``network``, restricted to reactions where ``mask``.
+
+    Returns
+    -------
+    tuple
+        ``(rates, ridx, rord, cidx, cval, dep)`` (see the module docstring); ``dep``
+        is computed within the selected reactions.
+    """
+    R = network.n_reactions
+    mask = np.ones(R, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    sel = np.flatnonzero(mask)
+    rates = network.rates[sel]
+    ridx, rord = network.reactant_arrays()
+    ridx, rord = ridx[sel], rord[sel]
+    nu = network.stoichiometry[sel]
+    m = max(1, int((nu != 0).sum(axis=1).max()) if len(sel) else 1)
+    cidx = np.full((len(sel), m), -1, dtype=np.int64)
+    cval = np.zeros((len(sel), m), dtype=np.int64)
+    for i in range(len(sel)):
+        cols = np.flatnonzero(nu[i])
+        cidx[i, : cols.size] = cols
+        cval[i, : cols.size] = nu[i, cols]
+    # reaction j depends on species s when s is one of its reactants
+    deps = []
+    for i in range(len(sel)):
+        changed = set(np.flatnonzero(nu[i]).tolist())
+        deps.append([j for j in range(len(sel))
+                     if changed & set(ridx[j][ridx[j] >= 0].tolist())])
+    d = max(1, max((len(x) for x in deps), default=1))
+    dep = np.full((len(sel), d), -1, dtype=np.int64)
+    for i, x in enumerate(deps):
+        dep[i, : len(x)] = x
+    return (np.ascontiguousarray(rates), np.ascontiguousarray(ridx),
+            np.ascontiguousarray(rord), cidx, cval, dep)
+
+
+@njit(cache=True)
+def propensity(i, x, rates, ridx, rord):
+    """Mass-action propensity ``c_i prod_j binom(x_j, nu_ij)`` of reaction ``i`` in state ``x``."""
+    a = rates[i]
+    for k in range(ridx.shape[1]):
+        j = ridx[i, k]
+        if j < 0:
+            break
+        n = rord[i, k]
+        xj = x[j]
+        if xj < n:
+            return 0.0
+        if n == 1:
+            a *= xj
+        elif n == 2:
+            a *= 0.5 * xj * (xj - 1)
+        else:
+            b = 1.0
+            for q in range(n):
+                b = b * (xj - q) / (q + 1)
+            a *= b
+    return a
+
+
+@njit(cache=True)
+def _fire(i, x, cidx, cval):
+    for k in range(cidx.shape[1]):
+        j = cidx[i, k]
+        if j < 0:
+            break
+        x[j] += cval[i, k]
+
+
+@njit(cache=True)
+def _pick(a, a0, u):
+    """Index ``i`` with ``sum(a[:i]) <= u a0 < sum(a[:i+1])`` (last positive one on round-off)."""
+    target = u * a0
+    acc = 0.0
+    last = -1
+    for i in range(a.shape[0]):
+        if a[i] > 0.0:
+            last = i
+            acc += a[i]
+            if acc > target:
+                return i
+    return last
+
+
+@njit(cache=True)
+def direct_run(x, t_end, rates, ridx, rord, cidx, cval, dep, rng, times, out,
+               max_events):
+    """Gillespie's direct method from state ``x`` (int64, modified in place) to ``t_end``.
+
+    ``times`` (n_t,) sorted record times; ``out`` (n_t, n_species) receives the state at
+    each (right-continuous). Returns ``(events, t_last)``; stops early (``t_last <
+    t_end``) after ``max_events`` events (``max_events <= 0``: no limit).
+    """
+    R = rates.shape[0]
+    a = np.empty(R)
+    for i in range(R):
+        a[i] = propensity(i, x, rates, ridx, rord)
+    t = 0.0
+    events = 0
+    rec = 0
+    n_t = times.shape[0]
+    while True:
+        a0 = 0.0
+        for i in range(R):
+            a0 += a[i]
+        if a0 <= 0.0:
+            t_next = math.inf
+        else:
+            t_next = t - math.log(1.0 - rng.random()) / a0
+        while rec < n_t and times[rec] < t_next and times[rec] <= t_end:
+            out[rec, :] = x
+            rec += 1
+        if t_next > t_end:
+            t = t_end
+            break
+        if max_events > 0 and events >= max_events:
+            break
+        i = _pick(a, a0, rng.random())
+        _fire(i, x, cidx, cval)
+        t = t_next
+        events += 1
+        for k in range(dep.shape[1]):
+            j = dep[i, k]
+            if j < 0:
+                break
+            a[j] = propensity(j, x, rates, ridx, rord)
+    return events, t
+
+
+@njit(cache=True)
+def _fast_average(x, z, tf, frates, fridx, frord, fcidx, fcval, fdep,
+                  srates, sridx, srord, sdep_on_fast, rng, acc):
+    """One inner replica: the fast SSA from ``x`` for time ``tf``.
+
+    ``z`` ends in its final state and ``acc`` (n_slow,) gains ``int_0^tf a_slow(z(s)) ds``.
+    Returns the number of fast events.
+    """
+    Rf = frates.shape[0]
+    Rs = srates.shape[0]
+    z[:] = x
+    af = np.empty(Rf)
+    for i in range(Rf):
+        af[i] = propensity(i, z, frates, fridx, frord)
+    as_ = np.empty(Rs)
+    for j in range(Rs):
+        as_[j] = propensity(j, z, srates, sridx, srord)
+    t = 0.0
+    events = 0
+    while True:
+        a0 = 0.0
+        for i in range(Rf):
+            a0 += af[i]
+        if a0 <= 0.0:
+            dt = tf - t
+        else:
+            dt = -math.log(1.0 - rng.random()) / a0
+        if t + dt >= tf:
+            dt = tf - t
+            for j in range(Rs):
+                acc[j] += as_[j] * dt
+            break
+        for j in range(Rs):
+            acc[j] += as_[j] * dt
+        t += dt
+        i = _pick(af, a0, rng.random())
+        _fire(i, z, fcidx, fcval)
+        events += 1
+        for k in range(fdep.shape[1]):
+            j = fdep[i, k]
+            if j < 0:
+                break
+            af[j] = propensity(j, z, frates, fridx, frord)
+        for j in range(Rs):
+            if sdep_on_fast[j]:
+                as_[j] = propensity(j, z, srates, sridx, srord)
+    return events
+
+
+@njit(cache=True)
+def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_fast,
+               rng, times, out, max_events):
+    """The nested SSA (E, Liu, Vanden-Eijnden) from ``x`` (modified in place) to ``t_end``.
+
+    Each outer step runs ``inner_runs`` replicas of the fast-only SSA for ``inner_time``
+    from the current state, averages the slow propensities over them (time and replica
+    average), fires one slow reaction with those rates, and carries the end state of the
+    first replica (fast variables relaxed; fast reactions leave the slow variables as
+    they were) as the new state. A slow reaction drawn while that state lacks one of
+    its reactants (possible when it consumes a fast species) is not applied and counted
+    as rejected. Returns ``(outer_events, inner_events, rejected, t_last)``.
+    """
+    frates, fridx, frord, fcidx, fcval, fdep = fast_pack
+    srates, sridx, srord, scidx, scval, sdep = slow_pack
+    Rs = srates.shape[0]
+    n_t = times.shape[0]
+    z = np.empty_like(x)
+    z0 = np.empty_like(x)
+    acc = np.empty(Rs)
+    t = 0.0
+    outer = 0
+    inner = 0
+    rec = 0
+    rejected = 0
+    while True:
+        acc[:] = 0.0
+        for k in range(inner_runs):
+            inner += _fast_average(x, z, inner_time, frates, fridx, frord, fcidx, fcval,
+                                   fdep, srates, sridx, srord, sdep_on_fast, rng, acc)
+            if k == 0:
+                z0[:] = z
+        a0 = 0.0
+        for j in range(Rs):
+            acc[j] /= inner_runs * inner_time
+            a0 += acc[j]
+        if a0 <= 0.0:
+            t_next = math.inf
+        else:
+            t_next = t - math.log(1.0 - rng.random()) / a0
+        x[:] = z0
+        while rec < n_t and times[rec] < t_next and times[rec] <= t_end:
+            out[rec, :] = x
+            rec += 1
+        if t_next > t_end:
+            t = t_end
+            break
+        if max_events > 0 and outer >= max_events:
+            break
+        j = _pick(acc, a0, rng.random())
+        if propensity(j, x, srates, sridx, srord) > 0.0 or sridx[j, 0] < 0:
+            _fire(j, x, scidx, scval)
+        else:  # the averaged rate is positive but this state lacks a reactant
+            rejected += 1
+        t = t_next
+        outer += 1
+    return outer, inner, rejected, t

@@ -1,0 +1,400 @@
+"""Ensembles of stochastic simulations: the direct SSA and the nested SSA.
+
+:func:`ssa` runs Gillespie's direct method (numba kernel, propensities compiled from
+the stoichiometry arrays); :func:`nested_ssa` runs the nested SSA of E, Liu and
+Vanden-Eijnden (J. Chem. Phys. 123, 194107, 2005): an outer SSA over the slow
+reactions whose propensities are averaged over ``inner_runs`` replicas of the
+fast-only SSA, each run for ``inner_time`` from the current state.
+
+Runs are independent. Run ``k`` draws from its own generator, seeded with the ``k``-th
+child of ``numpy.random.SeedSequence(seed)``, so an ensemble is the same whatever the
+executor and the chunking. Chunks of runs go through :func:`fe2.parallel.run_chunks`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fe2.io import Progress
+from fe2.parallel import run_chunks
+
+from .kernels import direct_run, nested_run, pack
+from .network import NetworkError, ReactionNetwork
+
+__all__ = ["SSAResult", "ssa", "nested_ssa", "choose_fast", "FAST_RATIO"]
+
+log = logging.getLogger(__name__)
+
+#: default ratio of :func:`choose_fast`: a reaction is fast when its rate magnitude is at
+#: least this fraction of the largest one
+FAST_RATIO = 1e-3
+
+
+@dataclass(frozen=True)
+class SSAResult:
+    """An ensemble of trajectories.
+
+    Attributes
+    ----------
+    species : tuple of str
+        Column names of the state arrays.
+    final : ndarray, shape (runs, n_species), int64
+        State at ``t_end`` of every run.
+    t_end : float
+    times : ndarray, shape (n_t,) or None
+        Record times of ``paths``.
+    paths : ndarray, shape (runs, n_t, n_species) or None
+        State at each record time (right-continuous).
+    events : ndarray, shape (runs,), int64
+        Reactions fired per run (direct SSA: all; nested SSA: slow reactions of the
+        outer SSA).
+    inner_events : ndarray, shape (runs,), int64 or None
+        Nested SSA: fast reactions fired by all inner replicas of each run.
+    rejected : ndarray, shape (runs,), int64 or None
+        Nested SSA: slow reactions drawn but not applied because the carried state
+        lacked a reactant (should be rare; see :func:`nested_ssa`).
+    method : str
+        ``"direct"`` or ``"nested"``.
+    params : dict
+        The arguments of the run (seed, runs, inner_runs, inner_time, fast flags).
+    seconds : float
+        Wall time of the ensemble.
+    """
+
+    species: tuple[str, ...]
+    final: np.ndarray
+    t_end: float
+    times: np.ndarray | None = None
+    paths: np.ndarray | None = None
+    events: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    inner_events: np.ndarray | None = None
+    rejected: np.ndarray | None = None
+    method: str = "direct"
+    params: Mapping = field(default_factory=dict)
+    seconds: float = float("nan")
+
+    @property
+    def runs(self) -> int:
+        """Number of trajectories."""
+        return int(self.final.shape[0])
+
+    def column(self, name: str) -> np.ndarray:
+        """Final counts of species ``name``, shape (runs,)."""
+        if name not in self.species:
+            raise NetworkError(f"unknown species {name!r}; known: {', '.join(self.species)}")
+        return self.final[:, self.species.index(name)]
+
+    def mean(self, name: str) -> float:
+        """Ensemble mean of the final count of ``name``."""
+        return float(self.column(name).mean())
+
+    def var(self, name: str) -> float:
+        """Ensemble variance (ddof=1) of the final count of ``name``."""
+        return float(self.column(name).var(ddof=1))
+
+    def stderr(self, name: str) -> float:
+        """Standard error of :meth:`mean`."""
+        return math.sqrt(self.var(name) / self.runs)
+
+    @property
+    def total_events(self) -> int:
+        """All reactions fired (outer plus inner for the nested SSA)."""
+        inner = 0 if self.inner_events is None else int(self.inner_events.sum())
+        return int(self.events.sum()) + inner
+
+    def summary(self) -> dict:
+        """JSON-ready scalars: method, runs, t_end, per-species mean/var, event counts."""
+        d = {"method": self.method, "runs": self.runs, "t_end": self.t_end,
+             "seconds": self.seconds, "events": int(self.events.sum()),
+             "inner_events": None if self.inner_events is None
+             else int(self.inner_events.sum()),
+             "rejected": None if self.rejected is None else int(self.rejected.sum()),
+             "params": {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                        for k, v in self.params.items()},
+             "mean": {s: float(m) for s, m in zip(self.species, self.final.mean(0),
+                                                  strict=True)},
+             "var": {s: float(v) for s, v in zip(self.species,
+                                                 self.final.var(0, ddof=min(1, self.runs - 1)),
+                                                 strict=True)}}
+        return d
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+def _check_common(network, x0, t_end, runs, record, where):
+    if not isinstance(network, ReactionNetwork):
+        raise NetworkError(f"{where}: network must be a ReactionNetwork, got "
+                           f"{type(network).__name__}")
+    x = network.x0(x0)
+    if isinstance(t_end, bool) or not isinstance(t_end, int | float | np.number) \
+            or not math.isfinite(t_end) or t_end <= 0:
+        raise NetworkError(f"{where}: t_end must be a finite number > 0, got {t_end!r}")
+    if isinstance(runs, bool) or not isinstance(runs, int | np.integer) or runs < 1:
+        raise NetworkError(f"{where}: runs must be an integer >= 1, got {runs!r}")
+    if record is None:
+        times = np.zeros(0)
+    elif isinstance(record, int | np.integer) and not isinstance(record, bool):
+        if record < 2:
+            raise NetworkError(f"{where}: record must be >= 2 points or an array of "
+                               f"times, got {record!r}")
+        times = np.linspace(0.0, float(t_end), int(record))
+    else:
+        times = np.asarray(record, dtype=float).ravel()
+        if times.size == 0 or np.any(np.diff(times) <= 0) or times[0] < 0 \
+                or times[-1] > t_end or not np.all(np.isfinite(times)):
+            raise NetworkError(f"{where}: record times must be increasing, within "
+                               f"[0, t_end={t_end}], got {record!r}")
+    return x, float(t_end), int(runs), times
+
+
+def _seeds(seed, runs: int) -> list[np.random.SeedSequence]:
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return ss.spawn(runs)
+
+
+def _chunks(runs: int, executor: Executor | None, chunk: int | None) -> list[range]:
+    if chunk is None:
+        workers = getattr(executor, "max_workers", None) or getattr(
+            executor, "_max_workers", 1) or 1
+        chunk = max(1, math.ceil(runs / (8 * workers)))
+    return [range(i, min(i + chunk, runs)) for i in range(0, runs, chunk)]
+
+
+# ---------------------------------------------------------------- chunk tasks
+
+
+def _direct_chunk(arrays, x0, t_end, seeds, times, max_events):
+    n_sp = x0.size
+    final = np.empty((len(seeds), n_sp), dtype=np.int64)
+    paths = np.empty((len(seeds), times.size, n_sp), dtype=np.int64)
+    events = np.empty(len(seeds), dtype=np.int64)
+    for k, s in enumerate(seeds):
+        x = x0.copy()
+        ev, t = direct_run(x, t_end, *arrays, np.random.default_rng(s), times, paths[k],
+                           max_events)
+        if t < t_end:
+            raise RuntimeError(f"ssa: run stopped at t = {t:.6g} < t_end = {t_end:.6g} "
+                               f"after max_events = {max_events} events")
+        final[k] = x
+        events[k] = ev
+    return final, paths, events
+
+
+def _nested_chunk(fast_pack, slow_pack, sdep, x0, t_end, seeds, times, inner_runs,
+                  inner_time, max_events):
+    n_sp = x0.size
+    final = np.empty((len(seeds), n_sp), dtype=np.int64)
+    paths = np.empty((len(seeds), times.size, n_sp), dtype=np.int64)
+    outer = np.empty(len(seeds), dtype=np.int64)
+    inner = np.empty(len(seeds), dtype=np.int64)
+    rejected = np.empty(len(seeds), dtype=np.int64)
+    for k, s in enumerate(seeds):
+        x = x0.copy()
+        o, i, r, t = nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack,
+                                sdep, np.random.default_rng(s), times, paths[k],
+                                max_events)
+        if t < t_end:
+            raise RuntimeError(f"nested_ssa: run stopped at t = {t:.6g} < t_end = "
+                               f"{t_end:.6g} after max_events = {max_events} outer events")
+        final[k], outer[k], inner[k], rejected[k] = x, o, i, r
+    return final, paths, outer, inner, rejected
+
+
+# ---------------------------------------------------------------- public API
+
+
+def ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int = 1,
+        seed=None, executor: Executor | None = None, record=None, *,
+        chunk: int | None = None, max_events: int = 0,
+        progress: bool | None = None) -> SSAResult:
+    """Gillespie's direct method: ``runs`` independent trajectories from ``x0`` to ``t_end``.
+
+    Parameters
+    ----------
+    network : ReactionNetwork
+        The reactions (all of them are simulated).
+    x0 : dict, sequence or None
+        Initial counts (see :meth:`ReactionNetwork.x0`; None: the network's ``initial``).
+    t_end : float
+        Final time (units of 1 / rate constant).
+    runs : int
+        Number of trajectories.
+    seed : int, SeedSequence or None
+        Root of the per-run streams (run ``k``: ``SeedSequence(seed).spawn(runs)[k]``).
+    executor : Executor, optional
+        Any executor (:func:`fe2.parallel.make_executor`); None runs here.
+    record : int or array, optional
+        Record the state at ``record`` equally spaced times in [0, t_end], or at the
+        given increasing times; the result then has ``times`` and ``paths``.
+    chunk : int, optional
+        Runs per task (default: about eight tasks per worker). Results do not depend on it.
+    max_events : int
+        Safety limit of events per run (0: none); a run that reaches it raises.
+    progress : bool, optional
+        Progress bar / lines (:class:`fe2.io.Progress`); default: on for ensembles of
+        more than 1000 runs.
+
+    Returns
+    -------
+    SSAResult
+    """
+    import time
+
+    x, t_end, runs, times = _check_common(network, x0, t_end, runs, record, "ssa")
+    arrays = pack(network)
+    seeds = _seeds(seed, runs)
+    chunks = [(arrays, x, t_end, [seeds[i] for i in r], times, int(max_events))
+              for r in _chunks(runs, executor, chunk)]
+    t0 = time.perf_counter()
+    with Progress(total=runs, desc="ssa", unit="run",
+                  enabled=runs > 1000 if progress is None else progress) as bar:
+        parts = run_chunks(_direct_chunk, chunks, executor,
+                           on_done=lambda done, n: bar.advance(len(chunks[done - 1][3])))
+    seconds = time.perf_counter() - t0
+    final = np.concatenate([p[0] for p in parts])
+    paths = np.concatenate([p[1] for p in parts]) if times.size else None
+    events = np.concatenate([p[2] for p in parts])
+    return SSAResult(network.species, final, t_end, times if times.size else None, paths,
+                     events, method="direct",
+                     params={"seed": _seed_repr(seed), "runs": runs, "x0": x.tolist()},
+                     seconds=seconds)
+
+
+def _seed_repr(seed):
+    if isinstance(seed, np.random.SeedSequence):
+        return str(seed.entropy)
+    return seed if seed is None or isinstance(seed, int) else str(seed)
+
+
+def choose_fast(network: ReactionNetwork, x0=None, ratio: float = FAST_RATIO) -> np.ndarray:
+    """Fast reactions by rate magnitude: flags of shape (n_reactions,).
+
+    The magnitude of reaction ``i`` is its propensity at ``x0`` with every reactant count
+    raised to at least its coefficient, ``m_i = c_i prod_j binom(max(x_j, nu_ij), nu_ij)``
+    (so a reaction whose reactant is absent at ``x0`` still has a scale). Reaction ``i`` is
+    fast when ``m_i >= ratio * max_k m_k``.
+    """
+    if not (isinstance(ratio, int | float) and 0 < ratio < 1):
+        raise NetworkError(f"choose_fast: ratio must be in (0, 1), got {ratio!r}")
+    x = network.x0(x0).astype(float)
+    idx, order = network.reactant_arrays()
+    xs = np.broadcast_to(x, (network.n_reactions, x.size)).copy()
+    for i in range(network.n_reactions):
+        for j, n in zip(idx[i], order[i], strict=True):
+            if j >= 0:
+                xs[i, j] = max(xs[i, j], n)
+    m = np.array([network.propensities(xs[i])[i] for i in range(network.n_reactions)])
+    return m >= ratio * m.max()
+
+
+def _fast_flags(network, x0, fast):
+    if fast is None:
+        flags = network.fast
+    elif isinstance(fast, str):
+        if fast != "auto":
+            raise NetworkError(f"nested_ssa: fast must be None, 'auto', a ratio in (0, 1) "
+                               f"or {network.n_reactions} flags, got {fast!r}")
+        flags = choose_fast(network, x0)
+    elif isinstance(fast, float):
+        flags = choose_fast(network, x0, fast)
+    else:
+        flags = np.asarray(fast, dtype=bool).ravel()
+        if flags.size != network.n_reactions:
+            raise NetworkError(f"nested_ssa: fast must have {network.n_reactions} flags "
+                               f"(one per reaction), got {flags.size}")
+    if not flags.any():
+        raise NetworkError("nested_ssa: no fast reaction (set Reaction.fast, or pass "
+                           "fast='auto' or flags)")
+    if flags.all():
+        raise NetworkError("nested_ssa: every reaction is fast; at least one must be slow")
+    return flags
+
+
+def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int = 1,
+               seed=None, inner_runs: int = 1, inner_time: float = 1e-3, fast=None,
+               executor: Executor | None = None, record=None, *, chunk: int | None = None,
+               max_events: int = 0, progress: bool | None = None) -> SSAResult:
+    """The nested SSA (E, Liu & Vanden-Eijnden 2005): ``runs`` trajectories to ``t_end``.
+
+    Each outer step: run ``inner_runs`` independent replicas of the SSA of the fast
+    reactions alone for ``inner_time`` from the current state ``x``; average each slow
+    propensity over time and replicas, ``abar_j = (1/N) sum_k (1/T_f) int_0^T_f
+    a_j(z_k(s)) ds``; draw the next slow reaction and its time with the rates ``abar``
+    (one step of the direct method); the new state is the end state of the first replica
+    plus the slow reaction's change. Fast reactions leave the slow variables (their
+    invariants) unchanged, so the slow variables follow the averaged slow dynamics with
+    error about ``1/(1 + T_f/eps) + 1/sqrt(N (1 + T_f/eps))`` (``eps``: relaxation time
+    of the fast process).
+
+    Parameters
+    ----------
+    network, x0, t_end, runs, seed, executor, record, chunk, progress
+        As in :func:`ssa`.
+    inner_runs : int
+        Replicas ``N`` of the inner SSA per outer step (>= 1).
+    inner_time : float
+        Length ``T_f`` of each inner run (> 0, same time unit as ``t_end``).
+    fast : None, "auto", float or sequence of bool
+        Fast reactions: None, the networks' ``fast`` flags; ``"auto"`` or a ratio,
+        :func:`choose_fast` (magnitude >= ratio x the largest, default ratio
+        :data:`FAST_RATIO`); or one flag per reaction.
+    max_events : int
+        Safety limit of outer events per run (0: none).
+
+    Returns
+    -------
+    SSAResult
+        ``events``: outer (slow) events, ``inner_events``: fast events of the replicas,
+        ``rejected``: slow events drawn while the carried state lacked a reactant.
+    """
+    import time
+
+    x, t_end, runs, times = _check_common(network, x0, t_end, runs, record, "nested_ssa")
+    if isinstance(inner_runs, bool) or not isinstance(inner_runs, int | np.integer) \
+            or inner_runs < 1:
+        raise NetworkError(f"nested_ssa: inner_runs must be an integer >= 1, got "
+                           f"{inner_runs!r}")
+    if isinstance(inner_time, bool) or not isinstance(inner_time, int | float | np.number) \
+            or not math.isfinite(inner_time) or inner_time <= 0:
+        raise NetworkError(f"nested_ssa: inner_time must be a finite number > 0, got "
+                           f"{inner_time!r}")
+    flags = _fast_flags(network, x, fast)
+    fast_pack = pack(network, flags)
+    slow_pack = pack(network, ~flags)
+    # slow reactions whose propensity involves a species changed by a fast reaction
+    changed_by_fast = (network.stoichiometry[flags] != 0).any(axis=0)
+    ridx = slow_pack[1]
+    sdep = np.array([any(changed_by_fast[j] for j in row if j >= 0) for row in ridx],
+                    dtype=np.bool_)
+    seeds = _seeds(seed, runs)
+    chunks = [(fast_pack, slow_pack, sdep, x, t_end, [seeds[i] for i in r], times,
+               int(inner_runs), float(inner_time), int(max_events))
+              for r in _chunks(runs, executor, chunk)]
+    t0 = time.perf_counter()
+    with Progress(total=runs, desc="nested_ssa", unit="run",
+                  enabled=runs > 1000 if progress is None else progress) as bar:
+        parts = run_chunks(_nested_chunk, chunks, executor,
+                           on_done=lambda done, n: bar.advance(len(chunks[done - 1][5])))
+    seconds = time.perf_counter() - t0
+    final = np.concatenate([p[0] for p in parts])
+    paths = np.concatenate([p[1] for p in parts]) if times.size else None
+    outer = np.concatenate([p[2] for p in parts])
+    inner = np.concatenate([p[3] for p in parts])
+    rejected = np.concatenate([p[4] for p in parts])
+    if rejected.sum():
+        log.warning("nested_ssa: %d of %d slow events rejected (state lacked a reactant)",
+                    int(rejected.sum()), int(outer.sum()))
+    return SSAResult(network.species, final, t_end, times if times.size else None, paths,
+                     outer, inner, rejected, method="nested",
+                     params={"seed": _seed_repr(seed), "runs": runs, "x0": x.tolist(),
+                             "inner_runs": int(inner_runs), "inner_time": float(inner_time),
+                             "fast": flags.tolist()},
+                     seconds=seconds)
+
