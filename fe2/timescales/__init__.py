@@ -1,0 +1,47 @@
+"""Coarse time steppers for micro models with fast time scales.
+
+When the fast scale is in time, the macro solver is a time stepper whose missing data
+(a slope, an effective force) come from short bursts of the micro model.
+
+- :class:`CoarseStepper`: lift (macro → micro), evolve (micro steps), restrict
+  (micro → macro) for micro models given as ODE right-hand sides (:class:`ODEModel`),
+  SDEs (:class:`SDEModel`, Euler–Maruyama, seeded) or any object with the
+  :class:`MicroModel` stepping protocol.
+- Projective integration (Gear–Kevrekidis): :func:`projective_euler`,
+  :func:`projective_ab2`, the amplification factor, step choice from the spectral gap
+  (:func:`choose_steps`, :func:`estimate_spectrum`).
+"""
+
+from .models import (
+    CoarseStepper,
+    MicroModel,
+    ODEModel,
+    SDEModel,
+    Trajectory,
+    as_model,
+)
+from .projective import (
+    StepChoice,
+    amplification_factor,
+    choose_steps,
+    estimate_spectrum,
+    projective_ab2,
+    projective_euler,
+    projective_integrate,
+)
+
+__all__ = [
+    "MicroModel",
+    "ODEModel",
+    "SDEModel",
+    "as_model",
+    "CoarseStepper",
+    "Trajectory",
+    "amplification_factor",
+    "projective_integrate",
+    "projective_euler",
+    "projective_ab2",
+    "estimate_spectrum",
+    "choose_steps",
+    "StepChoice",
+]
