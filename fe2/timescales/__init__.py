@@ -10,6 +10,9 @@ When the fast scale is in time, the macro solver is a time stepper whose missing
 - Projective integration (Gear–Kevrekidis): :func:`projective_euler`,
   :func:`projective_ab2`, the amplification factor, step choice from the spectral gap
   (:func:`choose_steps`, :func:`estimate_spectrum`).
+- Seamless HMM (E–Ren–Vanden-Eijnden, :func:`seamless`): the micro state is never
+  re-initialised and the macro state moves by ``Dt / M`` per micro step; and HMM with
+  re-initialisation (:func:`hmm`) for comparison.
 """
 
 from .models import (
@@ -29,6 +32,7 @@ from .projective import (
     projective_euler,
     projective_integrate,
 )
+from .seamless import boosted_eps, hmm, seamless
 
 __all__ = [
     "MicroModel",
@@ -44,4 +48,7 @@ __all__ = [
     "estimate_spectrum",
     "choose_steps",
     "StepChoice",
+    "seamless",
+    "hmm",
+    "boosted_eps",
 ]
