@@ -259,7 +259,7 @@ def _explosion(res: StudyResult, quick: bool) -> None:
     keep = Rc < 1.0
     res.plots.append(Plot("explosion_density", f"Cylindrical explosion, density at t = "
                           f"{BLAST_T:g}", "r", "density",
-                          [Series(f"2D cells, {n}×{n}", Rc[keep], rho_c[keep], ","),
+                          [Series(f"2D cells, {n}×{n}", Rc[keep], rho_c[keep], "."),
                            Series(f"1D radial reference, {n_ref} cells", rr[rr < 1.0],
                                   rho_ref[rr < 1.0], "k-")],
                           xscale="linear", yscale="linear"))
