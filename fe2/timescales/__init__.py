@@ -13,6 +13,9 @@ When the fast scale is in time, the macro solver is a time stepper whose missing
 - Seamless HMM (E–Ren–Vanden-Eijnden, :func:`seamless`): the micro state is never
   re-initialised and the macro state moves by ``Dt / M`` per micro step; and HMM with
   re-initialisation (:func:`hmm`) for comparison.
+- Patch dynamics (gap-tooth + projective step, :func:`patch_dynamics`) for 1D diffusion
+  with a rapidly oscillating coefficient; :func:`harmonic_mean` is its homogenized
+  coefficient.
 """
 
 from .models import (
@@ -23,6 +26,7 @@ from .models import (
     Trajectory,
     as_model,
 )
+from .patch import harmonic_mean, patch_dynamics
 from .projective import (
     StepChoice,
     amplification_factor,
@@ -51,4 +55,6 @@ __all__ = [
     "seamless",
     "hmm",
     "boosted_eps",
+    "patch_dynamics",
+    "harmonic_mean",
 ]
