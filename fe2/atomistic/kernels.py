@@ -753,6 +753,29 @@ def md_verlet(x, v, f, x_list, half_skin2, L, pi, pj, pm, kind, prm, mass, dt, n
     return nmax
 
 
+@numba.njit(cache=True, inline="always")
+def md_add_pair(x, i, j, L, rl2, cnt, out_i, out_j, out_m):  # pragma: no cover - compiled
+    """Store pair ``(i, j)`` (minimum image) when closer than ``sqrt(rl2)``; the new count."""
+    d0 = x[j, 0] - x[i, 0]
+    d1 = x[j, 1] - x[i, 1]
+    d2 = x[j, 2] - x[i, 2]
+    m0 = -math.floor(d0 / L + 0.5)
+    m1 = -math.floor(d1 / L + 0.5)
+    m2 = -math.floor(d2 / L + 0.5)
+    d0 += L * m0
+    d1 += L * m1
+    d2 += L * m2
+    if d0 * d0 + d1 * d1 + d2 * d2 >= rl2:
+        return cnt
+    if cnt < out_i.shape[0]:
+        out_i[cnt] = i
+        out_j[cnt] = j
+        out_m[cnt, 0] = int(m0)
+        out_m[cnt, 1] = int(m1)
+        out_m[cnt, 2] = int(m2)
+    return cnt + 1
+
+
 @numba.njit(cache=True)
 def md_pairs(x, L, rl, out_i, out_j, out_m):  # pragma: no cover - compiled
     """Pairs of atoms ``x (n, 3)`` closer than ``rl`` in a cubic periodic box of side ``L > 2 rl``.
@@ -764,29 +787,12 @@ def md_pairs(x, L, rl, out_i, out_j, out_m):  # pragma: no cover - compiled
     """
     n = x.shape[0]
     rl2 = rl * rl
-    cap = out_i.shape[0]
     nc = int(math.floor(L / rl))
     cnt = 0
     if nc < 3:
         for i in range(n):
             for j in range(i + 1, n):
-                d0 = x[j, 0] - x[i, 0]
-                d1 = x[j, 1] - x[i, 1]
-                d2 = x[j, 2] - x[i, 2]
-                m0 = -math.floor(d0 / L + 0.5)
-                m1 = -math.floor(d1 / L + 0.5)
-                m2 = -math.floor(d2 / L + 0.5)
-                d0 += L * m0
-                d1 += L * m1
-                d2 += L * m2
-                if d0 * d0 + d1 * d1 + d2 * d2 < rl2:
-                    if cnt < cap:
-                        out_i[cnt] = i
-                        out_j[cnt] = j
-                        out_m[cnt, 0] = int(m0)
-                        out_m[cnt, 1] = int(m1)
-                        out_m[cnt, 2] = int(m2)
-                    cnt += 1
+                cnt = md_add_pair(x, i, j, L, rl2, cnt, out_i, out_j, out_m)
         return cnt
     # cell list over wrapped positions
     cell = np.empty(n, dtype=np.int64)
@@ -812,22 +818,6 @@ def md_pairs(x, L, rl, out_i, out_j, out_m):  # pragma: no cover - compiled
                     j = head[kk]
                     while j >= 0:
                         if j > i:
-                            d0 = x[j, 0] - x[i, 0]
-                            d1 = x[j, 1] - x[i, 1]
-                            d2 = x[j, 2] - x[i, 2]
-                            m0 = -math.floor(d0 / L + 0.5)
-                            m1 = -math.floor(d1 / L + 0.5)
-                            m2 = -math.floor(d2 / L + 0.5)
-                            d0 += L * m0
-                            d1 += L * m1
-                            d2 += L * m2
-                            if d0 * d0 + d1 * d1 + d2 * d2 < rl2:
-                                if cnt < cap:
-                                    out_i[cnt] = i
-                                    out_j[cnt] = j
-                                    out_m[cnt, 0] = int(m0)
-                                    out_m[cnt, 1] = int(m1)
-                                    out_m[cnt, 2] = int(m2)
-                                cnt += 1
+                            cnt = md_add_pair(x, i, j, L, rl2, cnt, out_i, out_j, out_m)
                         j = nxt[j]
     return cnt

@@ -41,7 +41,32 @@ def _check_dim(owner: str, dim) -> int:
     return int(dim)
 
 
-class MolecularDynamicsFlux(OracleBase):
+class LennardJonesStates:
+    """State conversions of a Lennard-Jones fluid by its published fit ``self.eos``.
+
+    :func:`fe2.gas.fluid_of` finds these methods, so :func:`fe2.gas.shock_tube`, the
+    outputs and case files convert ``(rho, u, p)`` with the fit.
+    """
+
+    eos: LennardJonesEOS
+
+    def conserved_state(self, rho, u, p) -> np.ndarray:
+        """``U (3, *pts)`` (1D) from density, velocity and pressure, by the fit ``eos``."""
+        rho, u, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (rho, u, p)))
+        e = self.eos.energy(rho, self.eos.temperature_from_pressure(rho, p))
+        return np.stack([rho, rho * u, rho * e + 0.5 * rho * u * u])
+
+    def primitive_state(self, U) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rho, u (dim, *pts), p)`` of ``U (dim + 2, *pts)``, by the fit ``eos``."""
+        U = np.asarray(U, dtype=float)
+        rho = U[0]
+        u = U[1:-1] / rho
+        e = U[-1] / rho - 0.5 * np.sum(u * u, axis=0)
+        return rho, u, self.eos.pressure(rho, self.eos.temperature(rho, e))
+
+
+
+class MolecularDynamicsFlux(LennardJonesStates, OracleBase):
     """Euler flux of a Lennard-Jones fluid from equilibrium molecular dynamics at each point.
 
     Parameters
@@ -122,21 +147,6 @@ class MolecularDynamicsFlux(OracleBase):
         return (f"MolecularDynamicsFlux({self.potential!r}, n_particles={self.n_particles}, "
                 f"dim={self.dim}, seed={self.seed})")
 
-    # the published fit converts primitive and conserved states (shock_tube, outputs)
-    def conserved_state(self, rho, u, p) -> np.ndarray:
-        """``U (3, *pts)`` (1D) from density, velocity and pressure, by the fit ``eos``."""
-        rho, u, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (rho, u, p)))
-        e = self.eos.energy(rho, self.eos.temperature_from_pressure(rho, p))
-        return np.stack([rho, rho * u, rho * e + 0.5 * rho * u * u])
-
-    def primitive_state(self, U) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(rho, u (dim, *pts), p)`` of ``U (dim + 2, *pts)``, by the fit ``eos``."""
-        U = np.asarray(U, dtype=float)
-        rho = U[0]
-        u = U[1:-1] / rho
-        e = U[-1] / rho - 0.5 * np.sum(u * u, axis=0)
-        return rho, u, self.eos.pressure(rho, self.eos.temperature(rho, e))
-
     def evaluate(self, U, x=None, state=None) -> Response:
         """Flux ``(dim, dim + 2, *pts)`` from one MD run per point (see class notes).
 
@@ -179,7 +189,7 @@ class MolecularDynamicsFlux(OracleBase):
                         info={k: v.reshape(st.pts) for k, v in info.items()})
 
 
-class EOSFlux(OracleBase):
+class EOSFlux(LennardJonesStates, OracleBase):
     """Euler flux of a fluid with a published equation of state ``p(rho, e)``.
 
     Parameters
@@ -208,21 +218,6 @@ class EOSFlux(OracleBase):
 
     def __repr__(self) -> str:
         return f"EOSFlux({self.eos!r}, dim={self.dim})"
-
-    # the published fit converts primitive and conserved states (shock_tube, outputs)
-    def conserved_state(self, rho, u, p) -> np.ndarray:
-        """``U (3, *pts)`` (1D) from density, velocity and pressure, by the fit ``eos``."""
-        rho, u, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (rho, u, p)))
-        e = self.eos.energy(rho, self.eos.temperature_from_pressure(rho, p))
-        return np.stack([rho, rho * u, rho * e + 0.5 * rho * u * u])
-
-    def primitive_state(self, U) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(rho, u (dim, *pts), p)`` of ``U (dim + 2, *pts)``, by the fit ``eos``."""
-        U = np.asarray(U, dtype=float)
-        rho = U[0]
-        u = U[1:-1] / rho
-        e = U[-1] / rho - 0.5 * np.sum(u * u, axis=0)
-        return rho, u, self.eos.pressure(rho, self.eos.temperature(rho, e))
 
     def evaluate(self, U, x=None, state=None) -> Response:
         """Flux ``(dim, dim + 2, *pts)``, ``info["wave_speed"]`` and ``info["temperature"]``.
