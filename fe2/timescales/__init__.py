@@ -16,6 +16,9 @@ When the fast scale is in time, the macro solver is a time stepper whose missing
 - Patch dynamics (gap-tooth + projective step, :func:`patch_dynamics`) for 1D diffusion
   with a rapidly oscillating coefficient; :func:`harmonic_mean` is its homogenized
   coefficient.
+- Outputs (:mod:`fe2.timescales.output`): trajectories and ensemble statistics as CSV +
+  JSON, tables of studies, matplotlib plots of trajectories, distributions and
+  error-versus-parameter curves.
 """
 
 from .models import (
@@ -25,6 +28,13 @@ from .models import (
     SDEModel,
     Trajectory,
     as_model,
+)
+from .output import (
+    plot_distribution,
+    plot_error,
+    plot_trajectories,
+    write_table,
+    write_trajectory,
 )
 from .patch import harmonic_mean, patch_dynamics
 from .projective import (
@@ -57,4 +67,9 @@ __all__ = [
     "boosted_eps",
     "patch_dynamics",
     "harmonic_mean",
+    "write_trajectory",
+    "write_table",
+    "plot_trajectories",
+    "plot_distribution",
+    "plot_error",
 ]
