@@ -1,6 +1,7 @@
 """Output of 1D gas runs (fe2.gas.output): CSV/JSON, ParaView series, profile plot."""
 
 import csv
+import dataclasses
 import json
 
 import meshio
@@ -84,3 +85,33 @@ def test_plot_is_png(sod, tmp_path):
     assert head == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     with pytest.raises(ValueError, match="left, right"):
         plot_profiles(sod, tmp_path / "bad.png", exact=(1.0,))
+
+
+def test_2d_series_is_vtk_image_data_with_the_cell_averages(tmp_path):
+    """A 2D run as .vti frames: values at the right cells, primitive variables by hand."""
+    import pyvista as pv
+
+    from fe2.gas import evolve2d
+
+    nx, ny = 12, 8
+    x = (np.arange(nx) + 0.5) / nx
+    y = (np.arange(ny) + 0.5) / ny * 0.5
+    X, Y = np.meshgrid(x, y, indexing="ij")
+    rho = 1.0 + 0.3 * X + 0.1 * Y
+    U0 = np.stack([rho, rho * 0.2, rho * -0.1, 1.0 / 0.4 + 0.5 * rho * 0.05])
+    r1 = evolve2d(U0, 1.0 / nx, 0.5 / ny, 0.02, IdealGas(1.4, dim=2))
+    r2 = evolve2d(r1.U, 1.0 / nx, 0.5 / ny, 0.02, IdealGas(1.4, dim=2))
+    r2 = dataclasses.replace(r2, t=r1.t + r2.t)
+    pvd = write_series([r1, r2], tmp_path, name="blast")
+    frames = read_pvd(pvd)
+    assert [t for t, _ in frames] == [r1.t, r2.t]
+    grid = pv.read(frames[1][1])
+    assert grid.n_cells == nx * ny
+    centres = grid.cell_centers().points
+    i = np.rint(centres[:, 0] * nx - 0.5).astype(int)
+    j = np.rint(centres[:, 1] * 2 * ny - 0.5).astype(int)
+    Uc = r2.U[:, i, j]
+    assert np.allclose(grid.cell_data["rho"], Uc[0])
+    assert np.allclose(grid.cell_data["velocity"][:, 1], Uc[2] / Uc[0])
+    p = 0.4 * (Uc[3] - 0.5 * (Uc[1] ** 2 + Uc[2] ** 2) / Uc[0])
+    assert np.allclose(grid.cell_data["p"], p)

@@ -214,16 +214,45 @@ def _series(U0, dx, ts, flux, kwargs) -> list[FlowResult]:
     return out
 
 
+def _write_image(r, path: Path, gamma) -> None:
+    """One 2D result as VTK image data: cells of the grid with ``rho, velocity, p, U``."""
+    import pyvista as pv
+
+    from fe2.io.vtk import atomic_write
+
+    x, y = np.asarray(r.x, dtype=float), np.asarray(r.y, dtype=float)
+    U = np.asarray(r.U, dtype=float)  # (4, nx, ny)
+    dx = float(x[1] - x[0]) if x.size > 1 else 1.0
+    dy = float(y[1] - y[0]) if y.size > 1 else 1.0
+    grid = pv.ImageData(dimensions=(x.size + 1, y.size + 1, 1), spacing=(dx, dy, 1.0),
+                        origin=(x[0] - 0.5 * dx, y[0] - 0.5 * dy, 0.0))
+    rho, u, p = primitive(U, 1.4 if gamma is None else gamma)
+
+    def flat(a):  # VTK orders cells with x fastest
+        return np.ascontiguousarray(np.asarray(a).transpose(*range(a.ndim - 2), -1, -2)
+                                    .reshape(*a.shape[:-2], -1))
+
+    grid.cell_data["rho"] = flat(rho)
+    grid.cell_data["p"] = flat(p)
+    vel = np.zeros((x.size * y.size, 3))
+    vel[:, :2] = flat(u).T
+    grid.cell_data["velocity"] = vel
+    grid.cell_data["U"] = flat(U).T
+    atomic_write(path, lambda tmp: grid.save(str(tmp), binary=True))
+
+
 def write_series(results: Sequence, folder: str | PathLike, name: str = "gas",
                  gamma: float | None = None) -> Path:
-    """ParaView series: ``{name}_{k:06d}.vtu`` per result and the collection ``{name}.pvd``.
+    """ParaView series: ``{name}_{k:06d}.vtu`` (1D) or ``.vti`` (2D) per result and ``{name}.pvd``.
 
-    Each VTU is the tube as a line mesh: ``n + 1`` points at the cell edges (``y = z = 0``)
-    and ``n`` ``line`` cells with cell data ``rho, u, p`` ``(n,)`` and ``U`` ``(n, 3)``.
+    A 1D VTU is the tube as a line mesh: ``n + 1`` points at the cell edges (``y = z = 0``)
+    and ``n`` ``line`` cells with cell data ``rho, u, p`` ``(n,)`` and ``U`` ``(n, 3)``. A 2D
+    result (:class:`fe2.gas.FlowResult2D`) is VTK image data with ``nx x ny`` cells and cell
+    data ``rho, p`` ``(nx ny,)``, ``velocity`` ``(nx ny, 3)`` and ``U`` ``(nx ny, 4)``.
 
     Parameters
     ----------
-    results : sequence of ShockTubeResult / FlowResult
+    results : sequence of ShockTubeResult / FlowResult / FlowResult2D
         Snapshots at increasing ``t`` on one grid (e.g. from :func:`evolve_series`);
         a single result writes a one-step series.
     folder : path
@@ -256,6 +285,11 @@ def write_series(results: Sequence, folder: str | PathLike, name: str = "gas",
             raise ValueError(f"write_series: times must increase, result {k} has t={t} "
                              f"after {last}")
         last = t
+        if getattr(r, "y", None) is not None:  # a 2D result: VTK image data
+            vti = folder / f"{name}_{k:06d}.vti"
+            _write_image(r, vti, gamma)
+            entries.append((t, vti.name))
+            continue
         c = profiles(r, gamma)
         x = c["x"]
         if x.size >= 2:
