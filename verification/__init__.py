@@ -69,6 +69,7 @@ STUDIES: list[StudySpec] = [
               "Gas dynamics: shock tubes and a smooth wave (NT, LF vs exact)"),
     _spec("gas_kinetic_2d", "Gas dynamics: kinetic fluxes and a 2D cylindrical explosion"),
     _spec("gas_md", "Gas dynamics: Lennard-Jones MD fluxes vs published equations of state"),
+    _spec("timescales", "Time scales: projective integration, seamless HMM, patch dynamics"),
 ]
 
 
