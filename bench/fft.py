@@ -17,6 +17,11 @@ E = 10, J2 matrix E = 1, nu = 0.3, sigma_y = 0.004, H_iso = 0.1) at the strain
 ``diag(0.01, -0.003, -0.003) + 0.002 (e1 e2 + e2 e1)`` from the virgin state: micro
 Newton plus the consistent tangent (condensation), fft vs the sparse default solver.
 
+Part C, CG iterations per load case (relative residual 1e-8) vs refinement and contrast:
+3D elasticity, a random 4x4x4 two-phase pattern (40 % stiff) refined by voxel subdivision
+to n^3, E ratio = contrast, nu = 0.3 in both phases; and the 2D checkerboard of
+conductivities 1 and contrast (n voxels per square).
+
 Every case runs in a fresh spawned process (peak RSS = its ``ru_maxrss``) with a
 wall-clock limit (``--time-limit``) and an address-space limit (``--mem-limit``); a
 method that exceeds a limit at one size is not tried at larger sizes. Run with
@@ -121,6 +126,53 @@ def j2_case(n: int, method: str, mem_limit_mb: float) -> dict:
         "tangent": res.tangent[..., 0],
         "peak": _peak_mb(),
     }
+
+
+def iterations_case(kind: str, n: int, contrast: float) -> dict:
+    """CG iterations per load case of the effective tensor (part C)."""
+    from fe2.homogenization import RVE, cells
+    from fe2.materials import LinearConductivity, LinearElastic
+
+    if kind == "elasticity":
+        rng = np.random.default_rng(5)
+        base = rng.choice(2, size=(4, 4, 4), p=[0.6, 0.4])
+        img = np.kron(base, np.ones((n // 4,) * 3, dtype=np.int64))
+        rve = RVE(cells.from_image(img), [LinearElastic(1.0, 0.3), LinearElastic(contrast, 0.3)],
+                  method="fft")
+        g, cases = np.zeros((3, 3, 1)), 6
+    else:
+        rve = RVE(cells.checkerboard(n), [LinearConductivity(1.0), LinearConductivity(contrast)],
+                  method="fft")
+        g, cases = np.zeros((2, 1)), 2
+    t0 = time.perf_counter()
+    rve.effective_tensor()
+    t = time.perf_counter() - t0
+    return {"its": rve.evaluate(g).info["krylov_iterations"][0] / cases, "time": t}
+
+
+def part_c(args) -> dict:
+    out = {}
+    for kind, sizes in (("elasticity", args.c_voxels), ("checkerboard", args.c_squares)):
+        for contrast in args.contrasts:
+            for n in sizes:
+                st, r = run_isolated(iterations_case, (kind, n, contrast), args.time_limit)
+                out[kind, contrast, n] = r["its"] if st == "ok" else st
+                note(f"{kind} contrast {contrast:g} n {n}: {out[kind, contrast, n]}")
+    return out
+
+
+def print_c(res, args) -> None:
+    print("\nPart C: CG iterations per load case (rtol 1e-8) vs refinement and contrast.")
+    for kind, sizes, label in (("elasticity", args.c_voxels, "3D elasticity, n^3 voxels"),
+                               ("checkerboard", args.c_squares,
+                                "2D checkerboard, n voxels per square")):
+        print(f"\n{label}:\n")
+        print("| contrast | " + " | ".join(f"n = {n}" for n in sizes) + " |")
+        print("|---:|" + "---:|" * len(sizes))
+        for contrast in args.contrasts:
+            vals = [res[kind, contrast, n] for n in sizes]
+            print(f"| {contrast:g} | " + " | ".join(
+                f"{v:.1f}" if isinstance(v, float) else str(v) for v in vals) + " |")
 
 
 def part_a(args) -> list[dict]:
@@ -257,7 +309,17 @@ def main(argv=None) -> int:
     ap.add_argument("--rtol", type=float, default=1e-8, help="PETSc CG rtol (default 1e-8)")
     ap.add_argument("--skip-a", action="store_true")
     ap.add_argument("--skip-b", action="store_true")
+    ap.add_argument("--skip-c", action="store_true")
+    ap.add_argument("--contrasts", type=float, nargs="*", default=None)
+    ap.add_argument("--c-voxels", type=int, nargs="*", default=None)
+    ap.add_argument("--c-squares", type=int, nargs="*", default=None)
     args = ap.parse_args(argv)
+    if args.contrasts is None:
+        args.contrasts = [10.0, 100.0] if args.quick else [10.0, 100.0, 1e3, 1e4]
+    if args.c_voxels is None:
+        args.c_voxels = [4, 8] if args.quick else [8, 16, 32, 64]
+    if args.c_squares is None:
+        args.c_squares = [4, 8] if args.quick else [8, 32, 128, 512]
     if args.mem_limit is None:
         args.mem_limit = 0.85 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
     if args.voxels is None:
@@ -267,6 +329,7 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     rows = [] if args.skip_a else part_a(args)
     res = [] if args.skip_b else part_b(args)
+    its = {} if args.skip_c else part_c(args)
     print(f"Machine: {machine()}")
     print(f"Command: python bench/fft.py {' '.join(argv if argv is not None else sys.argv[1:])}"
           f" (total {time.perf_counter() - t_start:.0f} s)")
@@ -274,6 +337,8 @@ def main(argv=None) -> int:
         print_a(rows, args)
     if res:
         print_b(res)
+    if its:
+        print_c(its, args)
     return 0
 
 
