@@ -113,3 +113,8 @@ def test_bad_input_one_line_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match) as e:
         call()
     assert "\n" not in str(e.value)
+
+
+def test_micro_rhs_without_the_macro_argument_is_named():
+    with pytest.raises(TypeError, match=r"called as f\(t, y, arg0\).*signature is \(s, y\)"):
+        seamless(_one_plus_y, lambda s, y: -y, [0.0], [1.0, 0.0], (0, 1), 0.1, 2, 1e-3)

@@ -38,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,7 +101,20 @@ class MicroModel(Protocol):
 
 
 def _call(fun: Callable, t: float, y: np.ndarray, args: tuple, what: str) -> np.ndarray:
-    out = np.asarray(fun(t, y, *args), dtype=float)
+    try:
+        out = fun(t, y, *args)
+    except TypeError:
+        try:
+            inspect.signature(fun).bind(t, y, *args)
+        except TypeError:
+            extra = "".join(f", arg{i}" for i in range(len(args)))
+            raise TypeError(f"{what} is called as f(t, y{extra}) ({len(args)} extra "
+                            f"argument(s): the macro state in HMM); its signature is "
+                            f"{inspect.signature(fun)}") from None
+        except ValueError:  # no signature (builtins)
+            pass
+        raise
+    out = np.asarray(out, dtype=float)
     if out.shape != y.shape:
         raise ValueError(f"{what} returned shape {out.shape} for a state of shape {y.shape}; "
                          f"expected the same shape")
