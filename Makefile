@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/hmm.py
 	$(PY) bench/fe2_vs_dns.py
 	$(PY) bench/fe2_parallel.py
+	$(PY) bench/gas.py
 
 # the documentation site: API reference from the docstrings, gallery of examples/
 docs: install
