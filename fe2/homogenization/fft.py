@@ -53,7 +53,16 @@ from fe2.homogenization.averages import hill_mandel, volume_average
 from fe2.homogenization.cells import Cell
 from fe2.oracle import OracleError
 
-__all__ = ["VoxelFFT", "FFTPoint", "load_cases", "reference_tangent"]
+__all__ = [
+    "VoxelFFT",
+    "FFTPoint",
+    "load_cases",
+    "reference_tangent",
+    "voxel_gradients",
+    "element_matrix",
+    "circulant_symbol",
+    "invert_symbol",
+]
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +129,92 @@ def reference_tangent(
     s = np.array(scales)
     shape = sum(T / sp_ for T, sp_ in zip(tangents, s, strict=True)) / len(tangents)
     return np.sqrt(s.min() * s.max()) * shape
+
+
+def voxel_gradients(measure: str, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Measure of the bilinear / trilinear voxel at its 2^d Gauss points.
+
+    Returns ``B (nA, nqp, nloc)`` (measure component ``A`` at Gauss point ``q`` of local
+    dof ``l = corner * c + component``, corners in ``itertools.product((0, 1), repeat=d)``
+    order) and the Gauss points in the unit voxel ``(nqp, d)``. ``h (d,)``: voxel size.
+    """
+    h = np.asarray(h, dtype=float)
+    d = h.size
+    c = 1 if measure == "gradient" else d
+    corners = list(itertools.product((0, 1), repeat=d))
+    g = np.array([0.5 - 0.5 / np.sqrt(3.0), 0.5 + 0.5 / np.sqrt(3.0)])
+    qps = list(itertools.product(g, repeat=d))
+    dN = np.zeros((d, len(qps), len(corners)))  # dN_a / dx_j at Gauss point q
+    for q, xi in enumerate(qps):
+        for a, corner in enumerate(corners):
+            f = [(x if ak else 1.0 - x) for x, ak in zip(xi, corner, strict=True)]
+            for j in range(d):
+                df = (2.0 * corner[j] - 1.0) / h[j]
+                dN[j, q, a] = df * np.prod([f[k] for k in range(d) if k != j])
+    if c == 1:
+        return dN, np.array(qps)
+    B = np.zeros((d, d, len(qps), len(corners), c))
+    for i in range(d):
+        B[i, :, :, :, i] = dN
+    if measure == "strain":
+        B = 0.5 * (B + B.transpose(1, 0, 2, 3, 4))
+    return B.reshape(d * d, len(qps), len(corners) * c), np.array(qps)
+
+
+def element_matrix(B: np.ndarray, T: np.ndarray, dxq: float) -> np.ndarray:
+    """Voxel stiffness ``sum_q dxq B_q^T T B_q`` ``(nloc, nloc)`` of a constant tangent ``T``."""
+    Bq = B.transpose(1, 0, 2)
+    return dxq * np.einsum("qAl,AB,qBm->lm", Bq, T, Bq)
+
+
+def circulant_symbol(Ke: np.ndarray, c: int, freqs: Sequence[np.ndarray]) -> np.ndarray:
+    """Fourier symbol ``(c, c, *fshape)`` of the periodic operator of one voxel matrix ``Ke``.
+
+    On the periodic grid ``(K u)(x) = sum_ab Ke[a, b] u(x - a + b)`` (corners ``a, b``),
+    so the symbol is ``sum_ab Ke[a, b] exp(i theta . (b - a))``, ``theta_k = 2 pi f_k``
+    with the frequencies ``freqs[k]`` (cycles per voxel, e.g. a slice of
+    :func:`numpy.fft.fftfreq`; :func:`numpy.fft.rfftfreq` on the last axis).
+    """
+    d = len(freqs)
+    corners = list(itertools.product((0, 1), repeat=d))
+    K4 = Ke.reshape(len(corners), c, len(corners), c)
+    # group corner pairs by offset b - a in {-1, 0, 1}^d
+    Kd: dict[tuple[int, ...], np.ndarray] = {}
+    for a, ca in enumerate(corners):
+        for b, cb in enumerate(corners):
+            off = tuple(int(y - x) for x, y in zip(ca, cb, strict=True))
+            Kd[off] = Kd.get(off, 0.0) + K4[a, :, b, :]
+    fshape = tuple(len(f) for f in freqs)
+    sym = np.zeros((c, c) + fshape, dtype=complex)
+    for off, K in Kd.items():
+        ph = np.ones(fshape, dtype=complex)
+        for k, (o, f) in enumerate(zip(off, freqs, strict=True)):
+            if o:
+                shp = [1] * d
+                shp[k] = len(f)
+                ph = ph * np.exp(2j * np.pi * o * np.asarray(f)).reshape(shp)
+        sym += K[:, :, *([None] * d)] * ph
+    return sym
+
+
+def invert_symbol(sym: np.ndarray, zero: bool) -> np.ndarray:
+    """Per-frequency inverse of a symbol ``(c, c, *fshape)``.
+
+    ``zero``: the array's first entry is the zero frequency, whose block (the rigid
+    translation) is set to zero.
+    """
+    c, d = sym.shape[0], sym.ndim - 2
+    at0 = (slice(None), slice(None)) + (0,) * d
+    if zero:
+        sym = sym.copy()
+        sym[at0] = np.eye(c)
+    if c == 1:
+        inv = 1.0 / sym
+    else:
+        inv = np.moveaxis(np.linalg.inv(np.moveaxis(sym, (0, 1), (-2, -1))), (-2, -1), (0, 1))
+    if zero:
+        inv[at0] = 0.0
+    return np.ascontiguousarray(inv)
 
 
 @dataclass
@@ -230,7 +325,7 @@ class VoxelFFT:
         self.index = [self.order[s] for s in self.slices]  # voxel indices of every phase
         self.corners = list(itertools.product((0, 1), repeat=d))
         self.nloc = len(self.corners) * self.c
-        self.B = self._gradient_matrix()  # (nA, nqp, nloc)
+        self.B, self.qp_ref = voxel_gradients(measure, self.h)  # (nA, nqp, nloc), (nqp, d)
         self.S, self.Q = load_cases(measure, d)
         self.hist0, self.fields = self._virgin_history()
         self._dx: np.ndarray | None = None
@@ -243,28 +338,6 @@ class VoxelFFT:
         self.T_ref = reference_tangent(T0, measure, d)
 
     # ............................................................ discretisation
-
-    def _gradient_matrix(self) -> np.ndarray:
-        """``B[A, q, l]``: measure component ``A`` at Gauss point ``q`` of local dof ``l``."""
-        d, c = self.d, self.c
-        g = np.array([0.5 - 0.5 / np.sqrt(3.0), 0.5 + 0.5 / np.sqrt(3.0)])
-        qps = list(itertools.product(g, repeat=d))
-        dN = np.zeros((d, len(qps), len(self.corners)))  # dN_a / dx_j at Gauss point q
-        for q, xi in enumerate(qps):
-            for a, corner in enumerate(self.corners):
-                f = [(x if ak else 1.0 - x) for x, ak in zip(xi, corner, strict=True)]
-                for j in range(d):
-                    df = (2.0 * corner[j] - 1.0) / self.h[j]
-                    dN[j, q, a] = df * np.prod([f[k] for k in range(d) if k != j])
-        self.qp_ref = np.array(qps)  # (nqp, d) Gauss points in the unit voxel
-        if c == 1:
-            return dN
-        B = np.zeros((d, d, len(qps), len(self.corners), c))
-        for i in range(d):
-            B[i, :, :, :, i] = dN
-        if self.measure == "strain":
-            B = 0.5 * (B + B.transpose(1, 0, 2, 3, 4))
-        return B.reshape(d * d, len(qps), self.nloc)
 
     def _virgin_history(self) -> tuple[State, list[tuple[str, ...]]]:
         hist0: State = {}
@@ -386,7 +459,7 @@ class VoxelFFT:
                 continue
             T = np.asarray(T, dtype=float)
             if T.ndim == 2:
-                Ke = self.dxq * np.einsum("qAl,AB,qBm->lm", Bq, T, Bq)
+                Ke = element_matrix(self.B, T, self.dxq)
                 Ka = self.dxq * np.einsum("qAl,AB->lB", Bq, T)  # affine part (nloc, nA)
                 ops.append(("const", idx, T, Ke, Ka, p))
             else:
@@ -508,51 +581,17 @@ class VoxelFFT:
 
     # ............................................................ preconditioner
 
-    def _symbol(self, T: np.ndarray) -> np.ndarray:
-        """Fourier symbol ``(c, c, *fshape)`` of the operator of a homogeneous tangent ``T``.
+    def _freqs(self) -> list[np.ndarray]:
+        return [np.fft.fftfreq(k) for k in self.n[:-1]] + [np.fft.rfftfreq(self.n[-1])]
 
-        On the periodic grid ``(K u)(x) = sum_ab K_e[a, b] u(x - a + b)``, so the
-        symbol is ``sum_ab K_e[a, b] exp(i theta . (b - a))``, ``theta_k = 2 pi m_k / n_k``
-        (``fshape``: the :func:`scipy.fft.rfftn` frequencies).
-        """
-        d, c = self.d, self.c
-        Bq = self.B.transpose(1, 0, 2)
-        Ke = self.dxq * np.einsum("qAl,AB,qBm->lm", Bq, T, Bq)
-        K4 = Ke.reshape(len(self.corners), c, len(self.corners), c)
-        # group corner pairs by offset b - a in {-1, 0, 1}^d
-        Kd: dict[tuple[int, ...], np.ndarray] = {}
-        for a, ca in enumerate(self.corners):
-            for b, cb in enumerate(self.corners):
-                off = tuple(int(y - x) for x, y in zip(ca, cb, strict=True))
-                Kd[off] = Kd.get(off, 0.0) + K4[a, :, b, :]
-        freqs = [np.fft.fftfreq(k) for k in self.n[:-1]] + [np.fft.rfftfreq(self.n[-1])]
-        fshape = tuple(len(f) for f in freqs)
-        sym = np.zeros((c, c) + fshape, dtype=complex)
-        for off, K in Kd.items():
-            ph = np.ones(fshape, dtype=complex)
-            for k, (o, f) in enumerate(zip(off, freqs, strict=True)):
-                if o:
-                    shp = [1] * d
-                    shp[k] = len(f)
-                    ph = ph * np.exp(2j * np.pi * o * f).reshape(shp)
-            sym += K[:, :, *([None] * d)] * ph
-        return sym
+    def _symbol(self, T: np.ndarray) -> np.ndarray:
+        """Fourier symbol ``(c, c, *fshape)`` of the operator of a homogeneous tangent ``T``."""
+        return circulant_symbol(element_matrix(self.B, T, self.dxq), self.c, self._freqs())
 
     def _preconditioner(self) -> np.ndarray:
         """Inverse symbol ``(c, c, *fshape)`` of the reference operator (zero at frequency 0)."""
-        if self._prec is not None:
-            return self._prec
-        d, c = self.d, self.c
-        sym = self._symbol(self.T_ref)
-        zero = (slice(None), slice(None)) + (0,) * d
-        if c == 1:
-            sym[zero] = 1.0
-            inv = 1.0 / sym
-        else:
-            sym[zero] = np.eye(c)
-            inv = np.moveaxis(np.linalg.inv(np.moveaxis(sym, (0, 1), (-2, -1))), (-2, -1), (0, 1))
-        inv[zero] = 0.0
-        self._prec = np.ascontiguousarray(inv)
+        if self._prec is None:
+            self._prec = invert_symbol(self._symbol(self.T_ref), zero=True)
         return self._prec
 
     def _circulant(self, sym: np.ndarray, r: np.ndarray) -> np.ndarray:
