@@ -214,7 +214,7 @@ def test_executor_bitwise_and_bad_options():
     with pytest.raises(ValueError, match="periodic"):
         evolve2d(U0, 0.1, 0.1, 0.05, GAS2, bc=("periodic", "outflow", "outflow", "outflow"))
     with pytest.raises(ValueError, match="bc must be"):
-        evolve2d(U0, 0.1, 0.1, 0.05, GAS2, bc="inflow")
+        evolve2d(U0, 0.1, 0.1, 0.05, GAS2, bc="wall")
     with pytest.raises(ValueError, match="dim 2"):
         evolve2d(U0, 0.1, 0.1, 0.05, IdealGas(1.4))
     with pytest.raises(ValueError, match="shape"):
@@ -234,3 +234,25 @@ def test_max_dt_caps_the_step_in_2d_and_equals_1d_bitwise():
     np.testing.assert_array_equal(r.U[[0, 1, 3]], np.repeat(ref.U[:, :, None], ny, axis=2))
     with pytest.raises(ValueError, match="evolve2d: max_dt must be a finite number > 0"):
         evolve2d(_sod_2d(n, ny), 1.0 / n, 1.0 / n, t, GAS2, max_dt=-1.0)
+
+
+def test_inflow_sides_equal_the_1d_inflow_run_bitwise():
+    """A state entering through x_low (and held at x_high) in 2D equals the 1D run."""
+    from fe2.gas import evolve
+
+    n, ny = 40, 3
+    U1 = conserved(1.0, [0.5, 0.0], 1.0)
+    U2 = conserved(2.0, [1.0, 0.0], 2.5)  # a denser, faster state pushed in from the left
+    U0 = np.repeat(np.repeat(U1[:, None, None], n, axis=1), ny, axis=2)
+    r2 = evolve2d(U0, 1.0 / n, 1.0 / n, 0.15, GAS2, bc=(("inflow", "inflow"), "periodic"),
+                  inflow={"x_low": U2, "x_high": U1})
+    one = lambda U: np.asarray(U)[[0, 1, 3]]  # noqa: E731
+    r1 = evolve(one(U0[:, :, 0]), 1.0 / n, 0.15, IdealGas(1.4), bc="inflow",
+                inflow=(one(U2), one(U1)))
+    assert r2.steps == r1.steps
+    np.testing.assert_array_equal(r2.U[[0, 1, 3]], np.repeat(r1.U[:, :, None], ny, axis=2))
+    assert r2.U[0, 0, 0] > 1.5  # the inflow state has entered
+    with pytest.raises(ValueError, match="side 'x_low' has bc 'inflow' but no state"):
+        evolve2d(U0, 0.1, 0.1, 0.1, GAS2, bc="inflow", inflow={"x_high": U1})
+    with pytest.raises(ValueError, match="unknown side"):
+        evolve2d(U0, 0.1, 0.1, 0.1, GAS2, bc="outflow", inflow={"left": U1})

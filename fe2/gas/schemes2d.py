@@ -44,7 +44,8 @@ from .schemes import LIMITERS, advance_in_pairs, limited_slope
 
 __all__ = ["BOUNDARIES_2D", "FlowResult2D", "evolve2d"]
 
-BOUNDARIES_2D = ("periodic", "reflecting", "outflow")
+BOUNDARIES_2D = ("periodic", "reflecting", "outflow", "inflow")
+SIDES_2D = ("x_low", "x_high", "y_low", "y_high")
 DEFAULT_CFL_2D = 0.45
 _GHOST = 3
 
@@ -119,7 +120,29 @@ def _check_bc(bc) -> tuple[tuple[str, str], tuple[str, str]]:
     return out
 
 
-def _fill_ghosts(U: np.ndarray, bcs) -> np.ndarray:
+def _check_inflow(bcs, inflow, m: int) -> dict[str, np.ndarray]:
+    """The inflow states ``{side: (m,)}`` of the ``"inflow"`` sides of ``bcs``."""
+    need = [name for name, kind in zip(SIDES_2D, (*bcs[0], *bcs[1]), strict=True)
+            if kind == "inflow"]
+    given = {} if inflow is None else dict(inflow)
+    unknown = sorted(set(given) - set(SIDES_2D))
+    if unknown:
+        raise ValueError(f"inflow: unknown side(s) {unknown}; the sides are "
+                         f"{', '.join(SIDES_2D)}")
+    out = {}
+    for name in need:
+        if name not in given:
+            raise ValueError(f"inflow: side {name!r} has bc 'inflow' but no state; give "
+                             f"inflow={{{name!r}: U ({m},)}}")
+        state = np.asarray(given[name], dtype=float)
+        if state.shape != (m,) or not np.all(np.isfinite(state)):
+            raise ValueError(f"inflow: the state of side {name!r} must be {m} finite "
+                             f"conserved values, got {given[name]!r}")
+        out[name] = state
+    return out
+
+
+def _fill_ghosts(U: np.ndarray, bcs, inflow: dict | None = None) -> np.ndarray:
     """Pad ``U`` ``(4, nx, ny)`` with ``_GHOST`` cells per side (corners included)."""
     g = _GHOST
     out = U
@@ -132,11 +155,14 @@ def _fill_ghosts(U: np.ndarray, bcs) -> np.ndarray:
         for side, kind in enumerate(pair):
             width = [(0, 0)] * 3
             width[axis] = (g, 0) if side == 0 else (0, g)
-            out = np.pad(out, width, mode="edge" if kind == "outflow" else "symmetric")
+            out = np.pad(out, width, mode="symmetric" if kind == "reflecting" else "edge")
+            idx = [slice(None), slice(None), slice(None)]
+            idx[axis] = slice(0, g) if side == 0 else slice(-g, None)
             if kind == "reflecting":  # normal momentum (row = axis) is odd under the mirror
-                idx = [axis, slice(None), slice(None)]
-                idx[axis] = slice(0, g) if side == 0 else slice(-g, None)
-                out[tuple(idx)] *= -1.0
+                out[(axis, *idx[1:])] *= -1.0
+            elif kind == "inflow":  # the given state in every ghost cell of this side
+                state = inflow[SIDES_2D[2 * (axis - 1) + side]]
+                out[tuple(idx)] = state[(slice(None),) + (None,) * 2]
     return out
 
 
@@ -155,6 +181,7 @@ def evolve2d(
     max_steps: int = 1_000_000,
     progress: bool | Progress | Callable[[float, float], None] | None = None,
     max_dt: float | None = None,
+    inflow: dict | None = None,
 ) -> FlowResult2D:
     """Advance 2D cell averages ``U0`` ``(4, nx, ny)`` to ``t_end`` (Jiang–Tadmor).
 
@@ -175,9 +202,9 @@ def evolve2d(
     limiter : {"mc", "minmod", "none"}
         Slope limiter (:func:`fe2.gas.limited_slope`), applied in ``x`` and ``y``.
     bc : str or sequence
-        ``"periodic"``, ``"reflecting"`` or ``"outflow"``: one for all sides, a pair
-        ``(bc_x, bc_y)`` (each a string or a ``(low, high)`` pair) or four strings
-        ``(x_low, x_high, y_low, y_high)``.
+        ``"periodic"``, ``"reflecting"``, ``"outflow"`` or ``"inflow"``: one for all
+        sides, a pair ``(bc_x, bc_y)`` (each a string or a ``(low, high)`` pair) or four
+        strings ``(x_low, x_high, y_low, y_high)``.
     cfl : float, optional
         ``a_max dt / (min(dx, dy) / 2)`` in ``(0, 1]``; default 0.45.
     origin : (float, float)
@@ -192,6 +219,9 @@ def evolve2d(
     max_dt : float, optional
         Cap on the time step (> 0, finite): ``dt = min(cfl (min(dx, dy)/2) / a_max,
         max_dt)``.
+    inflow : dict, optional
+        ``{side: U (4,)}`` for every ``"inflow"`` side (``"x_low"``, ``"x_high"``,
+        ``"y_low"``, ``"y_high"``): the conserved state held in its ghost cells.
 
     Returns
     -------
@@ -211,6 +241,7 @@ def evolve2d(
     if U.ndim != 3 or U.shape[0] != m or U.shape[1] < _GHOST or U.shape[2] < _GHOST:
         raise ValueError(
             f"U0 must have shape ({m}, nx, ny) with nx, ny >= {_GHOST}, got {U.shape}")
+    states = _check_inflow(bcs, inflow, m)
     dx, dy, t_end = float(dx), float(dy), float(t_end)
     for name, v in (("dx", dx), ("dy", dy)):
         if not v > 0 or not np.isfinite(v):
@@ -271,7 +302,7 @@ def evolve2d(
     y = float(origin[1]) + dy * (np.arange(ny) + 0.5)
     area = dx * dy
     U, t, steps, times, tot = advance_in_pairs(
-        U, t_end, h, cfl, lambda V: _fill_ghosts(V, bcs), fluxes, step,
+        U, t_end, h, cfl, lambda V: _fill_ghosts(V, bcs, states), fluxes, step,
         lambda V: V.sum(axis=(1, 2)) * area, max_steps, progress, name="evolve2d",
         max_dt=max_dt)
     return FlowResult2D(x=x, y=y, U=U, t=t, steps=steps, times=times,
