@@ -21,6 +21,12 @@ solves ``-div q = f``), so the tangent of a conductor is positive definite. For
 conserved quantity ``i`` in direction ``k``, and ``info["wave_speed"]`` (``pts``) bounds
 the signal speeds for the CFL step.
 
+Oracles with measure ``velocity_gradient`` are micro models that evolve in time
+(a dumbbell ensemble, a particle box): they take the macro time increment,
+``evaluate(g, x=None, state=None, dt=None)``, and return the state advanced by
+``dt``. :func:`evaluate` passes ``dt`` to the oracle only when it is given, so
+static oracles, whose ``evaluate`` has no ``dt``, are unaffected.
+
 History lives in a :class:`QuadratureState` owned by the macro solver: the
 oracle receives the *committed* state and returns a *trial* state; the solver
 commits it after a converged step and rolls it back after a failed one.
@@ -271,15 +277,23 @@ def _take(state: State | None, sl: slice) -> State | None:
     return {k: v[..., sl] for k, v in state.items()}
 
 
+def _call(oracle: Any, g: np.ndarray, x: np.ndarray | None, state: State | None,
+          dt: float | None) -> Response:
+    """``oracle.evaluate``, with ``dt`` only when given (static oracles take none)."""
+    if dt is None:
+        return oracle.evaluate(g, x=x, state=state)
+    return oracle.evaluate(g, x=x, state=state, dt=dt)
+
+
 def _evaluate_chunk(
     oracle: Any, offset: int, npts: int, g: np.ndarray, x: np.ndarray | None,
-    state: State | None,
+    state: State | None, dt: float | None = None,
 ) -> Response:
     """Evaluate one chunk (in a worker); ``oracle`` may be a :class:`fe2.parallel.Shipped`."""
     if isinstance(oracle, Shipped):
         oracle = oracle.load()
     try:
-        return oracle.evaluate(g, x=x, state=state)
+        return _call(oracle, g, x, state, dt)
     except OracleError as err:
         stop = offset + g.shape[-1] - 1
         raise OracleError(
@@ -309,6 +323,7 @@ def evaluate(
     chunk_size: int | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
     window: int | None = None,
+    dt: float | None = None,
 ) -> Response:
     """Evaluate ``oracle`` at all points, optionally in chunks through an executor.
 
@@ -335,6 +350,9 @@ def evaluate(
         Called as ``on_chunk(done, total)`` after each chunk (progress).
     window : int, optional
         Chunks in flight at once (default two per worker).
+    dt : float, optional
+        Macro time increment for oracles that evolve in time (measure
+        ``velocity_gradient``); passed to ``oracle.evaluate`` only when given.
 
     Returns
     -------
@@ -360,8 +378,10 @@ def evaluate(
         )
     pts = g.shape[nidx:]
     npts = int(np.prod(pts)) if pts else 1
+    if dt is not None and not (np.isfinite(dt) and dt >= 0):
+        raise ValueError(f"evaluate: dt must be a finite time increment >= 0, got {dt!r}")
     if (executor is None and chunk_size is None) or npts == 0:
-        return oracle.evaluate(g, x=x, state=state)
+        return _call(oracle, g, x, state, dt)
     if chunk_size is not None and (
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer)
         or chunk_size < 1
@@ -374,7 +394,7 @@ def evaluate(
         chunk_size = max(1, -(-npts // (8 * executor_workers(executor))))
     bounds = [slice(i, min(i + chunk_size, npts)) for i in range(0, npts, chunk_size)]
     chunks = [
-        (sl.start, npts, gf[..., sl], None if xf is None else xf[..., sl], _take(sf, sl))
+        (sl.start, npts, gf[..., sl], None if xf is None else xf[..., sl], _take(sf, sl), dt)
         for sl in bounds
     ]
     shipped = oracle if in_process(executor) else Shipped(oracle)
