@@ -110,8 +110,21 @@ def _interrupted(args: argparse.Namespace) -> str:
     if hint is not None:
         return f"fe2: interrupted; {hint}"
     if args.command == "run":
+        if _case_kind(args.case) == "shock_tube":
+            return ("fe2: interrupted; shock-tube runs keep no checkpoint: run the case "
+                    "again to restart it")
         return "fe2: interrupted before the first converged step; nothing to resume"
     return "fe2: interrupted"
+
+
+def _case_kind(path: str) -> str | None:
+    """The ``[problem] kind`` of the case file at ``path``, or None if it cannot be read."""
+    from .case import load_case
+
+    try:
+        return load_case(path).problem.kind
+    except Exception:  # noqa: BLE001 - only a hint for the interrupt message
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,3 +78,37 @@ def test_bad_md_flux_fields_are_named(tmp_path, capsys):
     assert main(["run", str(case), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "n_particles" in err[0] and "8" in err[0]
+
+
+def test_ctrl_c_in_a_shock_tube_says_there_is_no_checkpoint(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    case = tmp_path / "long.toml"
+    case.write_text(CASE.format(pl=1.0, pr=0.5, flux=EOS).replace("n_cells = 24",
+                                                                  "n_cells = 2000")
+                    .replace("t_end = 0.6", "t_end = 500.0"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fe2.cli", "run", str(case), "--out",
+                             str(out)], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("out.partial-*")):  # the run has started
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last == ("fe2: interrupted; shock-tube runs keep no checkpoint: run the case again "
+                    "to restart it")
+    assert not out.exists()
