@@ -65,7 +65,6 @@ class LennardJonesStates:
         return rho, u, self.eos.pressure(rho, self.eos.temperature(rho, e))
 
 
-
 class MolecularDynamicsFlux(LennardJonesStates, OracleBase):
     """Euler flux of a Lennard-Jones fluid from equilibrium molecular dynamics at each point.
 
@@ -137,9 +136,9 @@ class MolecularDynamicsFlux(LennardJonesStates, OracleBase):
         self.mass = float(mass)
         self.n_conserved = self.dim + 2
         self.ncons = self.n_conserved
-        pot_ = self.potential
         #: the published fit of the same fluid, used only to convert primitive states
-        self.eos = LennardJonesEOS("jzg", pot_.epsilon, pot_.sigma, self.mass)
+        self.eos = LennardJonesEOS("jzg", self.potential.epsilon, self.potential.sigma,
+                                   self.mass)
         # below the fcc crystal energy of the full potential (-8.6 epsilon per particle)
         self.energy_floor = -10.0 * self.potential.epsilon / self.mass
 
