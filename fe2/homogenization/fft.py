@@ -326,6 +326,9 @@ class VoxelFFT:
         self.corners = list(itertools.product((0, 1), repeat=d))
         self.nloc = len(self.corners) * self.c
         self.B, self.qp_ref = voxel_gradients(measure, self.h)  # (nA, nqp, nloc), (nqp, d)
+        # basis of the measure's range (small strain: symmetric tensors) and B in it
+        self._Mv = _sym_basis(d) if measure == "strain" else np.eye(self.nA)
+        self._Bv = np.einsum("Aa,Aql->aql", self._Mv, self.B).reshape(-1, self.nloc)
         self.S, self.Q = load_cases(measure, d)
         self.hist0, self.fields = self._virgin_history()
         self._dx: np.ndarray | None = None
@@ -463,15 +466,22 @@ class VoxelFFT:
                 Ka = self.dxq * np.einsum("qAl,AB->lB", Bq, T)  # affine part (nloc, nA)
                 ops.append(("const", idx, T, Ke, Ka, p))
             else:
-                Tq = np.ascontiguousarray(
-                    T.reshape(self.nA, self.nA, idx.size, self.nqp).transpose(0, 1, 3, 2))
-                ops.append(("var", idx, Tq, None, None, p))
+                # per-point tangents on the symmetric part only for small strain (6 x 6
+                # instead of 9 x 9: the measure and B are symmetric), points last
+                M = self._Mv
+                Tq = np.einsum("Aa,ABeq,Bb->abqe", M, T.reshape(self.nA, self.nA, idx.size,
+                                                                 self.nqp), M, optimize=True)
+                ops.append(("var", idx, np.ascontiguousarray(Tq), None, None, p))
         self._ops = ops
         self._full = len(ops) == 1 and ops[0][1].size == self.nel
         # the largest phase of constant tangent is applied to all voxels by one matrix
         # product; the others as corrections on their voxels (fewer gathers and scatters)
+        # (not when a phase of varying tangent is larger: then each phase on its own voxels)
         const = [k for k, op in enumerate(ops) if op[0] == "const"]
+        var = max((op[1].size for op in ops if op[0] == "var"), default=0)
         self._base = max(const, key=lambda k: ops[k][1].size) if const else None
+        if self._base is not None and ops[self._base][1].size < var:
+            self._base = None
         # when it fills at least half the cell: through its Fourier symbol (two FFTs instead
         # of the gather, matrix product and scatter over all voxels)
         self._base_sym = None
@@ -500,7 +510,6 @@ class VoxelFFT:
         c, nc = self.c, len(self.corners)
         f = self._circulant(self._base_sym, w).reshape(c, self.nel)
         W = w.reshape(c, self.nel)
-        Bf = self.B.reshape(self.nA * self.nqp, self.nloc)
         Kb = self._ops[self._base][3]
         for k, (kind, idx, T, Ke, _, p) in enumerate(self._ops):
             if k == self._base:
@@ -510,9 +519,7 @@ class VoxelFFT:
             if kind == "const":
                 dF = (Ke - Kb) @ Ue
             else:
-                G = (Bf @ Ue).reshape(self.nA, self.nqp, idx.size)
-                q = np.einsum("ABqe,Bqe->Aqe", T, G)
-                dF = self.dxq * (Bf.T @ q.reshape(self.nA * self.nqp, idx.size)) - Kb @ Ue
+                dF = self._var_force(T, Ue, None) - Kb @ Ue
             dF = dF.reshape(nc, c, idx.size)
             flat = cn.ravel()
             for i in range(c):
@@ -531,7 +538,6 @@ class VoxelFFT:
         With ``norm``: also the unfolded norm (see :meth:`scatter`).
         """
         U = self.gather(w)
-        Bf = self.B.reshape(self.nA * self.nqp, self.nloc)
         Hs = None if H is None else self._sym(H)
         Kb = Kab = None
         if self._base is not None:
@@ -546,15 +552,11 @@ class VoxelFFT:
                 continue
             Ue = np.take(U, idx, axis=1)
             if kind == "const":
-                dF = (Ke - Kb) @ Ue
+                dF = (Ke if Kb is None else Ke - Kb) @ Ue
                 if Hs is not None:
-                    dF += ((Ka - Kab) @ Hs)[:, None]
+                    dF += ((Ka if Kab is None else Ka - Kab) @ Hs)[:, None]
             else:
-                G = (Bf @ Ue).reshape(self.nA, self.nqp, idx.size)
-                if Hs is not None:
-                    G += Hs[:, None, None]
-                q = np.einsum("ABqe,Bqe->Aqe", T, G)
-                dF = self.dxq * (Bf.T @ q.reshape(self.nA * self.nqp, idx.size))
+                dF = self._var_force(T, Ue, Hs)
                 if Kb is not None:
                     dF -= Kb @ Ue
                     if Hs is not None:
@@ -575,9 +577,18 @@ class VoxelFFT:
                 gm = (Bf @ Ue.sum(axis=1)).reshape(self.nA, self.nqp).sum(axis=1)
                 qsum += T @ (gm + self.nqp * idx.size * Hs)
             else:
-                G = (Bf @ Ue).reshape(self.nA, self.nqp, idx.size) + Hs[:, None, None]
-                qsum += np.einsum("ABqe,Bqe->A", T, G)
+                G = (self._Bv @ Ue).reshape(-1, self.nqp, idx.size)
+                G += (self._Mv.T @ Hs)[:, None, None]
+                qsum += self._Mv @ np.einsum("ABqe,Bqe->A", T, G)
         return qsum * self.dxq / self.volume
+
+    def _var_force(self, T: np.ndarray, Ue: np.ndarray, Hs: np.ndarray | None) -> np.ndarray:
+        """Element forces ``(nloc, n_e)`` of per-point tangents ``T (nv, nv, nqp, n_e)``."""
+        G = (self._Bv @ Ue).reshape(-1, self.nqp, Ue.shape[1])
+        if Hs is not None:
+            G += (self._Mv.T @ Hs)[:, None, None]
+        q = np.einsum("ABqe,Bqe->Aqe", T, G)
+        return self.dxq * (self._Bv.T @ q.reshape(-1, Ue.shape[1]))
 
     # ............................................................ preconditioner
 
