@@ -102,8 +102,7 @@ class _Slab:
         self.corners = [tuple(int(x) for x in np.unravel_index(a, (2,) * d))
                         for a in range(2**d)]
         self.S, self.Q = load_cases(measure, d)
-        self.fft = PFFT(comm, self.n, axes=tuple(range(d)), dtype=float, grid=(-1,),
-                        backend="numpy")
+        self.fft = PFFT(comm, self.n, axes=tuple(range(d)), dtype=float, grid=(-1,))
         real, spec = self.fft.local_slice(False), self.fft.local_slice(True)
         self.s0 = real[0]
         self.lshape = tuple(s.stop - s.start for s in real)
