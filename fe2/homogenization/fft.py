@@ -35,6 +35,10 @@ Newton–Krylov for nonlinear and history-dependent phases: inexact Newton steps
 caller's forcing terms, CG with the same preconditioner (fixed at the virgin reference
 tangent), the homogenized tangent from one linearised solve per independent load case,
 as the sparse path's static condensation.
+
+:class:`VoxelFFT` is the engine behind ``RVE(cell, phases, method="fft")``;
+:mod:`fe2.homogenization.fft_mpi` distributes the same solver over MPI ranks for cells
+larger than one machine.
 """
 
 from __future__ import annotations
