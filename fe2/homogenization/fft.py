@@ -71,7 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 State = dict[str, np.ndarray]
-_WORKERS = 2  # scipy.fft threads
+_WORKERS = -1  # scipy.fft threads: all cores
 _ETA_MAX = 1e-3  # loosest relative tolerance of an inexact Newton step
 
 
