@@ -1,13 +1,15 @@
 """Distributed FFT voxel cells: the effective tensor of a cell larger than one machine.
 
 The periodic voxel FE problem of :mod:`fe2.homogenization.fft` (same elements, Gauss
-points, reference medium and preconditioner), with the grid split into slabs along
-``x_0`` over the ranks of an MPI communicator and the FFTs of the preconditioner
-distributed by ``mpi4py-fft`` (:class:`mpi4py_fft.PFFT`, slab decomposition):
+points, reference medium and preconditioner), with the grid split over the ranks of an
+MPI communicator into slabs along ``x_0`` or, in 3D, pencils along ``x_0`` and ``x_1``,
+and the FFTs of the preconditioner distributed by ``mpi4py-fft``
+(:class:`mpi4py_fft.PFFT`, the same decomposition):
 
-* every rank owns the nodes ``i_0`` in its slab and the voxels whose lower corner it owns;
-  the gather of voxel corner values receives the first node plane of the next rank, and
-  the scatter sends its last plane back (one ``Sendrecv`` each, periodic ring);
+* every rank owns the nodes of its block and the voxels whose lower corner it owns; the
+  gather of voxel corner values receives the first node plane of the next block along
+  every split axis (one axis after the other, so diagonal corners arrive too), and the
+  scatter sends its extra planes back (one ``Sendrecv`` per split axis, periodic rings);
 * conjugate gradients with the dot products reduced over the ranks;
 * every rank ends with the same effective tensor.
 
@@ -61,7 +63,7 @@ class DistributedResult:
     ranks : int
         MPI processes.
     local_shape : tuple of int
-        Voxels of this rank's slab.
+        Voxels of this rank's block.
     """
 
     tensor: np.ndarray
@@ -75,7 +77,7 @@ class DistributedResult:
 class _Slab:
     """The periodic voxel operator on this rank's slab (internal)."""
 
-    def __init__(self, cell: Cell, phases: Sequence[Any], comm: Any):
+    def __init__(self, cell: Cell, phases: Sequence[Any], comm: Any, decomposition: str):
         from mpi4py_fft import PFFT
 
         self.comm = comm
@@ -85,10 +87,10 @@ class _Slab:
         img = np.asarray(cell.image)
         d = self.d = cell.dim
         self.n = tuple(int(k) for k in img.shape)
-        if self.n[0] < comm.size:
+        if decomposition == "slab" and self.n[0] < comm.size:
             raise ValueError(
                 f"distributed_effective_tensor: {comm.size} ranks but only {self.n[0]} voxel "
-                "planes along x_0; use at most one rank per plane"
+                "planes along x_0; use at most one rank per plane (or pencils in 3D)"
             )
         self.h = np.asarray(cell.size) / np.asarray(self.n)
         self.c = 1 if measure == "gradient" else d
@@ -102,12 +104,20 @@ class _Slab:
         self.corners = [tuple(int(x) for x in np.unravel_index(a, (2,) * d))
                         for a in range(2**d)]
         self.S, self.Q = load_cases(measure, d)
-        self.fft = PFFT(comm, self.n, axes=tuple(range(d)), dtype=float, grid=(-1,))
+        grid = (-1,) if decomposition == "slab" else (-1, -1)
+        self.fft = PFFT(comm, self.n, axes=tuple(range(d)), dtype=float, grid=grid)
         real, spec = self.fft.local_slice(False), self.fft.local_slice(True)
-        self.s0 = real[0]
         self.lshape = tuple(s.stop - s.start for s in real)
-        if any(s != slice(0, k) for s, k in zip(real[1:], self.n[1:], strict=True)):
-            raise RuntimeError("distributed_effective_tensor: expected slabs along x_0")
+        if comm.allreduce(min(self.lshape)) < 1:
+            raise ValueError(
+                f"distributed_effective_tensor: {comm.size} ranks leave a rank without voxels "
+                f"on the {self.n} grid ({decomposition}s); use fewer ranks"
+            )
+        # neighbours along every axis: (sub-communicator, previous, next), None if not split
+        self.neighbours = []
+        for sub in self.fft.subcomm:
+            self.neighbours.append(None if sub.size == 1 else
+                                   (sub, (sub.rank - 1) % sub.size, (sub.rank + 1) % sub.size))
         self.nel = int(np.prod(self.lshape))
         local = img[real]
         # constant tangents per phase (virgin state, zero input)
@@ -141,8 +151,6 @@ class _Slab:
         has_zero = all(s.start == 0 for s in spec)
         sym = circulant_symbol(element_matrix(self.B, self.T_ref, self.dxq), self.c, freqs)
         self.inv = invert_symbol(sym, zero=has_zero)
-        self.next = (comm.rank + 1) % comm.size
-        self.prev = (comm.rank - 1) % comm.size
 
     # .............................................................. communication
 
@@ -150,14 +158,22 @@ class _Slab:
         return float(self.comm.allreduce(float(a @ b)))
 
     def gather(self, w: np.ndarray) -> np.ndarray:
-        """Corner values ``(nloc, n_el)`` of the local voxels from local nodes ``w``."""
-        c, d = self.c, self.d
-        u = w.reshape((c,) + self.lshape)
-        halo = np.empty((c,) + self.lshape[1:])
-        self.comm.Sendrecv(np.ascontiguousarray(u[:, 0]), dest=self.prev, recvbuf=halo,
-                           source=self.next)
-        ext = np.concatenate([u, halo[:, None]], axis=1)
-        ext = np.pad(ext, [(0, 0), (0, 0)] + [(0, 1)] * (d - 1), mode="wrap")
+        """Corner values ``(nloc, n_el)`` of the local voxels from local nodes ``w``.
+
+        The block is extended by the first node plane of the next block along every axis
+        (a periodic wrap when the axis is not split), one axis after the other, so the
+        diagonal corners arrive too.
+        """
+        c = self.c
+        ext = w.reshape((c,) + self.lshape)
+        for k, nb in enumerate(self.neighbours):
+            first = np.ascontiguousarray(np.take(ext, [0], axis=k + 1))
+            if nb is not None:
+                sub, prev, nxt = nb
+                halo = np.empty_like(first)
+                sub.Sendrecv(first, dest=prev, recvbuf=halo, source=nxt)
+                first = halo
+            ext = np.concatenate([ext, first], axis=k + 1)
         U = np.empty((len(self.corners), c) + self.lshape)
         for a, corner in enumerate(self.corners):
             U[a] = ext[(slice(None),) + tuple(slice(k, k + n) for k, n in
@@ -165,7 +181,11 @@ class _Slab:
         return U.reshape(self.nloc, self.nel)
 
     def scatter(self, F: np.ndarray) -> tuple[np.ndarray, float]:
-        """Local nodal forces from element vectors ``F (nloc, n_el)``, and a global scale."""
+        """Local nodal forces from element vectors ``F (nloc, n_el)``, and a global scale.
+
+        The adjoint of :meth:`gather`: the extra plane along every axis (last axis first)
+        is sent to the next block and added to its first plane.
+        """
         c, d = self.c, self.d
         F = F.reshape((len(self.corners), c) + self.lshape)
         out = np.zeros((c,) + tuple(k + 1 for k in self.lshape))
@@ -173,20 +193,21 @@ class _Slab:
             out[(slice(None),) + tuple(slice(k, k + n) for k, n in
                                        zip(corner, self.lshape, strict=True))] += F[a]
         scale = float(np.sqrt(self.comm.allreduce(float(np.sum(out * out)))))
-        for ax in range(2, d + 1):
-            n = self.lshape[ax - 1]
-            first = [slice(None)] * (d + 1)
-            last = [slice(None)] * (d + 1)
-            first[ax], last[ax] = 0, n
-            out[tuple(first)] += out[tuple(last)]
+        for k in reversed(range(d)):
+            n = self.lshape[k]
+            last = np.ascontiguousarray(np.take(out, [n], axis=k + 1))
+            nb = self.neighbours[k]
+            if nb is not None:
+                sub, prev, nxt = nb
+                recv = np.empty_like(last)
+                sub.Sendrecv(last, dest=nxt, recvbuf=recv, source=prev)
+                last = recv
             keep = [slice(None)] * (d + 1)
-            keep[ax] = slice(0, n)
+            keep[k + 1] = slice(0, n)
             out = out[tuple(keep)]
-        recv = np.empty((c,) + out.shape[2:])
-        self.comm.Sendrecv(np.ascontiguousarray(out[:, -1]), dest=self.next, recvbuf=recv,
-                           source=self.prev)
-        out = out[:, :-1]
-        out[:, 0] += recv
+            first = [slice(None)] * (d + 1)
+            first[k + 1] = slice(0, 1)
+            out[tuple(first)] += last
         return np.ascontiguousarray(out).reshape(-1), scale
 
     # .............................................................. operator
@@ -271,6 +292,7 @@ def distributed_effective_tensor(
     comm: Any = None,
     rtol: float = 1e-8,
     maxiter: int = 2000,
+    decomposition: str = "slab",
 ) -> DistributedResult:
     """Effective tensor of a periodic voxel cell, distributed over the ranks of ``comm``.
 
@@ -286,6 +308,9 @@ def distributed_effective_tensor(
         Relative residual of every load case's CG solve.
     maxiter : int
         CG iteration cap per load case.
+    decomposition : {"slab", "pencil"}
+        Split the grid along ``x_0`` (at most ``n_0`` ranks) or, in 3D, along ``x_0``
+        and ``x_1`` on a 2D process grid (pencils: up to ``n_0 n_1`` ranks).
 
     Returns
     -------
@@ -307,7 +332,13 @@ def distributed_effective_tensor(
             f"distributed_effective_tensor: the cell has phase id {int(ids.max())} but phases "
             f"has {len(phases)} materials"
         )
-    slab = _Slab(cell, phases, comm)
+    if decomposition not in ("slab", "pencil") or (decomposition == "pencil"
+                                                    and cell.dim != 3):
+        raise ValueError(
+            f"distributed_effective_tensor: decomposition must be 'slab' or, for 3D cells, "
+            f"'pencil', got {decomposition!r} for a {cell.dim}D cell"
+        )
+    slab = _Slab(cell, phases, comm, decomposition)
     S, Q = slab.S, slab.Q
     nc = S.shape[1]
     N = slab.c * slab.nel
