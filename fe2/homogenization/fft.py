@@ -124,10 +124,10 @@ def reference_tangent(
         ev = np.linalg.eigvalsh(Ts)
         if not (ev.max() > 0 and ev.min() > 1e-12 * ev.max()):
             raise ValueError(
-                f"FFT RVE: phase {p} has a tangent that is not positive definite (eigenvalues "
-                f"{np.array2string(ev, precision=3)}); a porous (zero-stiffness) phase makes "
-                "the periodic FE problem singular: model voids as a soft phase (e.g. 1e-4 "
-                "times the matrix stiffness)"
+                f"FFT RVE: phase {p} has a tangent that is not positive definite at zero input "
+                f"and virgin history (eigenvalues {np.array2string(ev, precision=3)}); a "
+                "porous (zero-stiffness) phase makes the periodic FE problem singular: model "
+                "voids as a soft phase (e.g. 1e-4 times the matrix stiffness)"
             )
         scales.append(float(np.trace(Ts)) / Ts.shape[0])
     s = np.array(scales)
