@@ -1,0 +1,171 @@
+"""Outputs of FMM-HMM studies: CSV + JSON tables and potentials, a matplotlib plot.
+
+- :func:`write_results`: rows (one per method and ``eps``: sources, seconds, errors) as
+  ``{name}.csv`` + ``{name}.json``; with ``targets`` and ``potentials`` also
+  ``{name}_potentials.csv`` (``x, y, z`` and one column per potential) in the JSON.
+- :func:`plot_error_cost`: error and cost versus ``eps``, one curve per method (PNG).
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> rows = [{"method": "fmm-hmm", "eps": 0.1, "n_sources": 1728, "error": 1e-3}]
+>>> paths = write_results(rows, d)
+>>> paths[0].read_text().splitlines()
+['method,eps,n_sources,error', 'fmm-hmm,0.1,1728,0.001']
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["write_results", "plot_error_cost"]
+
+log = logging.getLogger(__name__)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{float(v):.12g}"
+    return str(v)
+
+
+def write_results(rows: Sequence[Mapping[str, Any]], folder: str | PathLike,
+                  name: str = "fmm", targets=None,
+                  potentials: Mapping[str, np.ndarray] | None = None,
+                  meta: Mapping[str, Any] | None = None) -> tuple[Path, ...]:
+    """Write ``{name}.csv``, ``{name}.json`` (and ``{name}_potentials.csv``) into ``folder``.
+
+    Parameters
+    ----------
+    rows : sequence of dicts
+        Same keys in every row (the CSV header is the first row's keys).
+    folder : path
+        Created if missing.
+    name : str
+        File stem.
+    targets : array (3, m), optional
+        Target points of ``potentials``.
+    potentials : dict name -> array (m,), optional
+        Potentials (and errors) at the targets.
+    meta : dict, optional
+        Parameters stored in the JSON.
+
+    Returns
+    -------
+    tuple of Path
+        The CSV, the JSON and, with potentials, the potentials CSV.
+    """
+    rows = [dict(r) for r in rows]
+    if not rows:
+        raise ValueError("rows: nothing to write (empty)")
+    keys = list(rows[0])
+    for i, r in enumerate(rows):
+        if list(r) != keys:
+            raise ValueError(f"rows[{i}]: keys {list(r)} differ from the first row's {keys}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / f"{name}.csv"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(keys)
+        for r in rows:
+            w.writerow([_cell(r[k]) for k in keys])
+    doc: dict[str, Any] = {"meta": _jsonable(dict(meta or {})), "rows": _jsonable(rows)}
+    out = [csv_path]
+    if potentials is not None:
+        if targets is None:
+            raise ValueError("potentials given without targets (3, m)")
+        t = np.asarray(targets, dtype=float)
+        if t.ndim != 2 or t.shape[0] != 3:
+            raise ValueError(f"targets: expected shape (3, m), got {t.shape}")
+        cols = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in potentials.items()}
+        for k, v in cols.items():
+            if v.shape != (t.shape[1],):
+                raise ValueError(f"potentials[{k!r}]: expected shape ({t.shape[1]},), "
+                                 f"got {v.shape}")
+        pot_path = folder / f"{name}_potentials.csv"
+        with pot_path.open("w", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["x", "y", "z", *cols])
+            for j in range(t.shape[1]):
+                w.writerow([_cell(v) for v in (*t[:, j], *(c[j] for c in cols.values()))])
+        doc["targets"] = t.tolist()
+        doc["potentials"] = {k: v.tolist() for k, v in cols.items()}
+        out.append(pot_path)
+    json_path = folder / f"{name}.json"
+    json_path.write_text(json.dumps(doc, indent=1))
+    out.insert(1, json_path)
+    log.info("wrote %s", ", ".join(map(str, out)))
+    return tuple(out)
+
+
+def plot_error_cost(rows: Sequence[Mapping[str, Any]], path: str | PathLike,
+                    error_key: str = "error", cost_key: str = "seconds",
+                    title: str = "FMM-HMM: error and cost vs eps") -> Path:
+    """Two panels, error and cost versus ``eps`` (log-log), one curve per ``method``.
+
+    Parameters
+    ----------
+    rows : sequence of dicts
+        With keys ``method``, ``eps``, ``error_key`` and ``cost_key``.
+    path : path
+        PNG file to write.
+    error_key, cost_key : str
+        Row keys plotted in the left and right panels.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for i, r in enumerate(rows):
+        for k in ("method", "eps", error_key, cost_key):
+            if k not in r:
+                raise ValueError(f"rows[{i}]: missing key {k!r}")
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for m in methods:
+        sel = sorted((r for r in rows if r["method"] == m), key=lambda r: r["eps"])
+        e = [r["eps"] for r in sel]
+        for ax, key in zip(axes, (error_key, cost_key), strict=True):
+            ax.loglog(e, [max(float(r[key]), 1e-300) for r in sel], "o-", label=m)
+    axes[0].set(xlabel="eps", ylabel=error_key, title="error")
+    axes[1].set(xlabel="eps", ylabel=cost_key, title="cost")
+    for ax in axes:
+        ax.invert_xaxis()
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
