@@ -137,17 +137,37 @@ class _Slab:
         self.T_ref = reference_tangent(tangents, measure, d)
         flat = local.ravel()
         self.ops = []
+        Bq = self.B.transpose(1, 0, 2)
         for p, T in enumerate(tangents):
             idx = np.flatnonzero(flat == p)
             if idx.size:
-                Bq = self.B.transpose(1, 0, 2)
                 self.ops.append((idx, T, element_matrix(self.B, T, self.dxq),
-                                 self.dxq * np.einsum("qAl,AB->lB", Bq, T)))
+                                 self.dxq * np.einsum("qAl,AB->lB", Bq, T), p))
         sizes = np.array([op[0].size for op in self.ops])
         self.base = int(np.argmax(sizes)) if sizes.size else None
-        # preconditioner on this rank's frequencies
         freqs = [np.fft.fftfreq(k) for k in self.n[:-1]] + [np.fft.rfftfreq(self.n[-1])]
         freqs = [f[s] for f, s in zip(freqs, spec, strict=True)]
+        # the phase filling at least half the cell (the same on all ranks) is applied to
+        # the whole grid through its Fourier symbol, the others as corrections
+        counts = comm.allreduce(np.bincount(flat, minlength=len(mats)))
+        major = int(np.argmax(counts))
+        self.major_sym = None
+        if 2 * counts[major] >= int(np.prod(self.n)):
+            self.major_sym = circulant_symbol(element_matrix(self.B, tangents[major], self.dxq),
+                                              self.c, freqs)
+            self.major = major
+            self.major_K = element_matrix(self.B, tangents[major], self.dxq)
+            # corner nodes of the other phases' voxels in the extended block (flat indices)
+            eshape = tuple(k + 1 for k in self.lshape)
+            self.corner_ext = {}
+            for idx, _, _, _, p in self.ops:
+                if p == major:
+                    continue
+                multi = np.unravel_index(idx, self.lshape)
+                self.corner_ext[p] = np.stack([
+                    np.ravel_multi_index(tuple(m + a for m, a in zip(multi, corner,
+                                                                     strict=True)), eshape)
+                    for corner in self.corners])
         has_zero = all(s.start == 0 for s in spec)
         sym = circulant_symbol(element_matrix(self.B, self.T_ref, self.dxq), self.c, freqs)
         self.inv = invert_symbol(sym, zero=has_zero)
@@ -165,7 +185,16 @@ class _Slab:
         diagonal corners arrive too.
         """
         c = self.c
-        ext = w.reshape((c,) + self.lshape)
+        ext = self.extend(w)
+        U = np.empty((len(self.corners), c) + self.lshape)
+        for a, corner in enumerate(self.corners):
+            U[a] = ext[(slice(None),) + tuple(slice(k, k + n) for k, n in
+                                              zip(corner, self.lshape, strict=True))]
+        return U.reshape(self.nloc, self.nel)
+
+    def extend(self, w: np.ndarray) -> np.ndarray:
+        """Local nodes ``w`` extended by one node plane along every axis ``(c, *(n_loc + 1))``."""
+        ext = w.reshape((self.c,) + self.lshape)
         for k, nb in enumerate(self.neighbours):
             first = np.ascontiguousarray(np.take(ext, [0], axis=k + 1))
             if nb is not None:
@@ -174,11 +203,7 @@ class _Slab:
                 sub.Sendrecv(first, dest=prev, recvbuf=halo, source=nxt)
                 first = halo
             ext = np.concatenate([ext, first], axis=k + 1)
-        U = np.empty((len(self.corners), c) + self.lshape)
-        for a, corner in enumerate(self.corners):
-            U[a] = ext[(slice(None),) + tuple(slice(k, k + n) for k, n in
-                                              zip(corner, self.lshape, strict=True))]
-        return U.reshape(self.nloc, self.nel)
+        return ext
 
     def scatter(self, F: np.ndarray) -> tuple[np.ndarray, float]:
         """Local nodal forces from element vectors ``F (nloc, n_el)``, and a global scale.
@@ -186,13 +211,18 @@ class _Slab:
         The adjoint of :meth:`gather`: the extra plane along every axis (last axis first)
         is sent to the next block and added to its first plane.
         """
-        c, d = self.c, self.d
+        c = self.c
         F = F.reshape((len(self.corners), c) + self.lshape)
         out = np.zeros((c,) + tuple(k + 1 for k in self.lshape))
         for a, corner in enumerate(self.corners):
             out[(slice(None),) + tuple(slice(k, k + n) for k, n in
                                        zip(corner, self.lshape, strict=True))] += F[a]
         scale = float(np.sqrt(self.comm.allreduce(float(np.sum(out * out)))))
+        return self.fold(out), scale
+
+    def fold(self, out: np.ndarray) -> np.ndarray:
+        """Adjoint of :meth:`extend`: forces ``(c, *(n_loc + 1))`` -> local nodes ``(N_loc,)``."""
+        d = self.d
         for k in reversed(range(d)):
             n = self.lshape[k]
             last = np.ascontiguousarray(np.take(out, [n], axis=k + 1))
@@ -208,9 +238,28 @@ class _Slab:
             first = [slice(None)] * (d + 1)
             first[k + 1] = slice(0, 1)
             out[tuple(first)] += last
-        return np.ascontiguousarray(out).reshape(-1), scale
+        return np.ascontiguousarray(out).reshape(-1)
 
     # .............................................................. operator
+
+    def apply_fourier(self, w: np.ndarray) -> np.ndarray:
+        """``K w``: the majority phase through its symbol, the others as corrections."""
+        c, nc = self.c, len(self.corners)
+        f = self.circulant(self.major_sym, w)
+        if not self.corner_ext:
+            return f
+        ext = self.extend(w).reshape(c, -1)
+        out = np.zeros((c, ext.shape[1]))
+        for idx, _, Ke, _, p in self.ops:
+            if p == self.major:
+                continue
+            cn = self.corner_ext[p]
+            Ue = ext[:, cn].transpose(1, 0, 2).reshape(self.nloc, idx.size)
+            dF = ((Ke - self.major_K) @ Ue).reshape(nc, c, idx.size)
+            for i in range(c):
+                out[i] += np.bincount(cn.ravel(), weights=dF[:, i, :].ravel(),
+                                      minlength=ext.shape[1])
+        return f + self.fold(out.reshape((c,) + tuple(k + 1 for k in self.lshape)))
 
     def apply(self, w: np.ndarray, H: np.ndarray | None = None, norm: bool = False):
         """``K w`` plus the force of the affine gradient ``H (nH,)`` on the local nodes."""
@@ -221,11 +270,11 @@ class _Slab:
             if self.measure == "strain":
                 Hm = Hs.reshape(self.d, self.d)
                 Hs = (0.5 * (Hm + Hm.T)).ravel()
-        _, _, Kb, Kab = self.ops[self.base]
+        _, _, Kb, Kab, _ = self.ops[self.base]
         F = Kb @ U
         if Hs is not None:
             F += (Kab @ Hs)[:, None]
-        for k, (idx, _, Ke, Ka) in enumerate(self.ops):
+        for k, (idx, _, Ke, Ka, _) in enumerate(self.ops):
             if k == self.base:
                 continue
             dF = (Ke - Kb) @ np.take(U, idx, axis=1)
@@ -244,22 +293,26 @@ class _Slab:
             Hm = Hs.reshape(self.d, self.d)
             Hs = (0.5 * (Hm + Hm.T)).ravel()
         q = np.zeros(self.nA)
-        for idx, T, _, _ in self.ops:
+        for idx, T, _, _, _ in self.ops:
             gm = (Bf @ np.take(U, idx, axis=1).sum(axis=1)).reshape(self.nA, self.nqp).sum(axis=1)
             q += T @ (gm + self.nqp * idx.size * Hs)
         return self.comm.allreduce(q) * self.dxq / self.volume
 
-    def precondition(self, r: np.ndarray) -> np.ndarray:
+    def circulant(self, sym: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Apply the block-circulant operator of the local symbol ``sym`` to local ``r``."""
         c = self.c
         rl = r.reshape((c,) + self.lshape)
         R = [self.fft.forward(np.ascontiguousarray(rl[i])).copy() for i in range(c)]
         out = np.empty_like(rl)
         for i in range(c):
-            Z = self.inv[i, 0] * R[0]
+            Z = sym[i, 0] * R[0]
             for j in range(1, c):
-                Z += self.inv[i, j] * R[j]
+                Z += sym[i, j] * R[j]
             out[i] = self.fft.backward(Z)
         return out.reshape(-1)
+
+    def precondition(self, r: np.ndarray) -> np.ndarray:
+        return self.circulant(self.inv, r)
 
     def pcg(self, b: np.ndarray, rtol: float, atol: float, maxiter: int
             ) -> tuple[np.ndarray, int, bool]:
@@ -272,8 +325,9 @@ class _Slab:
         z = self.precondition(r)
         p = z.copy()
         rz = self.dot(r, z)
+        op = self.apply_fourier if self.major_sym is not None else self.apply
         for k in range(1, maxiter + 1):
-            Ap = self.apply(p)
+            Ap = op(p)
             alpha = rz / self.dot(p, Ap)
             x += alpha * p
             r -= alpha * Ap
