@@ -386,3 +386,12 @@ def test_voxelfft_operator_is_the_assembled_stiffness(fractions, varying):
     Kp = P.T @ K.toarray() @ P
     w = np.random.default_rng(0).normal(size=v.N)
     np.testing.assert_allclose(v.apply(w), Kp @ w, rtol=0, atol=1e-12 * np.abs(Kp).max())
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import fe2.homogenization.fft as fft_module
+
+    res = doctest.testmod(fft_module)
+    assert res.attempted > 0 and res.failed == 0

@@ -39,6 +39,20 @@ as the sparse path's static condensation.
 :class:`VoxelFFT` is the engine behind ``RVE(cell, phases, method="fft")``;
 :mod:`fe2.homogenization.fft_mpi` distributes the same solver over MPI ranks for cells
 larger than one machine.
+
+A voxel laminate (layers normal to ``x_1``, fractions 0.3 and 0.7): the arithmetic mean
+along the layers, the harmonic mean across them.
+
+>>> import numpy as np
+>>> from fe2.homogenization import RVE, cells
+>>> from fe2.materials import LinearConductivity
+>>> img = np.zeros((4, 10), dtype=int)
+>>> img[:, 3:] = 1
+>>> rve = RVE(cells.from_image(img), [LinearConductivity(1.0), LinearConductivity(4.0)],
+...           method="fft")
+>>> K = rve.effective_tensor()
+>>> round(float(K[0, 0]), 6), round(float(K[1, 1]), 6)
+(3.1, 2.105263)
 """
 
 from __future__ import annotations
