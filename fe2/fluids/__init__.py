@@ -1,0 +1,39 @@
+"""Complex fluids by seamless HMM: a MAC projection solver whose stress comes from an oracle.
+
+The macro model is ``rho (u_t + u . grad u) + grad p = div tau``, ``div u = 0`` in 2D,
+solved on a staggered (MAC) grid by Chorin's projection method
+(:class:`NavierStokes2D`, :class:`MACGrid`). The extra stress ``tau`` comes from an oracle
+with measure ``"velocity_gradient"`` evaluated at the cell centres: closed forms
+(:class:`Newtonian`, :class:`OldroydB`, :class:`FENEP`) or particle micro models
+(:class:`HookeanDumbbells`, :class:`FENEDumbbells`) whose ensembles are advanced by each
+macro step and never re-initialised (seamless coupling).
+
+Ready-made flows: :func:`lid_driven_cavity`, :func:`channel` (periodic, pressure-driven
+or sliding walls), :func:`start_up_shear` (homogeneous shear at one point).
+:mod:`fe2.fluids.reference` holds the published cavity tables and the closed forms used
+to verify them.
+"""
+
+from . import reference
+from .dumbbells import FENEDumbbells, HookeanDumbbells
+from .flows import FlowResult, channel, lid_driven_cavity, run, start_up_shear
+from .grid import MACGrid
+from .solver import FlowState, NavierStokes2D
+from .stress import FENEP, Newtonian, OldroydB
+
+__all__ = [
+    "FENEDumbbells",
+    "FENEP",
+    "FlowResult",
+    "FlowState",
+    "HookeanDumbbells",
+    "MACGrid",
+    "NavierStokes2D",
+    "Newtonian",
+    "OldroydB",
+    "channel",
+    "lid_driven_cavity",
+    "reference",
+    "run",
+    "start_up_shear",
+]

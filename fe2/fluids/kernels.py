@@ -1,0 +1,161 @@
+"""numba kernels for the dumbbell ensembles (twins of the numpy steps in :mod:`.dumbbells`).
+
+Layout at this boundary: ``Q`` ``(2, N, n)`` (component, dumbbell, point), ``L``
+``(2, 2, n)``, noise ``(m, 2, N)`` (micro step, component, dumbbell; the same at every
+point). Each kernel advances ``Q`` in place by ``m`` micro steps of size ``h``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["fene_steps", "hookean_steps", "kramers"]
+
+
+@numba.njit(cache=True, parallel=False)
+def hookean_steps(Q, L, noise, h, lam):  # pragma: no cover - compiled
+    """Heun steps of ``dQ = (L Q - Q / (2 lam)) dt + dW`` (``noise`` holds ``dW``)."""
+    m = noise.shape[0]
+    N = Q.shape[1]
+    n = Q.shape[2]
+    c = 0.5 / lam
+    for p in range(n):
+        a00 = L[0, 0, p] - c
+        a01 = L[0, 1, p]
+        a10 = L[1, 0, p]
+        a11 = L[1, 1, p] - c
+        for d in range(N):
+            x = Q[0, d, p]
+            y = Q[1, d, p]
+            for k in range(m):
+                w0 = noise[k, 0, d]
+                w1 = noise[k, 1, d]
+                fx = a00 * x + a01 * y
+                fy = a10 * x + a11 * y
+                xp = x + fx * h + w0
+                yp = y + fy * h + w1
+                gx = a00 * xp + a01 * yp
+                gy = a10 * xp + a11 * yp
+                x = x + 0.5 * (fx + gx) * h + w0
+                y = y + 0.5 * (fy + gy) * h + w1
+            Q[0, d, p] = x
+            Q[1, d, p] = y
+
+
+@numba.njit(cache=True)
+def _length(r, b, c):  # pragma: no cover - compiled
+    """Root in ``[0, sqrt(b))`` of ``l (1 + c / (1 - l^2/b)) = r`` (Newton on a bracket)."""
+    lo = 0.0
+    hi = math.sqrt(b)
+    x = min(r, 0.5 * (lo + hi)) if r < hi else 0.5 * (lo + hi)
+    for _ in range(100):
+        s = 1.0 - x * x / b
+        f = x * (1.0 + c / s) - r
+        if f > 0:
+            hi = x
+        else:
+            lo = x
+        df = 1.0 + c / s + 2.0 * c * x * x / (b * s * s)
+        xn = x - f / df
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        if abs(xn - x) < 1e-14 * (1.0 + x):
+            return xn
+        x = xn
+    return x
+
+
+@numba.njit(cache=True)
+def fene_steps(Q, L, noise, h, lam, b, clipped):  # pragma: no cover - compiled
+    """Öttinger's semi-implicit predictor–corrector for FENE springs; counts clips per point."""
+    m = noise.shape[0]
+    N = Q.shape[1]
+    n = Q.shape[2]
+    c2 = 0.5 / lam
+    c4 = h / (4.0 * lam)
+    lim = (1.0 - 1e-6) * b
+    for p in range(n):
+        l00 = L[0, 0, p]
+        l01 = L[0, 1, p]
+        l10 = L[1, 0, p]
+        l11 = L[1, 1, p]
+        for d in range(N):
+            x = Q[0, d, p]
+            y = Q[1, d, p]
+            for k in range(m):
+                w0 = noise[k, 0, d]
+                w1 = noise[k, 1, d]
+                s = 1.0 / (1.0 - (x * x + y * y) / b)
+                Fx = s * x
+                Fy = s * y
+                kx = l00 * x + l01 * y
+                ky = l10 * x + l11 * y
+                xp = x + (kx - c2 * Fx) * h + w0
+                yp = y + (ky - c2 * Fy) * h + w1
+                Rx = x + 0.5 * (kx + l00 * xp + l01 * yp) * h - c4 * Fx + w0
+                Ry = y + 0.5 * (ky + l10 * xp + l11 * yp) * h - c4 * Fy + w1
+                r = math.sqrt(Rx * Rx + Ry * Ry)
+                if r > 0:
+                    ln = _length(r, b, c4)
+                    x = Rx * ln / r
+                    y = Ry * ln / r
+                else:
+                    x = 0.0
+                    y = 0.0
+                q2 = x * x + y * y
+                if q2 >= lim:
+                    f = math.sqrt(lim / q2)
+                    x *= f
+                    y *= f
+                    clipped[p] += 1
+            Q[0, d, p] = x
+            Q[1, d, p] = y
+
+
+@numba.njit(cache=True)
+def kramers(Q, b, out_mean, out_se):  # pragma: no cover - compiled
+    """Ensemble means of ``Q_i F_j`` and their standard errors.
+
+    ``out_mean`` ``(3, n)``: xx, xy, yy; ``out_se`` ``(2, n)``: of xy and xx - yy.
+    ``b <= 0`` means Hookean springs.
+    """
+    N = Q.shape[1]
+    n = Q.shape[2]
+    for p in range(n):
+        sxx = 0.0
+        sxy = 0.0
+        syy = 0.0
+        qxy = 0.0
+        sn1 = 0.0
+        qn1 = 0.0
+        for d in range(N):
+            x = Q[0, d, p]
+            y = Q[1, d, p]
+            s = 1.0 if b <= 0 else 1.0 / (1.0 - (x * x + y * y) / b)
+            a = s * x * x
+            e = s * x * y
+            c = s * y * y
+            sxx += a
+            sxy += e
+            syy += c
+            qxy += e * e
+            sn1 += a - c
+            qn1 += (a - c) * (a - c)
+        out_mean[0, p] = sxx / N
+        out_mean[1, p] = sxy / N
+        out_mean[2, p] = syy / N
+        vxy = max(qxy / N - (sxy / N) ** 2, 0.0) * N / (N - 1)
+        vn1 = max(qn1 / N - (sn1 / N) ** 2, 0.0) * N / (N - 1)
+        out_se[0, p] = math.sqrt(vxy / N)
+        out_se[1, p] = math.sqrt(vn1 / N)
+
+
+def noise_block(seed: int, k0: int, m: int, N: int, scale: float) -> np.ndarray:
+    """Wiener increments ``(m, 2, N)`` of micro steps ``k0 .. k0 + m - 1``, ``scale`` * N(0, 1)."""
+    out = np.empty((m, 2, N))
+    for k in range(m):
+        out[k] = scale * np.random.default_rng([seed, k0 + k]).standard_normal((2, N))
+    return out
