@@ -165,3 +165,18 @@ def test_bad_parameters_are_one_line_errors():
         from fe2.materials import LinearElastic
 
         start_up_shear(LinearElastic(1.0, 0.3), 1.0, 1.0, 0.1)
+
+
+def test_seamless_time_scale_ratio_converges():
+    """Fast polymers (lam = 2e-3 < dt = 1e-2): the time-accurate run is close to the Newtonian
+    flow with eta_0 (stable thanks to the both-sides diffusion); the seamless runs, whose
+    conformation advances only M * lam / 10 per macro step, approach it as M grows."""
+    eta_s, eta_p, lam, G = 0.2, 0.8, 2e-3, 8.0
+    kw = dict(gradient=G, nx=3, dt=0.01)
+    ref = channel(16, 0.3, stress=OldroydB(eta_s, eta_p, lam), **kw).u[0]
+    newt = channel(16, 0.3, viscosity=eta_s + eta_p, **kw).u[0]
+    assert np.abs(ref - newt).max() < 0.02
+    errs = [np.abs(channel(16, 0.3, stress=OldroydB(eta_s, eta_p, lam, micro_steps=M,
+                                                      micro_dt=lam / 10), **kw).u[0] - ref).max()
+            for M in (2, 8, 32)]
+    assert errs[0] > 3 * errs[1] > 9 * errs[2], errs

@@ -98,11 +98,32 @@ class _Conformation(OracleBase):
     measure = "velocity_gradient"
     dim = 2
 
-    def __init__(self, eta_s: float, eta_p: float, lam: float):
+    def __init__(self, eta_s: float, eta_p: float, lam: float,
+                 micro_steps: int | None = None, micro_dt: float | None = None):
         name = type(self).__name__
         _nonneg(name, eta_s=eta_s)
         _positive(name, eta_p=eta_p, lam=lam)
+        if (micro_steps is None) != (micro_dt is None):
+            raise ValueError(f"{name}: give both micro_steps and micro_dt (seamless) or neither")
+        if micro_steps is not None:
+            if isinstance(micro_steps, bool) or not isinstance(micro_steps, int | np.integer) \
+                    or micro_steps < 1:
+                raise ValueError(f"{name}: micro_steps must be an integer >= 1, got "
+                                 f"{micro_steps!r}")
+            _positive(name, micro_dt=micro_dt)
         self.eta_s, self.eta_p, self.lam = float(eta_s), float(eta_p), float(lam)
+        self.micro_steps = None if micro_steps is None else int(micro_steps)
+        self.micro_dt = None if micro_dt is None else float(micro_dt)
+
+    def micro_time(self, dt: float) -> float:
+        """Micro time advanced per macro step ``dt``.
+
+        ``dt`` (time-accurate), or ``micro_steps * micro_dt`` whatever ``dt`` (seamless,
+        with the time-scale ratio ``dt / (micro_steps micro_dt)``).
+        """
+        if self.micro_steps is None:
+            return dt
+        return self.micro_steps * self.micro_dt if dt > 0 else 0.0
 
     @property
     def solvent_viscosity(self) -> float:
@@ -161,7 +182,7 @@ class _Conformation(OracleBase):
         if state is None or "A" not in state:
             state = self.initial_state(pts)
         A0 = np.asarray(state["A"], float).reshape(3, n)
-        A = self._advance(A0, L, 0.0 if dt is None else float(dt))
+        A = self._advance(A0, L, self.micro_time(0.0 if dt is None else float(dt)))
         if not np.all(np.isfinite(A)):
             bad = int(np.argmax(~np.all(np.isfinite(A), axis=0)))
             raise OracleError(
@@ -183,6 +204,11 @@ class OldroydB(_Conformation):
         Polymer viscosity (Pa s).
     lam : float
         Relaxation time (s).
+    micro_steps, micro_dt : optional
+        Seamless coupling: each macro step advances the conformation by
+        ``micro_steps * micro_dt`` of its own time, whatever the macro step (the micro
+        relaxation then appears ``dt / (micro_steps micro_dt)`` times slower in macro
+        time). Default: by ``dt`` (time-accurate).
     """
 
     @property
@@ -198,16 +224,17 @@ class FENEP(_Conformation):
     ----------
     b : float
         Squared maximum extension in units of ``kT/H`` (> 2).
-    eta_s, eta_p, lam
+    eta_s, eta_p, lam, micro_steps, micro_dt
         As for :class:`OldroydB` (``eta_p = n k T lam``).
     """
 
-    def __init__(self, b: float, eta_s: float, eta_p: float, lam: float):
+    def __init__(self, b: float, eta_s: float, eta_p: float, lam: float,
+                 micro_steps: int | None = None, micro_dt: float | None = None):
         _positive("FENEP", b=b)
         if b <= 2:
             raise ValueError(f"FENEP: b must exceed 2 (the 2D rest extension), got {b!r}")
         self.b = float(b)
-        super().__init__(eta_s, eta_p, lam)
+        super().__init__(eta_s, eta_p, lam, micro_steps, micro_dt)
 
     def _spring(self, A: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 - (A[0] + A[2]) / self.b)
