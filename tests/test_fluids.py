@@ -85,3 +85,37 @@ def test_bad_input_one_line_errors():
         NavierStokes2D(MACGrid(4, 4), stress=LinearElastic(1.0, 0.3, plane="strain"))
     with pytest.raises(ValueError, match="pressure_solver must be"):
         NavierStokes2D(MACGrid(4, 4), viscosity=1.0, pressure_solver="magic")
+
+
+def test_outputs_round_trip(tmp_path):
+    import json
+
+    import pyvista as pv
+
+    from fe2.fluids import (
+        HookeanDumbbells,
+        plot_centerlines,
+        plot_streamlines,
+        write_profiles,
+        write_series,
+    )
+    from fe2.io import read_pvd
+
+    r = lid_driven_cavity(100, 8, t_end=0.2, snapshots=2,
+                          stress=HookeanDumbbells(20, 0.1, 0.005, seed=0, eta_s=0.005))
+    assert len(r.snapshots) == 2 and r.snapshots[-1].t == pytest.approx(0.2)
+    pvd = write_series(r.snapshots, tmp_path, "cavity")
+    entries = read_pvd(pvd)
+    assert [t for t, _ in entries] == pytest.approx([0.1, 0.2])
+    img = pv.read(entries[-1][1])
+    uc = r.cell_velocity()
+    # VTK cells run x fastest: cell (i, j) is i + nx j
+    np.testing.assert_allclose(img.cell_data["velocity"][3 + 8 * 5, :2], uc[:, 3, 5])
+    np.testing.assert_allclose(img.cell_data["tau_xy"][2 + 8 * 7], r.tau[0, 1, 2, 7])
+    assert "tau_xy_se" in img.cell_data and "vorticity" in img.cell_data
+    files = write_profiles(r, tmp_path, "cavity", extra={"reynolds": 100})
+    y, u = np.loadtxt(files["u"], delimiter=",", skiprows=1).T
+    np.testing.assert_allclose(u, r.centerline_u()[1])
+    assert json.loads(files["summary"].read_text())["reynolds"] == 100
+    assert plot_centerlines(r, tmp_path / "c.png", reynolds=100).stat().st_size > 1000
+    assert plot_streamlines(r, tmp_path / "s.png").stat().st_size > 1000

@@ -9,7 +9,9 @@ with measure ``"velocity_gradient"`` evaluated at the cell centres: closed forms
 macro step and never re-initialised (seamless coupling).
 
 Ready-made flows: :func:`lid_driven_cavity`, :func:`channel` (periodic, pressure-driven
-or sliding walls), :func:`start_up_shear` (homogeneous shear at one point).
+or sliding walls), :func:`start_up_shear` (homogeneous shear at one point). Outputs:
+:func:`write_series` (ParaView ``.vti`` + ``.pvd``), :func:`write_profiles` (CSV + JSON),
+:func:`plot_centerlines`, :func:`plot_streamlines`.
 :mod:`fe2.fluids.reference` holds the published cavity tables and the closed forms used
 to verify them.
 """
@@ -18,6 +20,7 @@ from . import reference
 from .dumbbells import FENEDumbbells, HookeanDumbbells
 from .flows import FlowResult, channel, lid_driven_cavity, run, start_up_shear
 from .grid import MACGrid
+from .output import plot_centerlines, plot_streamlines, write_profiles, write_series
 from .solver import FlowState, NavierStokes2D
 from .stress import FENEP, Newtonian, OldroydB
 
@@ -33,7 +36,11 @@ __all__ = [
     "OldroydB",
     "channel",
     "lid_driven_cavity",
+    "plot_centerlines",
+    "plot_streamlines",
     "reference",
     "run",
     "start_up_shear",
+    "write_profiles",
+    "write_series",
 ]

@@ -47,6 +47,10 @@ class FlowResult:
         Steady state reached (runs with a steady tolerance).
     micro : dict
         Committed micro history at the cell centres (arrays ``(..., nx, ny)``).
+    info : dict
+        Last per-point oracle diagnostics ``(nx, ny)`` (e.g. ``tau_xy_se``).
+    snapshots : tuple of FlowResult
+        Intermediate results kept by :func:`run` (``snapshots=k``), last one included.
     """
 
     grid: MACGrid
@@ -59,6 +63,8 @@ class FlowResult:
     history: dict = field(default_factory=dict)
     converged: bool = False
     micro: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    snapshots: tuple = ()
 
     def cell_velocity(self) -> np.ndarray:
         """Velocity averaged to cell centres ``(2, nx, ny)``."""
@@ -106,6 +112,7 @@ def run(
     max_steps: int = 1_000_000,
     state: FlowState | None = None,
     progress: bool = False,
+    snapshots: int = 0,
 ) -> FlowResult:
     """Advance ``solver`` to ``t_end`` or until ``max |du/dt| < steady_tol``.
 
@@ -123,6 +130,10 @@ def run(
         Continue from this state (default: fluid at rest).
     progress : bool
         Show a progress bar over macro steps (tqdm).
+    snapshots : int
+        Keep this many results at ``t_end k / snapshots`` (the steps are shortened to
+        land on those times; needs ``t_end``) in ``FlowResult.snapshots`` (for
+        :func:`fe2.fluids.write_series`).
     """
     if t_end is None and steady_tol is None:
         raise ValueError("run: give t_end, steady_tol or both")
@@ -132,6 +143,8 @@ def run(
     s = state if state is not None else solver.initial_state()
     ts, changes = [], []
     converged = False
+    kept: list[FlowResult] = []
+    marks = list(np.linspace(0.0, t_end, snapshots + 1)[1:]) if (snapshots and t_end) else []
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -144,12 +157,18 @@ def run(
                 if s.t >= t_end * (1 - 1e-12):
                     break
                 dt = min(dt, t_end - s.t)
+            if marks and marks[0] > s.t:
+                dt = min(dt, marks[0] - s.t)  # land on the snapshot times
             u0 = g.u_block(s.U).copy()
             v0 = g.v_block(s.V).copy()
             solver.step(s, dt)
             change = max(np.abs(g.u_block(s.U) - u0).max(), np.abs(g.v_block(s.V) - v0).max()) / dt
             ts.append(s.t)
             changes.append(change)
+            if marks and s.t >= marks[0] * (1 - 1e-12):
+                while marks and s.t >= marks[0] * (1 - 1e-12):
+                    marks.pop(0)
+                kept.append(_result(solver, s, {}, False, ()))
             if bar is not None:
                 bar.update(dt if t_end else 1)
                 bar.set_postfix(change=f"{change:.2e}")
@@ -162,11 +181,18 @@ def run(
     if steady_tol is not None and not converged:
         log.warning("run: not steady after %d steps (t = %.4g): change %.3g > %.3g",
                     s.steps, s.t, changes[-1] if changes else np.nan, steady_tol)
+    history = {"t": np.array(ts), "change": np.array(changes)}
+    return _result(solver, s, history, converged, tuple(kept))
+
+
+def _result(solver: NavierStokes2D, s: FlowState, history: dict, converged: bool,
+            kept: tuple) -> FlowResult:
+    g = solver.grid
     return FlowResult(
         grid=g, u=g.u_block(s.U).copy(), v=g.v_block(s.V).copy(), p=s.p.copy(), t=s.t,
-        steps=s.steps, tau=None if s.tau is None else s.tau.copy(),
-        history={"t": np.array(ts), "change": np.array(changes)}, converged=converged,
-        micro=s.micro.as_arrays() if s.micro is not None else {},
+        steps=s.steps, tau=None if s.tau is None else s.tau.copy(), history=history,
+        converged=converged, micro=s.micro.as_arrays() if s.micro is not None else {},
+        info={k: np.array(v) for k, v in s.info.items()}, snapshots=kept,
     )
 
 
@@ -194,6 +220,7 @@ def lid_driven_cavity(
     executor: Executor | None = None,
     progress: bool = False,
     max_steps: int = 1_000_000,
+    snapshots: int = 0,
 ) -> FlowResult:
     """Flow in the unit square driven by the lid ``y = 1`` moving at speed 1.
 
@@ -217,6 +244,8 @@ def lid_driven_cavity(
         Progress bar over macro steps.
     max_steps : int
         Safety cap on macro steps.
+    snapshots : int
+        Intermediate results to keep (with ``t_end``), see :func:`run`.
 
     Returns
     -------
@@ -242,7 +271,7 @@ def lid_driven_cavity(
         solver = NavierStokes2D(grid, density=rho, stress=stress, viscous=viscous, cfl=cfl,
                                 dt=dt, pressure_solver=pressure_solver, executor=executor)
     return run(solver, t_end=t_end, steady_tol=steady_tol if t_end is None else None,
-               max_steps=max_steps, progress=progress)
+               max_steps=max_steps, progress=progress, snapshots=snapshots)
 
 
 def channel(
@@ -261,6 +290,7 @@ def channel(
     viscous: str = "implicit",
     executor: Executor | None = None,
     progress: bool = False,
+    snapshots: int = 0,
 ) -> FlowResult:
     """Periodic channel ``0 <= y <= 1`` from rest.
 
@@ -289,6 +319,8 @@ def channel(
         See :class:`NavierStokes2D`.
     progress : bool
         Progress bar over macro steps.
+    snapshots : int
+        Intermediate results to keep, see :func:`run`.
     """
     if length is None:
         length = nx / ny
@@ -298,7 +330,7 @@ def channel(
         body_force=(gradient / density, 0.0), viscous=viscous, cfl=cfl, dt=dt, dt_max=dt_max,
         executor=executor,
     )
-    return run(solver, t_end=t_end, progress=progress)
+    return run(solver, t_end=t_end, progress=progress, snapshots=snapshots)
 
 
 def start_up_shear(
