@@ -70,6 +70,7 @@ STUDIES: list[StudySpec] = [
     _spec("gas_kinetic_2d", "Gas dynamics: kinetic fluxes and a 2D cylindrical explosion"),
     _spec("gas_md", "Gas dynamics: Lennard-Jones MD fluxes vs published equations of state"),
     _spec("timescales", "Time scales: projective integration, seamless HMM, patch dynamics"),
+    _spec("fluids", "Complex fluids: MAC projection, dumbbell stress oracles, seamless coupling"),
 ]
 
 

@@ -42,7 +42,7 @@ from fe2.fluids.reference import (
 from fe2.verify import observed_rate
 from verification.core import Check, Plot, Series, StudyResult, Table
 
-TITLE = "Complex fluids: MAC projection solver, dumbbell stress oracles, seamless coupling"
+TITLE = "Complex fluids: MAC projection, dumbbell stress oracles, seamless coupling"
 
 
 def _channel_orders(res: StudyResult, quick: bool) -> None:
