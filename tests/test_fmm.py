@@ -101,9 +101,7 @@ def test_resolved_fmm_matches_direct_and_exact():
 
 def test_homogenization_error_is_eps_squared_inside_the_support():
     """exact phi_eps - phi_0 ~ eps^2 phi_2: rate 2, and the corrector is its leading term."""
-    rng = np.random.default_rng(1)
-    u = rng.normal(size=(3, 200))
-    inside = 0.5 + 0.06 * u / np.linalg.norm(u, axis=0) * rng.random(200) ** (1 / 3)
+    inside = _inside(200)
     eps = np.array([1 / 16, 1 / 32, 1 / 64, 1 / 128])
     rms, rel = [], []
     for e in eps:
@@ -112,6 +110,40 @@ def test_homogenization_error_is_eps_squared_inside_the_support():
         rel.append(np.sqrt(np.mean((err - G.corrector(inside, e)) ** 2)) / rms[-1])
     assert 1.85 < observed_rate(eps, np.array(rms)) < 2.15
     assert rel[-1] < 0.02 and rel[-1] < rel[0]  # the eps^2 corrector is the leading term
+
+
+def _inside(n: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(3, n))
+    return 0.5 + 0.06 * u / np.linalg.norm(u, axis=0) * rng.random(n) ** (1 / 3)
+
+
+def test_near_field_correction_inside_the_support():
+    x = _inside(20)
+    x[:, 0] = 0.5  # on a source of the odd midpoint grid below
+    d = OscillatingDensity(G.q, 1 / 8, BOX)
+    ref = G.averaged_potential(x)
+    kw = {"macro_order": 7, "macro_cells": 3, "macro_rule": "midpoint", "fmm_eps": 1e-10}
+    plain = fmm_hmm_potential(d, x, near_field=False, **kw).phi
+    fixed = fmm_hmm_potential(d, x, **kw).phi
+    assert np.max(np.abs(plain - ref)) > 1e-2 * np.max(ref)  # the point rule alone
+    assert np.max(np.abs(fixed - ref)) < 1e-6 * np.max(ref)
+    g = fmm_hmm_potential(d, x, macro_order=8, macro_cells=4, fmm_eps=1e-10).phi
+    assert np.max(np.abs(g - ref)) < 1e-6 * np.max(ref)  # Gauss macro cells
+
+
+def test_fmm_hmm_error_inside_is_eps_squared():
+    """End to end, HMM style: kernel estimator on the resolved density vs the exact phi_eps."""
+    x = _inside(8, seed=4)
+    eps = np.array([1 / 32, 1 / 64, 1 / 128])
+    rms = []
+    for e in eps:
+        d = OscillatingDensity(G.q, float(e), BOX)
+        h = fmm_hmm_potential(d, x, macro_order=7, macro_cells=3, macro_rule="midpoint",
+                              estimator="kernel", samples=3, fmm_eps=1e-9)
+        rms.append(np.sqrt(np.mean((h.phi - G.potential(x, float(e))) ** 2)))
+    # kernel filter error m (n^2 - 1) eps^2 lap rho / (24 n^2) plus the eps^2 corrector
+    assert 1.9 < observed_rate(eps, np.array(rms)) < 2.1
 
 
 def test_fmm_error_follows_its_tolerance():
@@ -132,14 +164,15 @@ def test_averaging_estimators():
     y = np.random.default_rng(2).random((3, 7))
     d = OscillatingDensity(q, 0.01, BOX)
     assert np.allclose(d.averaged(y, "cell", n=4), 1 + y[0], rtol=1e-14, atol=0)
-    # kernel (box filter of one period around y): error delta^2 lap<q> / 24, rate 2
-    yk = np.array([[0.5, 0.52], [0.5, 0.47], [0.5, 0.55]])
-    errs = []
-    eps_list = np.array([0.02, 0.01, 0.005])
-    for eps in eps_list:
-        dk = OscillatingDensity(G.q, float(eps), BOX)
-        errs.append(np.max(np.abs(dk.averaged(yk, "kernel", n=4) - G.rho(yk))))
-    assert 1.9 < observed_rate(eps_list, np.array(errs)) < 2.1
+    # kernel (3 convolved one-period boxes): error 3 (n^2 - 1) eps^2 lap rho / (24 n^2)
+    yk = np.array([[0.5, 0.52, 0.43], [0.5, 0.47, 0.55], [0.5, 0.55, 0.5]])
+    a = 0.5 / G.sigma**2
+    lap = G.rho(yk) * (4 * a**2 * np.sum((yk - 0.5) ** 2, axis=0) - 6 * a)
+    for eps in (0.01, 0.005):
+        dk = OscillatingDensity(G.q, eps, BOX)
+        err = dk.averaged(yk, "kernel", n=4) - G.rho(yk)
+        expected = 3 * 15 * eps**2 * lap / (24 * 16)
+        assert np.allclose(err, expected, rtol=0.05, atol=0), (eps, err, expected)
 
 
 def test_bad_input_is_named():
