@@ -116,6 +116,7 @@ def direct_run(x, t_end, rates, ridx, rord, cidx, cval, dep, rng, times, out,
     for i in range(R):
         a[i] = propensity(i, x, rates, ridx, rord)
     t = 0.0
+    reached = 0.0
     events = 0
     rec = 0
     n_t = times.shape[0]
@@ -131,9 +132,10 @@ def direct_run(x, t_end, rates, ridx, rord, cidx, cval, dep, rng, times, out,
             out[rec, :] = x
             rec += 1
         if t_next > t_end:
-            t = t_end
+            reached = t_end  # not ``t = t_end``: see the note in _fast_average
             break
         if max_events > 0 and events >= max_events:
+            reached = t
             break
         i = _pick(a, a0, rng.random())
         _fire(i, x, cidx, cval)
@@ -144,7 +146,7 @@ def direct_run(x, t_end, rates, ridx, rord, cidx, cval, dep, rng, times, out,
             if j < 0:
                 break
             a[j] = propensity(j, x, rates, ridx, rord)
-    return events, t
+    return events, reached
 
 
 @njit(cache=True)
@@ -162,8 +164,8 @@ def _fast_average(x, z, tf, frates, fridx, frord, fcidx, fcval, fdep,
     for i in range(Rf):
         af[i] = propensity(i, z, frates, fridx, frord)
     as_ = np.empty(Rs)
-    for j in range(Rs):
-        as_[j] = propensity(j, z, srates, sridx, srord)
+    for m in range(Rs):
+        as_[m] = propensity(m, z, srates, sridx, srord)
     t = 0.0
     events = 0
     while True:
@@ -175,24 +177,26 @@ def _fast_average(x, z, tf, frates, fridx, frord, fcidx, fcval, fdep,
         else:
             dt = -math.log(1.0 - rng.random()) / a0
         if t + dt >= tf:
-            dt = tf - t
-            for j in range(Rs):
-                acc[j] += as_[j] * dt
+            # a separate name: reassigning ``dt`` here miscompiles in numba 0.68 (the
+            # value of this branch leaks into the code after the loop exit)
+            last = tf - t
+            for m in range(Rs):
+                acc[m] += as_[m] * last
             break
-        for j in range(Rs):
-            acc[j] += as_[j] * dt
+        for m in range(Rs):
+            acc[m] += as_[m] * dt
         t += dt
-        i = _pick(af, a0, rng.random())
-        _fire(i, z, fcidx, fcval)
+        r = _pick(af, a0, rng.random())
+        _fire(r, z, fcidx, fcval)
         events += 1
         for k in range(fdep.shape[1]):
-            j = fdep[i, k]
-            if j < 0:
+            q = fdep[r, k]
+            if q < 0:
                 break
-            af[j] = propensity(j, z, frates, fridx, frord)
-        for j in range(Rs):
-            if sdep_on_fast[j]:
-                as_[j] = propensity(j, z, srates, sridx, srord)
+            af[q] = propensity(q, z, frates, fridx, frord)
+        for m in range(Rs):
+            if sdep_on_fast[m]:
+                as_[m] = propensity(m, z, srates, sridx, srord)
     return events
 
 
@@ -217,6 +221,7 @@ def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_f
     z0 = np.empty_like(x)
     acc = np.empty(Rs)
     t = 0.0
+    reached = 0.0
     outer = 0
     inner = 0
     rec = 0
@@ -241,9 +246,10 @@ def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_f
             out[rec, :] = x
             rec += 1
         if t_next > t_end:
-            t = t_end
+            reached = t_end  # not ``t = t_end``: see the note in _fast_average
             break
         if max_events > 0 and outer >= max_events:
+            reached = t
             break
         j = _pick(acc, a0, rng.random())
         if propensity(j, x, srates, sridx, srord) > 0.0 or sridx[j, 0] < 0:
@@ -252,4 +258,4 @@ def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_f
             rejected += 1
         t = t_next
         outer += 1
-    return outer, inner, rejected, t
+    return outer, inner, rejected, reached
