@@ -119,3 +119,11 @@ def test_outputs_round_trip(tmp_path):
     assert json.loads(files["summary"].read_text())["reynolds"] == 100
     assert plot_centerlines(r, tmp_path / "c.png", reynolds=100).stat().st_size > 1000
     assert plot_streamlines(r, tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_pressure_solvers_agree():
+    """CHOLMOD, SuperLU and PETSc CG + GAMG (rtol 1e-10) give the same flow."""
+    runs = [lid_driven_cavity(100, 16, t_end=0.5, pressure_solver=s)
+            for s in ("cholesky", "superlu", "petsc")]
+    np.testing.assert_allclose(runs[1].u, runs[0].u, atol=1e-12)
+    np.testing.assert_allclose(runs[2].u, runs[0].u, atol=1e-9)

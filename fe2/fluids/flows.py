@@ -270,8 +270,9 @@ def lid_driven_cavity(
         rho = reynolds * _zero_shear(stress) if density is None else float(density)
         solver = NavierStokes2D(grid, density=rho, stress=stress, viscous=viscous, cfl=cfl,
                                 dt=dt, pressure_solver=pressure_solver, executor=executor)
-    return run(solver, t_end=t_end, steady_tol=steady_tol if t_end is None else None,
-               max_steps=max_steps, progress=progress, snapshots=snapshots)
+    with solver:
+        return run(solver, t_end=t_end, steady_tol=steady_tol if t_end is None else None,
+                   max_steps=max_steps, progress=progress, snapshots=snapshots)
 
 
 def channel(
@@ -330,7 +331,8 @@ def channel(
         body_force=(gradient / density, 0.0), viscous=viscous, cfl=cfl, dt=dt, dt_max=dt_max,
         executor=executor,
     )
-    return run(solver, t_end=t_end, progress=progress, snapshots=snapshots)
+    with solver:
+        return run(solver, t_end=t_end, progress=progress, snapshots=snapshots)
 
 
 def start_up_shear(

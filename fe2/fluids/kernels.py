@@ -22,12 +22,12 @@ def hookean_steps(Q, L, noise, h, lam):  # pragma: no cover - compiled
     N = Q.shape[1]
     n = Q.shape[2]
     c = 0.5 / lam
-    for p in range(n):
-        a00 = L[0, 0, p] - c
-        a01 = L[0, 1, p]
-        a10 = L[1, 0, p]
-        a11 = L[1, 1, p] - c
-        for d in range(N):
+    for d in range(N):  # points innermost: Q[:, d, :] is contiguous
+        for p in range(n):
+            a00 = L[0, 0, p] - c
+            a01 = L[0, 1, p]
+            a10 = L[1, 0, p]
+            a11 = L[1, 1, p] - c
             x = Q[0, d, p]
             y = Q[1, d, p]
             for k in range(m):
@@ -77,12 +77,12 @@ def fene_steps(Q, L, noise, h, lam, b, clipped):  # pragma: no cover - compiled
     c2 = 0.5 / lam
     c4 = h / (4.0 * lam)
     lim = (1.0 - 1e-6) * b
-    for p in range(n):
-        l00 = L[0, 0, p]
-        l01 = L[0, 1, p]
-        l10 = L[1, 0, p]
-        l11 = L[1, 1, p]
-        for d in range(N):
+    for d in range(N):  # points innermost: Q[:, d, :] is contiguous
+        for p in range(n):
+            l00 = L[0, 0, p]
+            l01 = L[0, 1, p]
+            l10 = L[1, 0, p]
+            l11 = L[1, 1, p]
             x = Q[0, d, p]
             y = Q[1, d, p]
             for k in range(m):
@@ -124,31 +124,29 @@ def kramers(Q, b, out_mean, out_se):  # pragma: no cover - compiled
     """
     N = Q.shape[1]
     n = Q.shape[2]
-    for p in range(n):
-        sxx = 0.0
-        sxy = 0.0
-        syy = 0.0
-        qxy = 0.0
-        sn1 = 0.0
-        qn1 = 0.0
-        for d in range(N):
+    acc = np.zeros((5, n))
+    for d in range(N):
+        for p in range(n):
             x = Q[0, d, p]
             y = Q[1, d, p]
             s = 1.0 if b <= 0 else 1.0 / (1.0 - (x * x + y * y) / b)
             a = s * x * x
             e = s * x * y
             c = s * y * y
-            sxx += a
-            sxy += e
-            syy += c
-            qxy += e * e
-            sn1 += a - c
-            qn1 += (a - c) * (a - c)
-        out_mean[0, p] = sxx / N
-        out_mean[1, p] = sxy / N
-        out_mean[2, p] = syy / N
-        vxy = max(qxy / N - (sxy / N) ** 2, 0.0) * N / (N - 1)
-        vn1 = max(qn1 / N - (sn1 / N) ** 2, 0.0) * N / (N - 1)
+            acc[0, p] += a
+            acc[1, p] += e
+            acc[2, p] += c
+            acc[3, p] += e * e
+            acc[4, p] += (a - c) * (a - c)
+    for p in range(n):
+        mxx = acc[0, p] / N
+        mxy = acc[1, p] / N
+        myy = acc[2, p] / N
+        out_mean[0, p] = mxx
+        out_mean[1, p] = mxy
+        out_mean[2, p] = myy
+        vxy = max(acc[3, p] / N - mxy * mxy, 0.0) * N / (N - 1)
+        vn1 = max(acc[4, p] / N - (mxx - myy) ** 2, 0.0) * N / (N - 1)
         out_se[0, p] = math.sqrt(vxy / N)
         out_se[1, p] = math.sqrt(vn1 / N)
 

@@ -13,7 +13,8 @@ One step from ``t`` to ``t + dt``:
    viscosity explicit or Crank–Nicolson (``viscous="implicit"``, one sparse Cholesky
    factor per ``dt``), ``div tau_p`` explicit;
 3. projection: ``-lap phi = -div u* / dt`` with one factorization for the whole run
-   (CHOLMOD when available, else SuperLU; PETSc CG + GAMG with ``pressure_solver="petsc"``),
+   (CHOLMOD simplicial when available, else SuperLU; PETSc CG + GAMG with
+   ``pressure_solver="petsc"``),
    ``u = u* - dt grad phi``, ``p = phi`` (first order in time, second order in space).
 
 Time steps follow a CFL limit on the advective and (explicit) viscous terms, capped
@@ -72,12 +73,25 @@ class FlowState:
     info: dict = field(default_factory=dict)
 
 
+class _PetscSolve:
+    """``b -> x`` with a PETSc CG + GAMG solver kept for the run; :meth:`destroy` frees it."""
+
+    def __init__(self, A):
+        self._A = A
+        self._solver = make_solver("petsc", prefix="fluids_", ksp_type="cg")
+
+    def __call__(self, b):
+        return self._solver(self._A, b)
+
+    def destroy(self):
+        self._solver.destroy()
+
+
 def _factor(A, solver: str) -> Callable[[np.ndarray], np.ndarray]:
     if solver == "petsc":
-        solve = make_solver("petsc", prefix="fluids_", ksp_type="cg")
-        return lambda b: solve(A, b)
+        return _PetscSolve(A)
     if solver == "cholesky" or (solver == "auto" and cholmod_available()):
-        return SparseCholesky(A).factor(A).solve
+        return SparseCholesky(A, mode="simplicial").factor(A).solve  # 2D: faster, no threads
     if solver in ("superlu", "auto"):
         return factorize(A, residual_check=None).solve
     raise ValueError(
@@ -190,6 +204,17 @@ class NavierStokes2D:
         lu, lv = grid.laplacian(U, V)
         self._bu = lu[grid.u_faces].ravel()
         self._bv = lv[:, grid.v_faces].ravel()
+
+    def close(self) -> None:
+        """Free PETSc objects (``pressure_solver="petsc"``); a no-op otherwise."""
+        if hasattr(self._solve_p, "destroy"):
+            self._solve_p.destroy()
+
+    def __enter__(self) -> NavierStokes2D:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ state
     def initial_state(self) -> FlowState:
