@@ -1,0 +1,539 @@
+"""Allen–Cahn and Cahn–Hilliard on scikit-fem meshes (P1/P2 Lagrange, 2D and 3D).
+
+Equations (``M`` mobility, ``psi`` a :class:`~fe2.phasefield.energies.FreeEnergy`):
+
+* :class:`AllenCahn` (non-conserved ``phi``)::
+
+      d phi / dt = M (lap phi - psi'(phi) / eps^2),
+      F = int |grad phi|^2 / 2 + psi(phi) / eps^2 dV,
+
+  so that ``d phi/dt = -M dF/dphi``. With the double well ``(phi^2 - 1)^2 / 4`` the
+  interface is ``tanh(x / (sqrt(2) eps))`` and moves by mean curvature, normal speed
+  ``V = -M kappa`` (``kappa`` the sum of principal curvatures): a circle of radius ``R``
+  obeys ``R^2 = R_0^2 - 2 M t``, a sphere ``R^2 = R_0^2 - 4 M t``.
+* :class:`CahnHilliard` (conserved ``c``), in the mixed form::
+
+      d c / dt = div(M grad mu),   mu = psi'(c) - kappa lap c,
+      F = int psi(c) + kappa |grad c|^2 / 2 dV
+
+  (the form of PFHub benchmark 1).
+
+Time stepping: first-order convex splitting (Eyre 1998) ``psi = (psi + L c^2/2) - L
+c^2/2`` with ``L = free_energy.convexify``, the convex part and the gradient term implicit,
+the concave part explicit. It is unconditionally energy stable: ``F(c^{n+1}) <= F(c^n)``
+for every step size, and for Cahn–Hilliard the mass is conserved exactly (to the round-off
+of the linear solves). Each step solves its nonlinear system by Newton's method (the
+Allen–Cahn Jacobian is symmetric positive definite: CHOLMOD; the mixed Cahn–Hilliard one is
+not symmetric: SuperLU). The step size adapts to the change per step
+(:mod:`fe2.phasefield.stepping`).
+
+Boundaries: ``bc="no-flux"`` (natural: ``grad phi . n = 0`` and ``grad mu . n = 0``) or
+``bc="periodic"`` on a box mesh whose opposite boundary nodes match, by the same node
+matching as the RVE (:func:`fe2.homogenization.constraints.micro_constraints`), without
+its pinned corner.
+
+Quadrature of degree ``4 * order`` integrates quartic free energies of the finite-element
+field exactly on simplices and tensor-product cells.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import skfem
+
+from fe2.fem import check_jacobians, element_for
+from fe2.homogenization.constraints import micro_constraints
+from fe2.linalg import SolverError, SparseCholesky, cholmod_available, factorize, make_solver
+from fe2.phasefield.energies import FreeEnergy, double_well, polynomial
+from fe2.phasefield.stepping import PhaseFieldResult, StepFailed, integrate
+
+__all__ = ["AllenCahn", "CahnHilliard", "BOUNDARY_CONDITIONS"]
+
+log = logging.getLogger(__name__)
+
+BOUNDARY_CONDITIONS = ("no-flux", "periodic")
+_GMRES_RTOL = 1e-9  # relative tolerance of the Schur-complement GMRES in each Newton update
+_MESHES = (skfem.MeshTri1, skfem.MeshQuad1, skfem.MeshTet1, skfem.MeshHex1)
+
+
+class _Discretization:
+    """Basis, mass and stiffness matrices, weighted-mass assembly and the periodic map."""
+
+    def __init__(self, owner: str, mesh: skfem.Mesh, order: int, bc: str):
+        if not isinstance(mesh, _MESHES):
+            raise ValueError(
+                f"{owner}: mesh must be a linear scikit-fem MeshTri1, MeshQuad1, MeshTet1 or "
+                f"MeshHex1, got {type(mesh).__name__}"
+            )
+        if isinstance(order, bool) or order not in (1, 2):
+            raise ValueError(f"{owner}: order must be 1 or 2, got {order!r}")
+        if bc not in BOUNDARY_CONDITIONS:
+            raise ValueError(f"{owner}: bc must be one of {BOUNDARY_CONDITIONS}, got {bc!r}")
+        basis = skfem.Basis(mesh, element_for(mesh, order, False), intorder=4 * order)
+        check_jacobians(basis, where=owner)
+        self.basis, self.mesh, self.bc, self.N = basis, mesh, bc, basis.N
+        nb = basis.Nbfun
+        self.phi = np.stack([np.asarray(basis.basis[i][0].value) for i in range(nb)])
+        self.dofs = np.asarray(basis.element_dofs)  # (nb, nel)
+        self.dx = np.asarray(basis.dx)  # (nel, nqp)
+        N = self.N
+        rows = np.broadcast_to(self.dofs.T[:, :, None], (self.dofs.shape[1], nb, nb))
+        cols = np.broadcast_to(self.dofs.T[:, None, :], rows.shape)
+        keys, self._inv = np.unique((rows.astype(np.int64) * N + cols).ravel(),
+                                    return_inverse=True)
+        self._indices = (keys % N).astype(np.int32)
+        self._indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // N, minlength=N))])
+        self.mass = self.weighted_mass(np.ones_like(self.dx))
+        self.stiffness = skfem.asm(skfem.BilinearForm(
+            lambda u, v, w: skfem.helpers.dot(u.grad, v.grad)), basis).tocsr()
+        self.lumped = np.asarray(self.mass.sum(axis=1)).ravel()
+        if bc == "periodic":
+            rmap = micro_constraints(basis, "periodic").rmap.copy()
+            rmap[rmap < 0] = rmap.max() + 1  # the RVE pins the corner class; free it
+            self.rmap = rmap
+            n = int(rmap.max()) + 1
+            self.P = sp.csr_matrix((np.ones(N), (np.arange(N), rmap)), shape=(N, n))
+            self.count = np.bincount(rmap, minlength=n).astype(float)
+        else:
+            self.rmap, self.P = None, None
+        self.n = self.N if self.P is None else self.P.shape[1]
+
+    # ------------------------------------------------------------------ fields
+    def at_points(self, u: np.ndarray) -> np.ndarray:
+        """Values at the quadrature points ``(nel, nqp)`` of dof values ``u (N,)``."""
+        return np.einsum("ieq,ie->eq", self.phi, u[self.dofs])
+
+    def load(self, f: np.ndarray) -> np.ndarray:
+        """``int f v_i dV`` ``(N,)`` of quadrature values ``f (nel, nqp)``."""
+        loc = np.einsum("ieq,eq->ie", self.phi, f * self.dx)
+        return np.bincount(self.dofs.ravel(), weights=loc.ravel(), minlength=self.N)
+
+    def weighted_mass(self, w: np.ndarray) -> sp.csr_matrix:
+        """``int w u_j v_i dV`` ``(N, N)`` CSR of quadrature values ``w (nel, nqp)``."""
+        loc = np.einsum("ieq,jeq,eq->eij", self.phi, self.phi, w * self.dx, optimize=True)
+        data = np.bincount(self._inv, weights=loc.ravel(), minlength=self._indices.size)
+        return sp.csr_matrix((data, self._indices, self._indptr), shape=(self.N, self.N))
+
+    def integral(self, f: np.ndarray) -> float:
+        """``int f dV`` of quadrature values ``f (nel, nqp)``."""
+        return float(np.sum(f * self.dx))
+
+    # ------------------------------------------------------------------ periodic reduction
+    def reduce_vec(self, r: np.ndarray) -> np.ndarray:
+        """Reduced residual ``P^T r``."""
+        return r if self.P is None else np.bincount(self.rmap, weights=r, minlength=self.n)
+
+    def reduce_mat(self, A: sp.csr_matrix) -> sp.csr_matrix:
+        """Reduced matrix ``P^T A P``."""
+        return A if self.P is None else (self.P.T @ A @ self.P).tocsr()
+
+    def expand(self, x: np.ndarray) -> np.ndarray:
+        """Full dof values ``P x``."""
+        return x if self.P is None else x[self.rmap]
+
+    def initial(self, owner: str, phi0: Any) -> np.ndarray:
+        """Dof values ``(N,)`` of an initial field: an array or a callable ``f(x (d, N))``."""
+        if callable(phi0):
+            phi0 = phi0(np.asarray(self.basis.doflocs))
+        u = np.asarray(phi0, dtype=float)
+        if u.shape != (self.N,):
+            raise ValueError(
+                f"{owner}.solve: phi0 must have one value per dof, shape ({self.N},), "
+                f"got {u.shape}"
+            )
+        if not np.all(np.isfinite(u)):
+            i = int(np.flatnonzero(~np.isfinite(u))[0])
+            raise ValueError(f"{owner}.solve: phi0 is not finite at dof {i} ({u[i]!r})")
+        if self.P is not None:  # periodic partners share one value (their mean)
+            u = self.expand(self.reduce_vec(u) / self.count)
+        return u
+
+
+def _solver(owner: str, solver: str | Callable | None, spd: bool) -> Callable:
+    if solver is None:
+        solver = "cholesky" if spd and cholmod_available() else "scipy"
+    if isinstance(solver, str):
+        if solver == "cholesky" and not spd:
+            raise ValueError(f"{owner}: the mixed system is not symmetric; 'cholesky' cannot "
+                             "solve it (use 'scipy')")
+        return make_solver(solver)
+    if not callable(solver):
+        raise ValueError(f"{owner}: solver must be a name for fe2.linalg.make_solver or a "
+                         f"callable solve(A, b), got {solver!r}")
+    return solver
+
+
+class _Counter:
+    """GMRES callback counting iterations."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, _residual: float) -> None:
+        self.n += 1
+
+
+def _factor(A: sp.csr_matrix):
+    """A factorization of the SPD ``A`` with ``.solve(b)``: CHOLMOD, else SuperLU."""
+    if cholmod_available():
+        return SparseCholesky(A).factor(A)
+    return factorize(A)
+
+
+def _positive(owner: str, what: str, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{owner}: {what} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def _energy(owner: str, f: FreeEnergy | None, default: FreeEnergy) -> FreeEnergy:
+    if f is None:
+        return default
+    if not isinstance(f, FreeEnergy):
+        raise ValueError(
+            f"{owner}: free_energy must be a fe2.phasefield FreeEnergy (double_well(), "
+            f"polynomial(), free_energy(psi, dpsi, d2psi)), got {f!r}"
+        )
+    return f
+
+
+class _FESolver:
+    """Shared parts of the finite-element phase-field solvers."""
+
+    name = "phasefield"
+
+    def __init__(self, mesh, order, bc, free_energy, default, solver, spd, newton_tol,
+                 max_newton):
+        self.disc = _Discretization(self.name, mesh, order, bc)
+        self.free_energy = _energy(self.name, free_energy, default)
+        self.linear_solver = _solver(self.name, solver, spd)
+        self.newton_tol = _positive(self.name, "newton_tol", newton_tol)
+        self.max_newton = int(max_newton)
+
+    @property
+    def basis(self) -> skfem.CellBasis:
+        """The scikit-fem basis of the order parameter."""
+        return self.disc.basis
+
+    @property
+    def mesh(self) -> skfem.Mesh:
+        return self.disc.mesh
+
+    def mass(self, state: Any) -> float:
+        """``int phi dV``."""
+        return float(self.disc.lumped @ self.order_parameter(state))
+
+    def _newton(self, x: np.ndarray, residual: Callable, what: str) -> tuple[np.ndarray, int]:
+        """Newton on the reduced unknowns ``x``: ``residual(x) -> (r, J)``."""
+        for it in range(1, self.max_newton + 1):
+            r, J = residual(x)
+            try:
+                dx = self.linear_solver(J, -r)
+            except SolverError as err:
+                raise StepFailed(f"{what}: linear solve failed: {err}") from err
+            x = x + dx
+            if float(np.abs(dx).max()) <= self.newton_tol:
+                return x, it
+        raise StepFailed(f"{what}: Newton did not converge in {self.max_newton} iterations "
+                         f"(last update {float(np.abs(dx).max()):.3e} > newton_tol "
+                         f"{self.newton_tol:.1e})")
+
+    def solve(self, phi0: Any, t_end: float, dt: float | None = None,
+              callback: Callable | None = None, save_every: int | None = None, *,
+              change_tol: float | None = None, error_tol: float | None = None,
+              dt_max: float | None = None,
+              adaptive: bool = True, progress: bool = False) -> PhaseFieldResult:
+        """Integrate from ``phi0`` at ``t = 0`` to ``t_end``.
+
+        Parameters
+        ----------
+        phi0 : ndarray (N,) or callable
+            Initial order parameter: dof values, or ``f(x)`` of the dof coordinates
+            ``x (d, N)`` returning ``(N,)``.
+        t_end : float
+            Final time [time].
+        dt : float, optional
+            (Initial) step; default from the initial rate of change and ``change_tol``.
+        callback : callable, optional
+            ``callback(t, phi (N,), info: dict) -> bool | None`` after every step;
+            False stops.
+        save_every : int, optional
+            Keep the field every that many steps (always the first and last).
+        change_tol : float, optional
+            Target ``max |phi_new - phi_old|`` per step (default 2.5 % of the free
+            energy's ``sample`` range).
+        error_tol : float, optional
+            Target local error estimate per step ``max |phi_new - phi_old - r (phi_old -
+            phi_older)|`` relative to the spread ``max phi - min phi`` (default 1e-3); see
+            :mod:`fe2.phasefield.stepping`.
+        dt_max : float, optional
+            Largest step.
+        adaptive : bool
+            Adapt the step to ``change_tol`` (default); False: fixed ``dt``.
+        progress : bool
+            Show a progress bar (:class:`fe2.io.Progress`).
+        """
+        state = self._initial_state(self.disc.initial(self.name, phi0))
+        lo, hi = self.free_energy.sample
+        tol = 0.025 * (hi - lo) if change_tol is None else change_tol
+        return integrate(self, state, t_end, dt, callback, save_every, tol, dt_max, adaptive,
+                         progress, self.name, error_tol)
+
+
+class AllenCahn(_FESolver):
+    """Allen–Cahn ``d phi/dt = M (lap phi - psi'(phi)/eps^2)`` (see the module docs).
+
+    Parameters
+    ----------
+    mesh : skfem.Mesh
+        ``MeshTri1``, ``MeshQuad1``, ``MeshTet1`` or ``MeshHex1``.
+    epsilon : float
+        Interface width parameter [length] (profile ``tanh(x / (sqrt(2) eps))`` for the
+        default double well).
+    mobility : float
+        ``M`` [length^2 / time].
+    order : {1, 2}
+        Lagrange degree.
+    free_energy : FreeEnergy, optional
+        Default :func:`~fe2.phasefield.energies.double_well` ``(phi^2 - 1)^2 / 4``.
+    bc : {"no-flux", "periodic"}
+    solver : str or callable, optional
+        Linear solver (:func:`fe2.linalg.make_solver` name or ``solve(A, b)``); default
+        CHOLMOD when available, else SuperLU.
+
+    Examples
+    --------
+    >>> import numpy as np, skfem
+    >>> m = skfem.MeshQuad.init_tensor(np.linspace(0, 1, 9), np.linspace(0, 1, 9))
+    >>> ac = AllenCahn(m, epsilon=0.1)
+    >>> res = ac.solve(lambda x: np.tanh((x[0] - 0.5) / 0.14), t_end=0.01)
+    >>> bool(res.energy_increases() == 0)
+    True
+    """
+
+    name = "AllenCahn"
+
+    def __init__(self, mesh: skfem.Mesh, epsilon: float, mobility: float = 1.0, order: int = 1,
+                 free_energy: FreeEnergy | None = None, *, bc: str = "no-flux",
+                 solver: str | Callable | None = None, newton_tol: float = 1e-10,
+                 max_newton: int = 12):
+        self.epsilon = _positive(self.name, "epsilon", epsilon)
+        self.mobility = _positive(self.name, "mobility", mobility)
+        super().__init__(mesh, order, bc, free_energy, double_well(), solver, True, newton_tol,
+                         max_newton)
+
+    def _initial_state(self, phi: np.ndarray) -> np.ndarray:
+        return phi
+
+    def order_parameter(self, state: np.ndarray) -> np.ndarray:
+        """The field ``phi (N,)`` of a state."""
+        return state
+
+    def energy(self, phi: np.ndarray) -> float:
+        """``F = int |grad phi|^2/2 + psi(phi)/eps^2 dV``."""
+        d, f = self.disc, self.free_energy
+        return float(0.5 * phi @ (d.stiffness @ phi)
+                     + d.integral(f.psi(d.at_points(phi))) / self.epsilon ** 2)
+
+    def rate(self, phi: np.ndarray) -> float:
+        """``max |d phi/dt|`` (lumped mass), for the first step size."""
+        d = self.disc
+        g = d.stiffness @ phi + d.load(self.free_energy.dpsi(d.at_points(phi))) / self.epsilon**2
+        return float(np.abs(self.mobility * d.reduce_vec(g) / d.reduce_vec(d.lumped)).max())
+
+    def step(self, phi_n: np.ndarray, dt: float) -> tuple[np.ndarray, int]:
+        """One convex-splitting step of size ``dt``; returns ``(phi, newton iterations)``."""
+        d, f = self.disc, self.free_energy
+        a, L = self.mobility / self.epsilon ** 2, f.convexify
+        A = d.mass / dt + self.mobility * d.stiffness + (a * L) * d.mass
+        Mn = d.mass @ phi_n
+
+        def residual(x):
+            phi = d.expand(x)
+            q = d.at_points(phi)
+            r = A @ phi - Mn / dt - (a * L) * Mn + a * d.load(f.dpsi(q))
+            J = A + a * d.weighted_mass(f.d2psi(q))
+            return d.reduce_vec(r), d.reduce_mat(J)
+
+        x0 = phi_n if d.P is None else phi_n[np.unique(d.rmap, return_index=True)[1]]
+        x, its = self._newton(x0, residual, "AllenCahn step")
+        return d.expand(x), its
+
+
+class CahnHilliard(_FESolver):
+    """Cahn–Hilliard ``dc/dt = div(M grad mu)``, ``mu = psi'(c) - kappa lap c`` (mixed form).
+
+    Parameters
+    ----------
+    mesh : skfem.Mesh
+        ``MeshTri1``, ``MeshQuad1``, ``MeshTet1`` or ``MeshHex1``.
+    kappa : float
+        Gradient energy coefficient [energy / length].
+    mobility : float
+        ``M`` [length^2 / (energy time)] (times volume).
+    free_energy : FreeEnergy, optional
+        Default :func:`~fe2.phasefield.energies.polynomial` with PFHub benchmark 1's
+        ``rho = 5, ca = 0.3, cb = 0.7``.
+    order : {1, 2}
+        Lagrange degree of ``c`` and ``mu``.
+    bc : {"no-flux", "periodic"}
+    solver : str or callable, optional
+        Linear solver of the (non-symmetric) mixed Newton system; default SuperLU.
+
+    Examples
+    --------
+    >>> import numpy as np, skfem
+    >>> m = skfem.MeshQuad.init_tensor(np.linspace(0, 20, 11), np.linspace(0, 20, 11))
+    >>> ch = CahnHilliard(m, kappa=2.0, mobility=5.0)
+    >>> res = ch.solve(lambda x: 0.5 + 0.05 * np.cos(0.3 * x[0]), t_end=1.0)
+    >>> bool(abs(res.mass[-1] - res.mass[0]) < 1e-12 * res.mass[0])
+    True
+    """
+
+    name = "CahnHilliard"
+
+    def __init__(self, mesh: skfem.Mesh, kappa: float, mobility: float,
+                 free_energy: FreeEnergy | None = None, order: int = 1, *,
+                 bc: str = "no-flux", solver: str | Callable | None = None,
+                 newton_tol: float = 1e-10, max_newton: int = 12):
+        self.kappa = _positive(self.name, "kappa", kappa)
+        self.mobility = _positive(self.name, "mobility", mobility)
+        super().__init__(mesh, order, bc, free_energy, polynomial(), solver or "scipy", False,
+                         newton_tol, max_newton)
+        d = self.disc
+        self._direct = None if solver is None else self.linear_solver
+        self._Mr, self._Kr = d.reduce_mat(d.mass), d.reduce_mat(d.stiffness)
+        self._Mfac = _factor(self._Mr) if solver is None else None
+        self._schur_key, self._schur = None, None
+        self._gmres_its: list[int] = []
+        self._first = (np.arange(d.N) if d.P is None
+                       else np.unique(d.rmap, return_index=True)[1])
+
+    def _chemical_potential(self, c: np.ndarray) -> np.ndarray:
+        """``mu (N,)``: the L2 projection of ``psi'(c) - kappa lap c`` (lumped mass)."""
+        d = self.disc
+        g = d.load(self.free_energy.dpsi(d.at_points(c))) + self.kappa * (d.stiffness @ c)
+        return d.expand(d.reduce_vec(g) / d.reduce_vec(d.lumped))
+
+    def _initial_state(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return c, self._chemical_potential(c)
+
+    def order_parameter(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The concentration ``c (N,)`` of a state ``(c, mu)``."""
+        return state[0]
+
+    def chemical_potential(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The chemical potential ``mu (N,)`` of a state ``(c, mu)``."""
+        return state[1]
+
+    def energy(self, state) -> float:
+        """``F = int psi(c) + kappa |grad c|^2 / 2 dV``."""
+        c = self.order_parameter(state)
+        d = self.disc
+        return float(d.integral(self.free_energy.psi(d.at_points(c)))
+                     + 0.5 * self.kappa * c @ (d.stiffness @ c))
+
+    def rate(self, state) -> float:
+        """``max |dc/dt|`` (lumped mass), for the first step size."""
+        d = self.disc
+        mu = self._chemical_potential(self.order_parameter(state))
+        return float(np.abs(self.mobility * d.reduce_vec(d.stiffness @ mu)
+                            / d.reduce_vec(d.lumped)).max())
+
+    def step(self, state, dt: float):
+        """One convex-splitting step of size ``dt``; returns ``((c, mu), newton iterations)``."""
+        if self._direct is not None:
+            return self._step_direct(state, dt)
+        d, f = self.disc, self.free_energy
+        c_n, mu_n = state
+        L, kap, tau = f.convexify, self.kappa, dt * self.mobility
+        Mr, Kr, Mfac = self._Mr, self._Kr, self._Mfac
+        Sa, Sb = self._schur_preconditioner(tau)
+        n = d.n
+        Mcn = d.reduce_vec(d.mass @ c_n)
+        first = self._first
+        x = np.concatenate([c_n[first], mu_n[first]])
+        gm = self._gmres_its
+        for it in range(1, self.max_newton + 1):
+            c, mu = x[:n], x[n:]
+            q = d.at_points(d.expand(c))
+            A = (L * Mr + kap * Kr + d.reduce_mat(d.weighted_mass(f.d2psi(q)))).tocsr()
+            # residuals of  M (c - c_n) + tau K mu = 0,  M mu - N(c) - L M (c - c_n) - kappa K c = 0
+            Mc = Mr @ c
+            r1 = Mc - Mcn + tau * (Kr @ mu)
+            r2 = Mr @ mu - d.reduce_vec(d.load(f.dpsi(q))) - L * (Mc - Mcn) - kap * (Kr @ c)
+            # Newton system [[M, tau K], [-A, M]] [dc, dmu] = [-r1, -r2]: Schur complement in
+            # mu, S = M + tau A M^-1 K, by GMRES; dc = M^-1 (-r1 - tau K dmu) then conserves
+            # mass exactly whatever the GMRES accuracy (1^T K = 0)
+            f1, g = -r1, -r2
+            rhs = g + A @ Mfac.solve(f1)
+            S = spla.LinearOperator((n, n), dtype=float,
+                                    matvec=lambda y, A=A: Mr @ y + tau * (A @ Mfac.solve(Kr @ y)))
+            P = spla.LinearOperator((n, n), dtype=float,
+                                    matvec=lambda y: Sb.solve(Mr @ Sa.solve(y)))
+            count = _Counter()
+            dmu, info = spla.gmres(S, rhs, M=P, rtol=_GMRES_RTOL, atol=0.0, restart=60,
+                                   maxiter=10, callback=count, callback_type="pr_norm")
+            gm.append(count.n)
+            if info != 0:
+                raise StepFailed(f"CahnHilliard step: GMRES on the Schur complement did not "
+                                 f"converge (info {info}, {count.n} iterations)")
+            dc = Mfac.solve(f1 - tau * (Kr @ dmu))
+            x = x + np.concatenate([dc, dmu])
+            if max(float(np.abs(dc).max()), float(np.abs(dmu).max())) <= self.newton_tol:
+                return (d.expand(x[:n]), d.expand(x[n:])), it
+        raise StepFailed(f"CahnHilliard step: Newton did not converge in {self.max_newton} "
+                         f"iterations (last update {float(np.abs(dc).max()):.3e})")
+
+    def _schur_preconditioner(self, tau: float):
+        """Factors of ``M + a K`` and ``M + b K``: ``S ~ (M + a K) M^-1 (M + b K)``.
+
+        ``a b = tau kappa`` and ``a + b = max(2 sqrt(tau kappa), tau L)`` match the
+        ``K M^-1 K`` and ``K`` terms of the Schur complement ``M + tau (kappa K + L M + J)
+        M^-1 K`` (Boyanova et al. 2012 for ``J = 0``).
+        """
+        if self._schur_key == tau:
+            return self._schur
+        s = max(2.0 * np.sqrt(tau * self.kappa), tau * self.free_energy.convexify)
+        disc = np.sqrt(max(s * s - 4.0 * tau * self.kappa, 0.0))
+        a, b = 0.5 * (s + disc), 0.5 * (s - disc)
+        self._schur = (_factor(self._Mr + a * self._Kr), _factor(self._Mr + b * self._Kr))
+        self._schur_key = tau
+        return self._schur
+
+    def _step_direct(self, state, dt: float):
+        """The same step with a direct solver of the whole mixed Newton system."""
+        d, f = self.disc, self.free_energy
+        c_n, mu_n = state
+        L, kap = f.convexify, self.kappa
+        Mm, K = d.mass, d.stiffness
+        B = (L * Mm + kap * K).tocsr()
+        Mcn = Mm @ c_n
+        top = sp.hstack([Mm, (dt * self.mobility) * K])
+        n = d.n
+
+        def residual(x):
+            c, mu = d.expand(x[:n]), d.expand(x[n:])
+            q = d.at_points(c)
+            r1 = Mm @ c - Mcn + (dt * self.mobility) * (K @ mu)
+            r2 = Mm @ mu - d.load(f.dpsi(q)) - B @ c + L * Mcn
+            J = sp.vstack([top, sp.hstack([-(B + d.weighted_mass(f.d2psi(q))), Mm])])
+            if d.P is not None:
+                Pb = sp.block_diag([d.P, d.P]).tocsr()
+                J = Pb.T @ J @ Pb
+            return np.concatenate([d.reduce_vec(r1), d.reduce_vec(r2)]), J.tocsr()
+
+        first = self._first
+        x0 = np.concatenate([c_n[first], mu_n[first]])
+        x, its = self._newton(x0, residual, "CahnHilliard step")
+        return (d.expand(x[:n]), d.expand(x[n:])), its

@@ -1,0 +1,202 @@
+"""The adaptive time loop shared by the finite-element and spectral phase-field solvers.
+
+A solver provides one step ``step(state, dt) -> (state, newton_iterations)`` (raising
+:class:`StepFailed` when its nonlinear solve does not converge), the order parameter of a
+state, its free energy and its mass. :func:`integrate` steps from ``t = 0`` to ``t_end``:
+
+* the step size is driven by the change per step: after a step that changed the field by
+  ``delta = max |phi_new - phi_old|``, with the change of the change ``e = max |phi_new -
+  phi_old - r (phi_old - phi_older)| / (max phi_new - min phi_new)`` (relative to the
+  spread of the field, so that the growth of small perturbations is followed as closely
+  as the motion of developed interfaces) (``r`` the ratio of the steps; ``e ~ dt^2 |phi_tt|``
+  estimates the local error of a first-order scheme; on stiff interfaces it grows more like
+  ``dt`` than ``dt^2``, so it is used linearly) the next step is ``dt * clip(min(0.9
+  change_tol / delta, 0.9 error_tol / e), 0.2, 2)``; a step with ``delta > 2
+  change_tol`` or ``e > 2 error_tol``, or a failed nonlinear solve, is rejected and retried
+  smaller. Energy-stable schemes stay stable at any step, so the step grows as the dynamics
+  slow down (coarsening to ``t = 1e6`` takes hundreds of steps);
+* with ``adaptive=False`` the step is fixed (the last one shortened to land on
+  ``t_end``).
+
+The free energy and the mass are recorded after every accepted step; fields every
+``save_every`` steps (and the first and last).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fe2.io import Progress
+
+__all__ = ["PhaseFieldResult", "StepFailed", "integrate"]
+
+log = logging.getLogger(__name__)
+
+_GROW, _SHRINK, _SAFETY, _REJECT = 2.0, 0.2, 0.9, 2.0
+_ERROR_TOL = 1e-3  # default error estimate per step relative to the spread of the field
+
+
+class StepFailed(RuntimeError):
+    """The nonlinear solve of one time step did not converge (the step is retried smaller)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseFieldResult:
+    """A phase-field run.
+
+    Attributes
+    ----------
+    times : ndarray (n + 1,)
+        Time at the start and after every accepted step.
+    energy : ndarray (n + 1,)
+        Free energy ``F`` at those times [energy].
+    mass : ndarray (n + 1,)
+        ``int phi dV`` at those times.
+    dt : ndarray (n,)
+        Accepted step sizes.
+    saved_times : ndarray (k,)
+    saved : ndarray (k, N)
+        Order parameter (dof values, or grid values flattened for the spectral solvers)
+        at ``saved_times``.
+    field : ndarray (N,)
+        Final order parameter.
+    rejected : int
+        Rejected steps (too large a change, or no nonlinear convergence).
+    newton_iterations : int
+        Nonlinear iterations summed over accepted steps (0 for linear schemes).
+    """
+
+    times: np.ndarray
+    energy: np.ndarray
+    mass: np.ndarray
+    dt: np.ndarray
+    saved_times: np.ndarray
+    saved: np.ndarray
+    field: np.ndarray
+    rejected: int
+    newton_iterations: int
+
+    @property
+    def steps(self) -> int:
+        """Accepted steps."""
+        return int(self.dt.size)
+
+    def energy_increases(self, rtol: float = 1e-12) -> int:
+        """Steps whose free energy rose by more than ``rtol * |F|`` (0 for a stable run)."""
+        dF = np.diff(self.energy)
+        return int(np.sum(dF > rtol * np.abs(self.energy[1:]).clip(1e-300)))
+
+    def to_csv(self, path) -> None:
+        """Write ``t, F, mass`` (one row per recorded time) as CSV."""
+        np.savetxt(path, np.column_stack([self.times, self.energy, self.mass]), delimiter=",",
+                   header="t,free_energy,mass", comments="", fmt="%.17g")
+
+
+def integrate(
+    solver: Any, state: Any, t_end: float, dt: float | None, callback: Callable | None,
+    save_every: int | None, change_tol: float, dt_max: float, adaptive: bool, progress: bool,
+    owner: str, error_tol: float | None = None,
+) -> PhaseFieldResult:
+    """Run ``solver`` (see the module docs) from ``state`` to ``t_end``.
+
+    ``callback(t, phi, info) -> bool | None`` is called after every accepted step with the
+    order parameter ``phi (N,)`` and ``info`` (``dt``, ``change``, ``energy``, ``mass``,
+    ``step``); returning False stops the run.
+    """
+    t_end = _check_positive(owner, "t_end", t_end)
+    change_tol = _check_positive(owner, "change_tol", change_tol)
+    error_tol = (_ERROR_TOL if error_tol is None
+                 else _check_positive(owner, "error_tol", error_tol))
+    dt_max = math.inf if dt_max is None else _check_positive(owner, "dt_max", dt_max)
+    if save_every is not None and (isinstance(save_every, bool)
+                                   or not isinstance(save_every, int | np.integer)
+                                   or save_every < 1):
+        raise ValueError(f"{owner}.solve: save_every must be an integer >= 1 (steps), "
+                         f"got {save_every!r}")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"{owner}.solve: callback must be callable, got {callback!r}")
+    phi = solver.order_parameter(state)
+    if dt is None:
+        if not adaptive:
+            raise ValueError(f"{owner}.solve: adaptive=False needs a step dt")
+        rate = solver.rate(state)
+        dt = min(dt_max, 0.1 * change_tol / rate if rate > 0 else t_end)
+    dt = min(_check_positive(owner, "dt", dt), t_end)
+    times, energy, mass, steps = [0.0], [solver.energy(state)], [solver.mass(state)], []
+    saved_t, saved = [0.0], [phi.copy()]
+    t, n, rejected, newton, dt_min = 0.0, 0, 0, 0, 1e-14 * t_end
+    last_change, h_prev = None, None  # phi_old - phi_older and its step
+    with Progress(total=t_end, desc=owner, unit="t", enabled=progress, integer=False) as bar:
+        while t < t_end * (1 - 1e-12):
+            h = min(dt, dt_max, t_end - t)
+            try:
+                new, its = solver.step(state, h)
+            except StepFailed as err:
+                if not adaptive or h <= dt_min:
+                    raise StepFailed(f"{owner}: step {n + 1} at t = {t:.6g} with dt = {h:.3e} "
+                                     f"failed: {err}") from err
+                rejected += 1
+                dt = h / 4
+                log.debug("%s: t=%.4g dt=%.3e rejected (%s)", owner, t, h, err)
+                continue
+            phi_new = solver.order_parameter(new)
+            change = float(np.abs(phi_new - phi).max())
+            if not np.isfinite(change):
+                raise StepFailed(f"{owner}: step {n + 1} at t = {t:.6g} with dt = {h:.3e} gave "
+                                 "non-finite values")
+            factor = _SAFETY * change_tol / max(change, 1e-300)
+            err = 0.0
+            if last_change is not None:
+                err = float(np.abs(phi_new - phi - (h / h_prev) * last_change).max()) / max(
+                    float(phi_new.max() - phi_new.min()), 1e-300)
+                factor = min(factor, _SAFETY * error_tol / max(err, 1e-300))
+            if adaptive and h > dt_min and (change > _REJECT * change_tol
+                                            or err > _REJECT * error_tol):
+                rejected += 1
+                dt = h * max(_SHRINK, min(factor, 1.0))
+                continue
+            last_change, h_prev = phi_new - phi, h
+            state, phi, t, n = new, phi_new, t + h, n + 1
+            newton += its
+            steps.append(h)
+            times.append(t)
+            energy.append(solver.energy(state))
+            mass.append(solver.mass(state))
+            if adaptive:
+                dt = h * min(_GROW, max(_SHRINK, factor))
+            last = t >= t_end * (1 - 1e-12)
+            if last or (save_every is not None and n % save_every == 0):
+                saved_t.append(t)
+                saved.append(phi.copy())
+            bar.advance(h, F=energy[-1], dt=h)
+            if callback is not None:
+                info = {"dt": h, "change": change, "energy": energy[-1], "mass": mass[-1],
+                        "step": n}
+                if callback(t, phi, info) is False:
+                    if not last:
+                        saved_t.append(t)
+                        saved.append(phi.copy())
+                    break
+    log.info("%s: %d steps (%d rejected) to t = %.6g, F = %.8g", owner, n, rejected, t,
+             energy[-1])
+    return PhaseFieldResult(
+        times=np.asarray(times), energy=np.asarray(energy), mass=np.asarray(mass),
+        dt=np.asarray(steps), saved_times=np.asarray(saved_t), saved=np.asarray(saved),
+        field=phi, rejected=rejected, newton_iterations=newton,
+    )
+
+
+def _check_positive(owner: str, what: str, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{owner}.solve: {what} must be a finite number > 0, got {value!r}")
+    return v
