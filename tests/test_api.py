@@ -42,7 +42,7 @@ LAYERS = [
     {"fe2.linalg", "fe2.fem"},
     {"fe2.io"},
     {"fe2.homogenization", "fe2.atomistic"},
-    {"fe2.gas", "fe2.kinetics", "fe2.timescales", "fe2.fmm", "fe2.fluids"},
+    {"fe2.gas", "fe2.kinetics", "fe2.timescales", "fe2.phasefield", "fe2.fmm", "fe2.fluids"},
     {"fe2.macro"},
     {"fe2.verify"},
     {"fe2.case"},
