@@ -71,6 +71,7 @@ STUDIES: list[StudySpec] = [
     _spec("gas_md", "Gas dynamics: Lennard-Jones MD fluxes vs published equations of state"),
     _spec("timescales", "Time scales: projective integration, seamless HMM, patch dynamics"),
     _spec("fluids", "Complex fluids: MAC projection, dumbbell stress oracles, seamless coupling"),
+    _spec("fmm", "FMM-HMM: oscillating densities vs closed forms, direct sums, eps^2 rate"),
 ]
 
 
