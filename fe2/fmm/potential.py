@@ -26,7 +26,7 @@ quadrature spacings, the point rule is accurate for the smooth first part (alias
 ``~exp(-pi^2 s^2 / h^2)``), and the short-range second part is integrated in spherical
 coordinates about the target, where it is smooth (``r erfc(r/s) dr dw``, 16 Gauss points
 in ``r`` on ``[0, 6 s]``, 10 in ``cos theta``, 20 in the azimuth, with ``<q>`` from the
-estimator):
+estimator)::
 
     phi(x) ~ FMM(x) - sum_{|x - y_j| < 6 s} c_j erfc(|x - y_j|/s) / |x - y_j|
                     + integral_{|y - x| < 6 s} <q>(y) erfc(|x - y|/s) / |x - y| dy.

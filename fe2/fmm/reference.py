@@ -7,7 +7,7 @@ For ``rho(y) = (a/pi)^{3/2} exp(-a |y - c|^2)`` (``a = 1 / (2 sigma^2)``, unit m
 wave vector ``k``, with ``d = x - c``, ``r = |d|``, ``beta = |k|^2 / (4 a)`` and
 ``gamma = a r^2 - beta - i k.d``, writing ``1/|x-y|`` as ``(2/sqrt(pi)) int_0^inf
 exp(-s^2 |x-y|^2) ds`` makes the ``y`` integral Gaussian and the ``s`` integral an error
-function of complex argument:
+function of complex argument::
 
     Phi_k(x) = integral rho(y) exp(i k.y) / |x - y| dy
              = sqrt(a) exp(i k.c) erf(sqrt(gamma)) exp(-beta) / sqrt(gamma)
