@@ -72,6 +72,7 @@ STUDIES: list[StudySpec] = [
     _spec("timescales", "Time scales: projective integration, seamless HMM, patch dynamics"),
     _spec("fluids", "Complex fluids: MAC projection, dumbbell stress oracles, seamless coupling"),
     _spec("fmm", "FMM-HMM: oscillating densities vs closed forms, direct sums, eps^2 rate"),
+    _spec("kinetics", "Stochastic kinetics: direct and nested SSA vs exact laws, heat shock"),
 ]
 
 

@@ -17,7 +17,7 @@ Examples
 """
 
 from .network import MODELS, NetworkError, Reaction, ReactionNetwork, model_path
-from .ssa import FAST_RATIO, SSAResult, choose_fast, nested_ssa, ssa
+from .ssa import FAST_RATIO, SSAResult, averaged_rates, choose_fast, nested_ssa, ssa
 
 __all__ = [
     "FAST_RATIO",
@@ -26,6 +26,7 @@ __all__ = [
     "Reaction",
     "ReactionNetwork",
     "SSAResult",
+    "averaged_rates",
     "choose_fast",
     "model_path",
     "nested_ssa",

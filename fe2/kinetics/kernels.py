@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["propensity", "direct_run", "nested_run", "pack"]
+__all__ = ["propensity", "direct_run", "nested_run", "inner_average", "pack"]
 
 
 def pack(network, mask=None):
@@ -197,6 +197,27 @@ def _fast_average(x, z, tf, frates, fridx, frord, fcidx, fcval, fdep,
         for m in range(Rs):
             if sdep_on_fast[m]:
                 as_[m] = propensity(m, z, srates, sridx, srord)
+    return events
+
+
+@njit(cache=True)
+def inner_average(x, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_fast, rng,
+                  acc):
+    """The inner estimator of the nested SSA, alone.
+
+    ``acc`` (n_slow,) receives the slow propensities averaged over ``inner_runs``
+    fast-only replicas of length ``inner_time`` from ``x``. Returns the fast events.
+    """
+    frates, fridx, frord, fcidx, fcval, fdep = fast_pack
+    srates, sridx, srord, scidx, scval, sdep = slow_pack
+    z = np.empty_like(x)
+    acc[:] = 0.0
+    events = 0
+    for _k in range(inner_runs):
+        events += _fast_average(x, z, inner_time, frates, fridx, frord, fcidx, fcval,
+                                fdep, srates, sridx, srord, sdep_on_fast, rng, acc)
+    for j in range(srates.shape[0]):
+        acc[j] /= inner_runs * inner_time
     return events
 
 

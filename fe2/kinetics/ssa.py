@@ -24,10 +24,10 @@ import numpy as np
 from fe2.io import Progress
 from fe2.parallel import run_chunks
 
-from .kernels import direct_run, nested_run, pack
+from .kernels import direct_run, inner_average, nested_run, pack
 from .network import NetworkError, ReactionNetwork
 
-__all__ = ["SSAResult", "ssa", "nested_ssa", "choose_fast", "FAST_RATIO"]
+__all__ = ["SSAResult", "ssa", "nested_ssa", "averaged_rates", "choose_fast", "FAST_RATIO"]
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +317,42 @@ def _fast_flags(network, x0, fast):
     return flags
 
 
+def _split(network, flags):
+    fast_pack = pack(network, flags)
+    slow_pack = pack(network, ~flags)
+    # slow reactions whose propensity involves a species changed by a fast reaction
+    changed_by_fast = (network.stoichiometry[flags] != 0).any(axis=0)
+    sdep = np.array([any(changed_by_fast[j] for j in row if j >= 0) for row in slow_pack[1]],
+                    dtype=np.bool_)
+    return fast_pack, slow_pack, sdep
+
+
+def averaged_rates(network: ReactionNetwork, x, inner_runs: int, inner_time: float,
+                   seed=None, fast=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The estimator of the nested SSA alone: averaged slow propensities at state ``x``.
+
+    ``abar_j = (1/N) sum_k (1/T_f) int_0^T_f a_j(z_k(s)) ds`` over ``N = inner_runs``
+    replicas ``z_k`` of the fast-only SSA started at ``x`` (see :func:`nested_ssa`).
+
+    Returns
+    -------
+    abar : ndarray, shape (n_slow,)
+        Averaged propensities of the slow reactions (per unit time).
+    slow : ndarray, shape (n_slow,), int
+        Indices of the slow reactions in ``network.reactions``.
+    events : int
+        Fast events simulated.
+    """
+    x = network.x0(x)
+    flags = _fast_flags(network, x, fast)
+    fast_pack, slow_pack, sdep = _split(network, flags)
+    acc = np.empty(int((~flags).sum()))
+    rng = np.random.default_rng(seed)
+    events = inner_average(x, int(inner_runs), float(inner_time), fast_pack, slow_pack,
+                           sdep, rng, acc)
+    return acc, np.flatnonzero(~flags), int(events)
+
+
 def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int = 1,
                seed=None, inner_runs: int = 1, inner_time: float = 1e-3, fast=None,
                executor: Executor | None = None, record=None, *, chunk: int | None = None,
@@ -366,13 +402,7 @@ def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int 
         raise NetworkError(f"nested_ssa: inner_time must be a finite number > 0, got "
                            f"{inner_time!r}")
     flags = _fast_flags(network, x, fast)
-    fast_pack = pack(network, flags)
-    slow_pack = pack(network, ~flags)
-    # slow reactions whose propensity involves a species changed by a fast reaction
-    changed_by_fast = (network.stoichiometry[flags] != 0).any(axis=0)
-    ridx = slow_pack[1]
-    sdep = np.array([any(changed_by_fast[j] for j in row if j >= 0) for row in ridx],
-                    dtype=np.bool_)
+    fast_pack, slow_pack, sdep = _split(network, flags)
     seeds = _seeds(seed, runs)
     chunks = [(fast_pack, slow_pack, sdep, x, t_end, [seeds[i] for i in r], times,
                int(inner_runs), float(inner_time), int(max_events))
