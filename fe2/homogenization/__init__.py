@@ -4,7 +4,10 @@
   inclusions meshed with gmsh, images, user meshes).
 - :class:`RVE`: homogenized flux and consistent tangent of a unit cell under KUBC,
   TUBC or periodic conditions (linear and nonlinear phases, small and finite strain,
-  mixed stress/strain control).
+  mixed stress/strain control). On voxel cells ``method="fft"`` solves the same
+  periodic FE problem matrix-free, by conjugate gradients preconditioned with the
+  FFT-diagonalised reference medium (:mod:`fe2.homogenization.fft`, FANS);
+  :mod:`fe2.homogenization.fft_mpi` distributes it over MPI ranks.
 - :class:`HMMSampler`: FE-HMM effective tensor at macro points from micro sampling
   boxes with the fine-scale coefficient.
 - :mod:`fe2.homogenization.constraints`: the micro boundary conditions (periodic,
