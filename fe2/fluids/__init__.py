@@ -11,12 +11,13 @@ macro step and never re-initialised (seamless coupling).
 Ready-made flows: :func:`lid_driven_cavity`, :func:`channel` (periodic, pressure-driven
 or sliding walls), :func:`start_up_shear` (homogeneous shear at one point). Outputs:
 :func:`write_series` (ParaView ``.vti`` + ``.pvd``), :func:`write_profiles` (CSV + JSON),
-:func:`plot_centerlines`, :func:`plot_streamlines`.
+:func:`plot_centerlines`, :func:`plot_streamlines`. Case files: :func:`run_fluid_case`.
 :mod:`fe2.fluids.reference` holds the published cavity tables and the closed forms used
 to verify them.
 """
 
 from . import reference
+from .case import FluidCase, FluidCaseError, load_fluid_case, run_fluid_case
 from .dumbbells import FENEDumbbells, HookeanDumbbells
 from .flows import FlowResult, channel, lid_driven_cavity, run, start_up_shear
 from .grid import MACGrid
@@ -28,6 +29,8 @@ __all__ = [
     "FENEDumbbells",
     "FENEP",
     "FlowResult",
+    "FluidCase",
+    "FluidCaseError",
     "FlowState",
     "HookeanDumbbells",
     "MACGrid",
@@ -36,10 +39,12 @@ __all__ = [
     "OldroydB",
     "channel",
     "lid_driven_cavity",
+    "load_fluid_case",
     "plot_centerlines",
     "plot_streamlines",
     "reference",
     "run",
+    "run_fluid_case",
     "start_up_shear",
     "write_profiles",
     "write_series",
