@@ -17,6 +17,7 @@ Examples
 """
 
 from .network import MODELS, NetworkError, Reaction, ReactionNetwork, model_path
+from .output import plot_error, plot_histogram, plot_paths, write_result
 from .ssa import FAST_RATIO, SSAResult, averaged_rates, choose_fast, nested_ssa, ssa
 
 __all__ = [
@@ -30,5 +31,9 @@ __all__ = [
     "choose_fast",
     "model_path",
     "nested_ssa",
+    "plot_error",
+    "plot_histogram",
+    "plot_paths",
     "ssa",
+    "write_result",
 ]
