@@ -1,0 +1,159 @@
+"""fe2.surrogate: GP surrogate and AdaptiveSurrogate against the exact laminate law.
+
+References are independent of the surrogate: the closed-form effective law of a series
+power-law laminate (flux continuity), the closed-form power-law conductor of
+fe2.materials, finite differences, and the nominal coverage of Gaussian intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import check_grad
+
+from fe2.materials import LinearElastic, NonlinearConductivity
+from fe2.oracle import OracleBase, Response
+from fe2.surrogate import (
+    AdaptiveSurrogate,
+    GaussianProcess,
+    SeriesLaminate,
+    sample_box,
+    series_power_law,
+)
+
+K, F, N = [1.0, 10.0], [0.4, 0.6], 3.0  # q = K_eff G^3, smooth
+GMAX = 1.0
+
+
+def _laminate():
+    return SeriesLaminate(K, F, N)
+
+
+def test_laminate_oracle_matches_closed_form():
+    G = np.linspace(-2, 2, 11)[None]
+    r = _laminate().evaluate(G)
+    q, dq = series_power_law(G[0], K, F, N)
+    keff = (0.4 * 1.0 ** (-1 / 3) + 0.6 * 10.0 ** (-1 / 3)) ** -3
+    assert np.allclose(q, keff * G[0] ** 3, rtol=1e-12, atol=1e-14)
+    assert np.allclose(r.flux[0], q, rtol=1e-12, atol=1e-14)
+    assert np.allclose(r.tangent[0, 0], dq, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["matern52", "rbf"])
+def test_lml_gradient_and_mean_gradient(kernel):
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, (30, 2))
+    Y = np.c_[np.sin(2 * X[:, 0]) * X[:, 1], X[:, 0] ** 2]
+    gp = GaussianProcess(kernel, n_restarts=1).fit(X, Y)
+    Xs, Ys = gp._std()
+    th = np.array([0.1, -0.2, 0.3, np.log(1e-2)])
+    err = check_grad(lambda t: gp._neg_lml(t, Xs, Ys)[0], lambda t: gp._neg_lml(t, Xs, Ys)[1],
+                     th)
+    assert err < 1e-5 * np.linalg.norm(gp._neg_lml(th, Xs, Ys)[1])
+    q = rng.uniform(-0.8, 0.8, (6, 2))
+    p = gp.predict(q, grad=True)
+    h = 1e-5
+    fd = np.stack([(gp.predict(q + h * e).mean - gp.predict(q - h * e).mean) / (2 * h)
+                   for e in np.eye(2)], -1)
+    assert np.allclose(p.grad, fd, rtol=1e-4, atol=1e-5 * np.abs(fd).max())
+
+
+def test_errors_fall_with_training_size_and_intervals_cover():
+    Gt = np.linspace(-GMAX, GMAX, 301)
+    q, dq = series_power_law(Gt, K, F, N)
+    eq, et, cover = [], [], []
+    for n in (8, 16, 32):
+        s = AdaptiveSurrogate(_laminate(), tol=1e-3).fit(sample_box([-GMAX], [GMAX], n))
+        p = s.gp.predict(Gt[:, None], grad=True)
+        eq.append(np.abs(p.mean[:, 0] - q).max() / np.abs(q).max())
+        et.append(np.abs(p.grad[:, 0, 0] - dq).max() / np.abs(dq).max())
+        cover.append(np.mean(np.abs(p.mean[:, 0] - q) <= 1.96 * p.std[:, 0]))
+    assert eq[1] < 0.5 * eq[0] and eq[2] < 0.5 * eq[1], eq
+    assert et[1] < 0.7 * et[0] and et[2] < 0.7 * et[1], et
+    assert eq[-1] < 2e-3 and et[-1] < 3e-2, (eq, et)
+    assert min(cover) >= 0.9, cover
+
+
+def test_fallback_outside_training_region_and_counters():
+    mat = NonlinearConductivity(2.0, 3.0, dim=2, reg=0.0, backend="numpy")
+    s = AdaptiveSurrogate(mat, tol=2e-3)
+    g = sample_box([-GMAX, -GMAX], [GMAX, GMAX], 128, seed=1)
+    s.fit(g[:, np.linalg.norm(g, axis=0) <= GMAX])
+    inside = 0.5 * GMAX * np.array([[0.6, -0.3], [0.2, 0.8]])  # (2, 2 points)
+    outside = 2 * GMAX * np.array([[1.0], [0.0]])
+    assert np.all(s.relative_std(inside) < s.tol)
+    assert s.relative_std(outside)[0] > s.tol
+    r = s.evaluate(np.concatenate([inside, outside], axis=1))
+    assert s.stats["surrogate_calls"] == 2 and s.stats["oracle_calls"] == 1
+    assert r.info["surrogate"].tolist() == [True, True, False]
+    exact = mat.evaluate(np.concatenate([inside, outside], axis=1))
+    assert np.allclose(r.flux[:, 2], exact.flux[:, 2], rtol=1e-12)  # the oracle's answer
+    assert np.allclose(r.flux[:, :2], exact.flux[:, :2], rtol=1e-2, atol=1e-3)
+    assert np.allclose(r.tangent[..., :2], exact.tangent[..., :2], atol=2e-2 * 3 * 2.0)
+    # the oracle's answer was learned: the same point is now inside the model's reach
+    assert s.relative_std(outside)[0] < s.relative_std(2.5 * outside)[0]
+
+
+def test_tangent_is_derivative_of_surrogate_mean():
+    mat = NonlinearConductivity(1.0, 3.0, dim=2, reg=0.0, backend="numpy")
+    s = AdaptiveSurrogate(mat, tol=1.0).fit(sample_box([-1, -1], [1, 1], 32))
+    g = np.array([[0.3, -0.5, 0.1], [0.2, 0.4, -0.7]])
+    r = s.evaluate(g)
+    assert r.info["surrogate"].all()
+    h = 1e-4
+    for j in range(2):
+        e = np.zeros((2, 1))
+        e[j] = h
+        fd = (s.evaluate(g + e).flux - s.evaluate(g - e).flux) / (2 * h)
+        assert np.allclose(r.tangent[:, j], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+
+
+def test_strain_surrogate_symmetric_tangent():
+    mat = LinearElastic(E=10.0, nu=0.3, plane="strain")
+    box = sample_box([-1e-2, -1e-2, -1e-2], [1e-2, 1e-2, 1e-2], 32)  # eps11, eps12, eps22
+    eps = np.stack([np.stack([box[0], box[1]]), np.stack([box[1], box[2]])])
+    s = AdaptiveSurrogate(mat, tol=1e-3).fit(eps)
+    e = np.array([[3e-3, 1e-3], [1e-3, -2e-3]])[..., None]
+    r = s.evaluate(e)
+    ex = mat.evaluate(e)
+    assert r.info["surrogate"].all()
+    assert np.allclose(r.flux, ex.flux, atol=2e-3 * np.abs(ex.flux).max())
+    assert np.allclose(r.tangent, ex.tangent, atol=2e-2 * np.abs(ex.tangent).max())
+    assert np.array_equal(r.tangent, np.swapaxes(r.tangent, 2, 3))  # minor symmetry
+    assert np.array_equal(r.flux, np.swapaxes(r.flux, 0, 1))
+
+
+def test_save_load_round_trip(tmp_path):
+    s = AdaptiveSurrogate(_laminate(), tol=1e-2).fit(sample_box([-1], [1], 16))
+    g = np.array([[0.3, -0.7]])
+    r = s.evaluate(g)
+    path = s.save(tmp_path / "lam")
+    t = AdaptiveSurrogate.load(path, _laminate())
+    r2 = t.evaluate(g)
+    assert np.array_equal(r.flux, r2.flux) and np.array_equal(r.tangent, r2.tangent)
+    assert t.stats == {**s.stats, "surrogate_calls": s.stats["surrogate_calls"] + 2}
+    with pytest.raises(ValueError, match="trained for measure 'gradient', dim 1"):
+        AdaptiveSurrogate.load(path, NonlinearConductivity(1.0, 3.0, dim=2))
+
+
+class _WithHistory(OracleBase):
+    measure, dim = "gradient", 1
+
+    def initial_state(self, pts):
+        return {"h": np.zeros(pts)}
+
+    def evaluate(self, g, x=None, state=None):  # pragma: no cover - refused before
+        return Response(flux=g)
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="has history"):
+        AdaptiveSurrogate(_WithHistory())
+    with pytest.raises(ValueError, match="tol must be"):
+        AdaptiveSurrogate(_laminate(), tol=-1)
+    with pytest.raises(ValueError, match="model must be one of gp"):
+        AdaptiveSurrogate(_laminate(), model="nn")
+    with pytest.raises(ValueError, match="kernel must be"):
+        GaussianProcess("cubic")
+    with pytest.raises(ValueError, match="lower <= upper"):
+        sample_box([1.0], [0.0], 4)
