@@ -8,7 +8,9 @@ Parts, all measured in this run:
    ``A <-> B``, birth–death, the four-species network with fast rates 1e5, heat shock.
    GillesPy2 does not report its event count; it simulates the same Markov process, so its
    events per run are taken as fe2's mean events per run. Compilation is excluded.
-2. Heat shock (``heat_shock.toml``, its fast flags) to ``--t-end``: direct SSA against the
+2. Four species (fast rates 1e5) to T = 1: direct SSA against the nested SSA (N = 1,
+   T_f = 10 relaxation times), both against the exact effective law of ``x1 + x2``.
+3. Heat shock (``heat_shock.toml``, its fast flags) to ``--t-end``: direct SSA against the
    nested SSA (N = 1, T_f = ``--inner-time``): mean and variance of s32, wall time per run,
    and the speed-up at equal statistical accuracy,
    ``(t_direct var_direct) / (t_nested var_nested)`` (time to reach the same standard
@@ -18,6 +20,7 @@ Usage::
 
     python bench/kinetics.py [--runs 20] [--hs-direct-runs 6] [--hs-nested-runs 200]
                              [--t-end 10] [--inner-time 1e-5] [--numpy]
+                             [--four-direct-runs 20] [--four-nested-runs 2000]
 """
 
 from __future__ import annotations
@@ -108,6 +111,8 @@ def main():
     ap.add_argument("--hs-direct-runs", type=int, default=6)
     ap.add_argument("--hs-nested-runs", type=int, default=200)
     ap.add_argument("--t-end", type=float, default=10.0)
+    ap.add_argument("--four-direct-runs", type=int, default=20)
+    ap.add_argument("--four-nested-runs", type=int, default=2000)
     ap.add_argument("--inner-time", type=float, default=1e-5)
     ap.add_argument("--numpy", action="store_true", help="GillesPy2's NumPySSASolver only")
     args = ap.parse_args()
@@ -132,6 +137,32 @@ def main():
               f"({name}) | {fe2_rate / g_rate:.1f}x |")
         note(f"  {s0} at T: fe2 {r.mean(s0):.1f} +- {r.stderr(s0):.1f}, GillesPy2 "
              f"{g_final.mean():.1f} +- {g_final.std(ddof=1) / math.sqrt(g_final.size):.1f}")
+
+    # four species: nested vs direct at equal statistical accuracy, both against the exact
+    # effective law of y1 = x1 + x2 (a sum of two binomials; verification/kinetics.py)
+    four = networks()[2][1]
+    m, n, T4 = 30, 40, 1.0
+    paa, pba = 0.5 + 0.5 * math.exp(-T4), 0.5 - 0.5 * math.exp(-T4)
+    exact = m * paa + (n - m) * pba
+    note(f"four species: direct SSA, {args.four_direct_runs} runs to T = {T4:g} ...")
+    d4 = ssa(four, {"S1": m, "S3": n - m}, T4, args.four_direct_runs, seed=21)
+    n4 = nested_ssa(four.with_fast([True, True, False, False, True, True]),
+                    {"S1": m, "S3": n - m}, T4, args.four_nested_runs, seed=22,
+                    inner_runs=1, inner_time=1e-4)
+    print(f"\nFour species (fast 1e5) to T = {T4:g}, y1 = x1 + x2 (exact mean {exact:.3f}):")
+    print("| method | runs | mean y1 - exact | se | var y1 | events/run | s/run |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, r in (("direct SSA", d4), ("nested SSA (N = 1, T_f = 1e-4)", n4)):
+        y1 = (r.column("S1") + r.column("S2")).astype(float)
+        ev = r.events.mean() + (0 if r.inner_events is None else r.inner_events.mean())
+        print(f"| {label} | {r.runs} | {y1.mean() - exact:+.3f} | "
+              f"{y1.std(ddof=1) / math.sqrt(r.runs):.3f} | {y1.var(ddof=1):.2f} | "
+              f"{ev:,.0f} | {r.seconds / r.runs:.3g} |")
+    vd = np.var(d4.column("S1") + d4.column("S2"), ddof=1)
+    vn = np.var(n4.column("S1") + n4.column("S2"), ddof=1)
+    t4d, t4n = d4.seconds / d4.runs, n4.seconds / n4.runs
+    print(f"\nper-run speed-up {t4d / t4n:.0f}x; at equal statistical accuracy "
+          f"(t var ratio) {(t4d * vd) / (t4n * vn):.0f}x")
 
     hs = ReactionNetwork.model("heat_shock")
     T = args.t_end
