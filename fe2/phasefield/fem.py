@@ -79,7 +79,7 @@ class _Discretization:
         check_jacobians(basis, where=owner)
         self.basis, self.mesh, self.bc, self.N = basis, mesh, bc, basis.N
         nb = basis.Nbfun
-        self.phi = np.stack([np.asarray(basis.basis[i][0].value) for i in range(nb)])
+        self.phi = np.stack([np.asarray(basis.basis[i][0]) for i in range(nb)])
         self.dofs = np.asarray(basis.element_dofs)  # (nb, nel)
         self.dx = np.asarray(basis.dx)  # (nel, nqp)
         N = self.N
