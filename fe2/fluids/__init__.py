@@ -5,7 +5,8 @@ solved on a staggered (MAC) grid by Chorin's projection method
 (:class:`NavierStokes2D`, :class:`MACGrid`). The extra stress ``tau`` comes from an oracle
 with measure ``"velocity_gradient"`` evaluated at the cell centres: closed forms
 (:class:`Newtonian`, :class:`OldroydB`, :class:`FENEP`) or particle micro models
-(:class:`HookeanDumbbells`, :class:`FENEDumbbells`) whose ensembles are advanced by each
+(:class:`HookeanDumbbells`, :class:`FENEDumbbells`; :class:`LennardJonesNEMD`, SLLOD
+molecular dynamics in simple shear) whose ensembles are advanced by each
 macro step and never re-initialised (seamless coupling).
 
 Ready-made flows: :func:`lid_driven_cavity`, :func:`channel` (periodic, pressure-driven
@@ -21,6 +22,7 @@ from .case import FluidCase, FluidCaseError, load_fluid_case, run_fluid_case
 from .dumbbells import FENEDumbbells, HookeanDumbbells
 from .flows import FlowResult, channel, lid_driven_cavity, run, start_up_shear
 from .grid import MACGrid
+from .nemd import LennardJonesNEMD
 from .output import plot_centerlines, plot_streamlines, write_profiles, write_series
 from .solver import FlowState, NavierStokes2D
 from .stress import FENEP, Newtonian, OldroydB
@@ -33,6 +35,7 @@ __all__ = [
     "FluidCaseError",
     "FlowState",
     "HookeanDumbbells",
+    "LennardJonesNEMD",
     "MACGrid",
     "NavierStokes2D",
     "Newtonian",

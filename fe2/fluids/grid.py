@@ -39,8 +39,8 @@ def _lap1d(n: int, h: float, kind: str) -> sp.csr_matrix:
         main[[0, -1]] = -1.0
     A = sp.diags([off, main, off], [-1, 0, 1], shape=(n, n), format="lil")
     if kind == "periodic":
-        if n < 3:
-            raise ValueError(f"a periodic direction needs at least 3 cells, got {n}")
+        if n == 1:  # one cell is its own neighbour on both sides
+            return sp.csr_matrix((1, 1))
         A[0, n - 1] += 1.0
         A[n - 1, 0] += 1.0
     return (A.tocsr() / h**2).tocsr()
@@ -53,7 +53,8 @@ class MACGrid:
     Parameters
     ----------
     nx, ny : int
-        Cells in x and y (>= 3).
+        Cells in x and y (>= 3; ``nx >= 1`` when periodic in x: ``nx = 1`` is a
+        channel whose flow cannot vary along x).
     lx, ly : float
         Side lengths.
     periodic_x : bool
@@ -72,8 +73,9 @@ class MACGrid:
     def __post_init__(self):
         for name in ("nx", "ny"):
             n = getattr(self, name)
-            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 3:
-                raise ValueError(f"MACGrid: {name} must be an integer >= 3, got {n!r}")
+            low = 1 if (name == "nx" and self.periodic_x) else 3
+            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < low:
+                raise ValueError(f"MACGrid: {name} must be an integer >= {low}, got {n!r}")
         for name in ("lx", "ly"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):

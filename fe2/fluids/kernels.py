@@ -1,6 +1,9 @@
-"""numba kernels for the dumbbell ensembles (twins of the numpy steps in :mod:`.dumbbells`).
+"""numba kernels: dumbbell ensembles and SLLOD molecular dynamics.
 
-Layout at this boundary: ``Q`` ``(2, N, n)`` (component, dumbbell, point), ``L``
+Dumbbells: twins of the numpy steps in :mod:`.dumbbells`. SLLOD with Lees–Edwards
+boundaries: the micro model of :mod:`.nemd`.
+
+Dumbbell layout at this boundary: ``Q`` ``(2, N, n)`` (component, dumbbell, point), ``L``
 ``(2, 2, n)``, noise ``(m, 2, N)`` (micro step, component, dumbbell; the same at every
 point). Each kernel advances ``Q`` in place by ``m`` micro steps of size ``h``.
 """
@@ -12,7 +15,9 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["fene_steps", "hookean_steps", "kramers"]
+from fe2.atomistic.kernels import pair
+
+__all__ = ["fene_steps", "hookean_steps", "kramers", "le_forces", "noise_block", "sllod_steps"]
 
 
 @numba.njit(cache=True, parallel=False)
@@ -157,3 +162,115 @@ def noise_block(seed: int, k0: int, m: int, N: int, scale: float) -> np.ndarray:
     for k in range(m):
         out[k] = scale * np.random.default_rng([seed, k0 + k]).standard_normal((2, N))
     return out
+
+
+# ---------------------------------------------------------------- NEMD (SLLOD + Lees-Edwards)
+
+
+@numba.njit(cache=True)
+def le_forces(x, L, offset, kind, prm, f, vir):  # pragma: no cover - compiled
+    """Pair forces in a cubic box with Lees–Edwards images (all pairs, minimum image).
+
+    The image of a particle one box up (``+L`` in y) sits ``offset`` further in x. Writes
+    the forces into ``f (n, 3)`` and the pair virial ``sum d (x) f`` (``d`` the bond,
+    ``f`` the force on its second atom) into ``vir (4,)`` as ``xx, yy, zz, xy``.
+    """
+    n = x.shape[0]
+    rc2 = prm[3] * prm[3]
+    for i in range(n):
+        f[i, 0] = 0.0
+        f[i, 1] = 0.0
+        f[i, 2] = 0.0
+    for k in range(4):
+        vir[k] = 0.0
+    for a in range(n):
+        for b in range(a + 1, n):
+            d1 = x[b, 1] - x[a, 1]
+            ny = math.floor(d1 / L + 0.5)
+            d1 -= ny * L
+            d0 = x[b, 0] - x[a, 0] - ny * offset
+            d0 -= L * math.floor(d0 / L + 0.5)
+            d2 = x[b, 2] - x[a, 2]
+            d2 -= L * math.floor(d2 / L + 0.5)
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
+            if r2 >= rc2:
+                continue
+            r = math.sqrt(r2)
+            p0, p1, p2 = pair(kind, prm, r)
+            s = -p1 / r
+            f[b, 0] += s * d0
+            f[b, 1] += s * d1
+            f[b, 2] += s * d2
+            f[a, 0] -= s * d0
+            f[a, 1] -= s * d1
+            f[a, 2] -= s * d2
+            vir[0] += s * d0 * d0
+            vir[1] += s * d1 * d1
+            vir[2] += s * d2 * d2
+            vir[3] += s * d0 * d1
+
+
+@numba.njit(cache=True)
+def sllod_steps(x, p, state, L, rate, kind, prm, dt, nsteps, temperature, acc):  # pragma: no cover
+    """``nsteps`` SLLOD steps in planar Couette flow ``u = (rate y, 0, 0)``, unit masses.
+
+    ``x (n, 3)`` positions in ``[0, L)^3``, ``p (n, 3)`` peculiar momenta, ``state[0]`` the
+    Lees–Edwards offset (advanced by ``rate L dt`` per step, kept in ``[0, L)``). Velocity
+    Verlet with the SLLOD terms (``dx/dt = p + rate y e_x``, ``dp/dt = F - rate p_y e_x``)
+    and an isokinetic thermostat (peculiar momenta rescaled to ``temperature`` after every
+    step, ``3 (n - 1)`` degrees of freedom). Adds to ``acc (6,)`` per step: the pressure
+    tensor ``xx, yy, zz, xy`` (kinetic + virial, over ``L^3``), ``xy^2`` and 1.
+    """
+    n = x.shape[0]
+    V = L * L * L
+    f = np.empty((n, 3))
+    vir = np.empty(4)
+    le_forces(x, L, state[0], kind, prm, f, vir)
+    for _ in range(nsteps):
+        for i in range(n):
+            p[i, 0] += 0.5 * dt * (f[i, 0] - rate * p[i, 1])
+            p[i, 1] += 0.5 * dt * f[i, 1]
+            p[i, 2] += 0.5 * dt * f[i, 2]
+        for i in range(n):
+            x[i, 0] += dt * (p[i, 0] + rate * (x[i, 1] + 0.5 * dt * p[i, 1]))
+            x[i, 1] += dt * p[i, 1]
+            x[i, 2] += dt * p[i, 2]
+        off = state[0] + rate * L * dt
+        off -= L * math.floor(off / L)
+        state[0] = off
+        for i in range(n):
+            if x[i, 1] >= L:
+                x[i, 1] -= L
+                x[i, 0] -= off
+            elif x[i, 1] < 0.0:
+                x[i, 1] += L
+                x[i, 0] += off
+            x[i, 0] -= L * math.floor(x[i, 0] / L)
+            x[i, 2] -= L * math.floor(x[i, 2] / L)
+        le_forces(x, L, off, kind, prm, f, vir)
+        kin = 0.0
+        for i in range(n):
+            p[i, 0] += 0.5 * dt * (f[i, 0] - rate * p[i, 1])
+            p[i, 1] += 0.5 * dt * f[i, 1]
+            p[i, 2] += 0.5 * dt * f[i, 2]
+            kin += p[i, 0] * p[i, 0] + p[i, 1] * p[i, 1] + p[i, 2] * p[i, 2]
+        scale = math.sqrt(temperature * 3.0 * (n - 1) / kin) if kin > 0 else 1.0
+        kxx = 0.0
+        kyy = 0.0
+        kzz = 0.0
+        kxy = 0.0
+        for i in range(n):
+            p[i, 0] *= scale
+            p[i, 1] *= scale
+            p[i, 2] *= scale
+            kxx += p[i, 0] * p[i, 0]
+            kyy += p[i, 1] * p[i, 1]
+            kzz += p[i, 2] * p[i, 2]
+            kxy += p[i, 0] * p[i, 1]
+        pxy = (kxy + vir[3]) / V
+        acc[0] += (kxx + vir[0]) / V
+        acc[1] += (kyy + vir[1]) / V
+        acc[2] += (kzz + vir[2]) / V
+        acc[3] += pxy
+        acc[4] += pxy * pxy
+        acc[5] += 1.0

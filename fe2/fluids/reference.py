@@ -17,6 +17,11 @@ Sources
   Polymeric Liquids vol. 1, 2nd ed., 1987): with ``Wi = lam * rate``,
   ``tau_xy = eta_s rate + eta_p rate (1 - exp(-t/lam))`` and
   ``N1 = 2 eta_p lam rate^2 [1 - (1 + t/lam) exp(-t/lam)]``.
+* Shear viscosity of the Lennard-Jones truncated-shifted fluid (cutoff 2.5 sigma), the
+  correlation of S. Lautenschläger et al. (2019) as transcribed in public code
+  (``eta = b rho exp(c rho + (d rho^4 - rho)/T) + 0.1786 + 0.06529 T - 1.158 rho
+  + 1.347 rho^2 + 0.3194 rho / T``, ``b, c, d = 0.5736, 1.38, 2.438``; reduced units);
+  the coefficients were not checked against the paper itself.
 * Start-up Couette flow between a fixed wall ``y = 0`` and a wall moving at ``U`` from
   ``t = 0`` at ``y = h``: ``u = U y/h - (2U/pi) sum_k (1/k) sin(k pi (1 - y/h))...``
   written here as ``U [y/h - sum_k 2/(k pi) (-1)^(k+1) sin(k pi y/h) exp(-k^2 pi^2 nu t/h^2)]``.
@@ -33,6 +38,7 @@ __all__ = [
     "GHIA_X",
     "GHIA_Y",
     "couette_startup",
+    "ljts_viscosity",
     "oldroyd_b_start_up",
     "poiseuille",
 ]
@@ -95,3 +101,10 @@ def oldroyd_b_start_up(t: np.ndarray, rate: float, eta_s: float, eta_p: float, l
     tau = eta_s * rate + eta_p * rate * (1.0 - e)
     n1 = 2.0 * eta_p * lam * rate**2 * (1.0 - (1.0 + t / lam) * e)
     return tau, n1
+
+
+def ljts_viscosity(temperature: float, density: float) -> float:
+    """Zero-shear viscosity of the LJTS fluid (rc = 2.5), reduced units (Lautenschläger 2019)."""
+    T, r = float(temperature), float(density)
+    eta = 0.5736 * r * np.exp(1.38 * r + (2.438 * r**4 - r) / T)
+    return float(eta + 0.1786 + 0.06529 * T - 1.158 * r + 1.347 * r**2 + 0.3194 * r / T)
