@@ -217,7 +217,7 @@ def fmm_hmm_potential(density: OscillatingDensity, targets, macro_order: int = 6
         phi = phi + _near_correction(density, y, charges, targets, split * h,
                                      estimator, samples, periods)
     t2 = time.perf_counter()
-    log.info("fmm-hmm: %d sources, eps=%g, %.3g s", y.shape[1], density.eps, t2 - t0)
+    log.debug("fmm-hmm: %d sources, eps=%g, %.3g s", y.shape[1], density.eps, t2 - t0)
     return PotentialResult(phi, "fmm-hmm", int(y.shape[1]), t2 - t0, t2 - t1,
                            {"eps": density.eps, "macro_order": macro_order,
                             "macro_cells": macro_cells, "fmm_eps": fmm_eps,
@@ -316,7 +316,7 @@ def _resolved(density, targets, order, method, fmm_eps, rule) -> PotentialResult
     phi = laplace_sum(y, charges, targets, method, fmm_eps)
     t2 = time.perf_counter()
     name = "fmm-resolved" if method == "fmm" else "direct"
-    log.info("%s: %d sources, eps=%g, %.3g s", name, n, density.eps, t2 - t0)
+    log.debug("%s: %d sources, eps=%g, %.3g s", name, n, density.eps, t2 - t0)
     return PotentialResult(phi, name, int(n), t2 - t0, t2 - t1,
                            {"eps": density.eps, "order": order, "rule": rule,
                             "fmm_eps": fmm_eps if method == "fmm" else math.nan,
