@@ -97,6 +97,9 @@ class AdaptiveSurrogate(OracleBase):
         Below this many training points every query goes to the oracle (default 4).
     seed : int
         Seed of the hyperparameter restarts.
+    n_restarts : int
+        Random restarts of each hyperparameter optimisation besides the previous optimum
+        (default 3).
 
     Attributes
     ----------
@@ -111,7 +114,8 @@ class AdaptiveSurrogate(OracleBase):
 
     def __init__(self, oracle: Any, model: str = "gp", tol: float = 1e-2,
                  executor: Executor | None = None, kernel: str = "matern52",
-                 reoptimize_every: int = 20, min_train: int = 4, seed: int = 0):
+                 reoptimize_every: int = 20, min_train: int = 4, seed: int = 0,
+                 n_restarts: int = 3):
         name = "AdaptiveSurrogate"
         for attr in ("measure", "dim", "evaluate"):
             if not hasattr(oracle, attr):
@@ -142,7 +146,7 @@ class AdaptiveSurrogate(OracleBase):
         self.executor = executor
         self.reoptimize_every = reoptimize_every
         self.min_train = max(2, int(min_train))
-        self.gp = GaussianProcess(kernel, seed=seed)
+        self.gp = GaussianProcess(kernel, n_restarts=n_restarts, seed=seed)
         self.X = np.empty((0, self._nfeat()))
         self.Y: np.ndarray | None = None
         self.flux_shape: tuple[int, ...] | None = None
@@ -200,7 +204,7 @@ class AdaptiveSurrogate(OracleBase):
         self.gp.fit(self.X, self.Y, optimize=reopt)
         if reopt:
             self._n_at_opt = len(self.X)
-        self._scale = float(np.sqrt(np.mean(np.sum(self.Y**2, axis=1)))) or 1.0
+        self.flux_scale = float(np.sqrt(np.mean(np.sum(self.Y**2, axis=1)))) or 1.0
 
     def _ask(self, g: np.ndarray, x: np.ndarray | None) -> Response:
         r = evaluate(self.oracle, g, x=x, executor=self.executor)
@@ -238,7 +242,7 @@ class AdaptiveSurrogate(OracleBase):
             return np.full(pts, np.inf)
         p = self.gp.predict(self._features(np.asarray(g, float).reshape(
             self.input_shape + (npts,)), npts))
-        return (np.linalg.norm(p.std, axis=1) / self._scale).reshape(pts)
+        return (np.linalg.norm(p.std, axis=1) / self.flux_scale).reshape(pts)
 
     def evaluate(self, g: np.ndarray, x: np.ndarray | None = None,
                  state: dict | None = None) -> Response:
@@ -259,7 +263,7 @@ class AdaptiveSurrogate(OracleBase):
         pred = None
         if self.gp.fitted:
             pred = self.gp.predict(feats, grad=True)
-            rel = np.linalg.norm(pred.std, axis=1) / self._scale
+            rel = np.linalg.norm(pred.std, axis=1) / self.flux_scale
             use = rel < self.tol
         ask = np.flatnonzero(~use)
         flux = tangent = None
@@ -307,7 +311,7 @@ class AdaptiveSurrogate(OracleBase):
         meta = {
             "model": self.model, "tol": self.tol, "measure": self.measure, "dim": self.dim,
             "flux_shape": list(self.flux_shape), "reoptimize_every": self.reoptimize_every,
-            "min_train": self.min_train, "n_at_opt": self._n_at_opt, "scale": self._scale,
+            "min_train": self.min_train, "n_at_opt": self._n_at_opt, "scale": self.flux_scale,
             "gp": self.gp.config(), "stats": self.stats, "oracle": repr(self.oracle),
         }
         p.with_suffix(".json").write_text(json.dumps(meta, indent=1))
@@ -328,12 +332,13 @@ class AdaptiveSurrogate(OracleBase):
                 f"dim {meta['dim']}; got oracle with {oracle.measure!r}, dim {oracle.dim}")
         s = cls(oracle, model=meta["model"], tol=meta["tol"], executor=executor,
                 kernel=meta["gp"]["kernel"], reoptimize_every=meta["reoptimize_every"],
-                min_train=meta["min_train"], seed=meta["gp"]["seed"])
+                min_train=meta["min_train"], seed=meta["gp"]["seed"],
+                n_restarts=meta["gp"]["n_restarts"])
         with np.load(p.with_suffix(".npz")) as z:
             s.gp = GaussianProcess.from_arrays(meta["gp"], dict(z))
         s.X, s.Y = s.gp.X, s.gp.Y
         s.flux_shape = tuple(meta["flux_shape"])
         s._n_at_opt = meta["n_at_opt"]
-        s._scale = meta["scale"]
+        s.flux_scale = meta["scale"]
         s.stats = dict(meta["stats"])
         return s
