@@ -10,6 +10,10 @@
 - Free energies: :func:`double_well`, :func:`polynomial` (PFHub), :func:`free_energy`
   (user callables) (:mod:`fe2.phasefield.energies`).
 - :class:`PhaseFieldResult`: times, free energy and mass at every step, saved fields.
+- Snapshots -> voxel RVE cells by threshold (:func:`snapshot_cell`) and the effective
+  conductivity of a run with Hashin–Shtrikman bounds (:func:`conductivity_history`)
+  (:mod:`fe2.phasefield.microstructure`); VTU/PVD series, CSV and PNG curves
+  (:mod:`fe2.phasefield.output`).
 
 >>> import numpy as np, skfem
 >>> mesh = skfem.MeshTri.init_tensor(np.linspace(0, 10, 11), np.linspace(0, 10, 11))
@@ -21,18 +25,32 @@ True
 
 from fe2.phasefield.energies import FreeEnergy, double_well, free_energy, polynomial
 from fe2.phasefield.fem import AllenCahn, CahnHilliard
+from fe2.phasefield.microstructure import (
+    ConductivityHistory,
+    conductivity_history,
+    snapshot_cell,
+    snapshot_image,
+)
+from fe2.phasefield.output import plot_curves, write_run, write_series
 from fe2.phasefield.spectral import SpectralAllenCahn, SpectralCahnHilliard
 from fe2.phasefield.stepping import PhaseFieldResult, StepFailed
 
 __all__ = [
     "AllenCahn",
     "CahnHilliard",
+    "ConductivityHistory",
     "FreeEnergy",
     "PhaseFieldResult",
     "SpectralAllenCahn",
     "SpectralCahnHilliard",
     "StepFailed",
+    "conductivity_history",
     "double_well",
     "free_energy",
+    "plot_curves",
     "polynomial",
+    "snapshot_cell",
+    "snapshot_image",
+    "write_run",
+    "write_series",
 ]
