@@ -14,8 +14,10 @@
   (relative, ``eps = 1e-5``): bias ~ 1/T_f, standard deviation ~ (N T_f)^{-1/2}.
 * Isomerisation S1 <-> S2 (1e5, 2e5) -> S3 (1): the slow-scale rate of Cao, Gillespie &
   Petzold, ``c3 c1/(c1 + c2)`` per molecule of S1 + S2, gives ``y(T) ~ Bin(y0, e^{-T/3})``.
-* Heat shock (``heat_shock.toml``, the file's fast flags): mean and variance of s32 at
-  ``T`` from the nested SSA against the direct SSA, with the cost of each.
+* Heat shock (``heat_shock.toml``, the file's fast flags): mean and variance of s32 from
+  the nested SSA against the direct SSA, with the cost of each: checked at T = 0.1; at
+  T = 10 (full tier) reported only, since the file's fast reaction Protein -> Unfolded
+  never equilibrates and the nested answer is far off (see the table caption).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def _slope(x, y) -> float:
 
 
 def run(quick: bool) -> StudyResult:
-    """The study; ``quick``: about 15 s, else about 2 minutes."""
+    """The study; ``quick``: about 15 s, else about 3 minutes."""
     res = StudyResult(
         "kinetics", TITLE,
         "Direct SSA against Poisson and binomial laws; nested SSA (E, Liu & Vanden-Eijnden) "
@@ -100,8 +102,8 @@ def run(quick: bool) -> StudyResult:
     var = m * paa * (1 - paa) + (n - m) * pba * (1 - pba)
     e2e = Table(["T_f/eps", "N", "runs", "mean y1(T) - exact", "se", "outer events",
                  "inner events", "seconds"])
-    runs4 = 1000 if quick else 4000
-    settings = [(1, 1), (10, 1)] if quick else [(1, 1), (10, 1), (10, 4), (100, 1)]
+    runs4 = 1000 if quick else 2000
+    settings = [(1, 1), (10, 1)] if quick else [(1, 1), (10, 1), (100, 1)]
     pmf_series = []
     err_e2e = {}
     for tf, N in settings:
@@ -140,7 +142,7 @@ def run(quick: bool) -> StudyResult:
     x = {"S1": y, "S3": y}
     tfs = np.array([1, 3, 10, 30] if quick else [1, 3, 10, 30, 100], dtype=float)
     Ns = [1, 4] if quick else [1, 4, 16]
-    reps = 200 if quick else 800
+    reps = 200 if quick else 400
     est = Table(["T_f/eps", "N", "bias/rate", "exact bias/rate", "std/rate", "rms/rate",
                  "bound", "fast events per estimate"])
     err_series, std_at = [], {}
@@ -194,7 +196,10 @@ def run(quick: bool) -> StudyResult:
                                                 Reaction(c2, {"S2": 1}, {"S1": 1}),
                                                 Reaction(c3, {"S2": 1}, {"S3": 1})])
     y0, T = 50, 2.0
-    rr = nested_ssa(iso3, {"S1": y0}, T, runs4, seed=3, inner_runs=1, inner_time=3e-5,
+    # T_f = 60 relaxation times 1/(c1 + c2): a slow event takes one S2 from the carried
+    # fast state, and the next inner run averages that deficit over T_f (bias ~ 1/60
+    # molecule, 0.2 % of the rate; at T_f = 3e-5 it is 1 % and shows at 4000 runs)
+    rr = nested_ssa(iso3, {"S1": y0}, T, runs4, seed=3, inner_runs=1, inner_time=2e-4,
                     fast="auto")
     yy = (rr.column("S1") + rr.column("S2")).astype(float)
     ks_rate = c3 * c1 / (c1 + c2)
@@ -211,28 +216,33 @@ def run(quick: bool) -> StudyResult:
 
     # ---- heat shock: nested vs direct
     hs = ReactionNetwork.model("heat_shock")
-    T = 0.1 if quick else 10.0
-    nd, nn = (8, 100) if quick else (8, 400)
-    d = ssa(hs, None, T, nd, seed=5)
-    ns = nested_ssa(hs, None, T, nn, seed=6, inner_runs=1, inner_time=1e-5)
-    ht = Table(["method", "runs", "mean s32", "se", "var s32", "events per run",
+    ht = Table(["T", "method", "runs", "mean s32", "se", "var s32", "events per run",
                 "seconds per run"])
-    ht.add("direct SSA", nd, d.mean("s32"), d.stderr("s32"), d.var("s32"),
-           d.events.mean(), d.seconds / nd)
-    ht.add("nested SSA (file's fast flags, N = 1, T_f = 1e-5)", nn, ns.mean("s32"),
-           ns.stderr("s32"), ns.var("s32"), (ns.events.sum() + ns.inner_events.sum()) / nn,
-           ns.seconds / nn)
-    diff = ns.mean("s32") - d.mean("s32")
-    se = math.hypot(d.stderr("s32"), ns.stderr("s32"))
-    res.check(Check.within(f"heat shock, T = {T:g}: mean s32 nested - direct", diff,
-                           -Z * se, Z * se))
-    speed = (d.seconds / nd) / (ns.seconds / nn)
-    ht.add("speed-up per run (direct / nested)", "", "", "", "", "", speed)
-    res.tables.append((f"Heat shock at T = {T:g} (file's fast flags: Protein -> Unfolded "
-                       "and DnaJ + Unfolded <-> DnaJ.Unfolded). Protein -> Unfolded is "
-                       "irreversible with a slow per-molecule rate (0.2): it never reaches a "
-                       "quasi-equilibrium, so the nested SSA's assumption fails for it and "
-                       "the nested answer drifts from the direct one as T grows", ht))
+    for T, nd, nn, check in ([(0.1, 8, 100, True)] if quick
+                             else [(0.1, 16, 400, True), (10.0, 4, 200, False)]):
+        d = ssa(hs, None, T, nd, seed=5)
+        ns = nested_ssa(hs, None, T, nn, seed=6, inner_runs=1, inner_time=1e-5)
+        ht.add(T, "direct SSA", nd, d.mean("s32"), d.stderr("s32"), d.var("s32"),
+               d.events.mean(), d.seconds / nd)
+        ht.add(T, "nested SSA (N = 1, T_f = 1e-5)", nn, ns.mean("s32"), ns.stderr("s32"),
+               ns.var("s32"), (ns.events.sum() + ns.inner_events.sum()) / nn,
+               ns.seconds / nn)
+        diff = ns.mean("s32") - d.mean("s32")
+        se = math.hypot(d.stderr("s32"), ns.stderr("s32"))
+        if check:
+            res.check(Check.within(f"heat shock, T = {T:g}: mean s32 nested - direct", diff,
+                                   -Z * se, Z * se))
+        else:
+            ht.add(T, f"nested - direct: {diff:+.1f} = {diff / se:+.1f} se "
+                   "(not a check: outside the nested SSA's assumptions)", "", "", "", "", "",
+                   "")
+    res.tables.append(("Heat shock, the file's fast flags (Protein -> Unfolded and DnaJ + "
+                       "Unfolded <-> DnaJ.Unfolded). Protein -> Unfolded is irreversible "
+                       "with a slow per-molecule rate (0.2): it never reaches a "
+                       "quasi-equilibrium, and the nested SSA advances it only during the "
+                       "inner runs. Nested and direct agree at T = 0.1 (checked); at T = 10 "
+                       "(full tier, reported, not checked) the nested mean of s32 is far "
+                       "below the direct one", ht))
 
     res.plots.append(Plot("estimator_error", "Inner estimator: rms relative error vs T_f",
                           "T_f / eps", "relative error", err_series,
