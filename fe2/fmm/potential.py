@@ -165,7 +165,8 @@ def fmm_hmm_potential(density: OscillatingDensity, targets, macro_order: int = 6
                       macro_cells: int = 4, fmm_eps: float = 1e-9,
                       estimator: Estimator = "cell", samples: int = 4,
                       periods: int = 3, macro_rule: Rule = "gauss", near_field: bool = True,
-                      split: float = 2.0) -> PotentialResult:
+                      split: float = 2.0,
+                      summation: Literal["fmm", "direct"] = "fmm") -> PotentialResult:
     """FMM-HMM: macro quadrature with charges from the averaged density, summed by FMM.
 
     Parameters
@@ -195,6 +196,9 @@ def fmm_hmm_potential(density: OscillatingDensity, targets, macro_order: int = 6
     split : float
         ``s = split * h`` with ``h`` the largest macro cell side over ``macro_order``
         (times ``pi/2`` for Gauss points, whose widest gap is that much larger).
+    summation : ``"fmm"`` or ``"direct"``
+        How the macro sources are summed: the FMM, or directly (``O(N M)``, cheaper
+        when the targets are few).
 
     Returns
     -------
@@ -207,7 +211,7 @@ def fmm_hmm_potential(density: OscillatingDensity, targets, macro_order: int = 6
     y, w = tensor_gauss(density.box, macro_cells, macro_order, macro_rule)
     charges = w * density.averaged(y, estimator, samples, periods)
     t1 = time.perf_counter()
-    phi = laplace_sum(y, charges, targets, "fmm", fmm_eps)
+    phi = laplace_sum(y, charges, targets, summation, fmm_eps)
     if near_field:
         if not (isinstance(split, int | float) and split > 0):
             raise ValueError(f"split: expected a positive factor, got {split!r}")
@@ -222,7 +226,8 @@ def fmm_hmm_potential(density: OscillatingDensity, targets, macro_order: int = 6
                            {"eps": density.eps, "macro_order": macro_order,
                             "macro_cells": macro_cells, "fmm_eps": fmm_eps,
                             "estimator": estimator, "samples": samples,
-                            "periods": periods, "macro_rule": macro_rule})
+                            "periods": periods, "macro_rule": macro_rule,
+                            "summation": summation})
 
 
 def _near_correction(density, y, charges, targets, s, estimator, samples, periods):
