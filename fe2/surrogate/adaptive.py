@@ -108,6 +108,8 @@ class AdaptiveSurrogate(OracleBase):
         ``"surrogate_calls"`` (points answered by the model), counted over all
         :meth:`evaluate` calls (not :meth:`fit`), plus ``"training_points"``.
 
+    Notes
+    -----
     Inputs of measure ``strain`` are symmetric: the model sees the upper triangle
     ``eps_ij, i <= j`` and the tangent is returned with the minor symmetries.
     """

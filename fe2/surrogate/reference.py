@@ -60,6 +60,8 @@ class SeriesLaminate(OracleBase):
     n : float
         Power-law exponent ``n > 0`` (``n = 1``: linear conductors).
 
+    Notes
+    -----
     ``evaluate(g)`` takes ``g (1, *pts)`` and returns flux ``(1, *pts)`` and tangent
     ``(1, 1, *pts)`` from a numerical solve of flux continuity (Brent, relative tolerance
     1e-14); ``info["iterations"]`` holds Brent's function evaluations. No history.
