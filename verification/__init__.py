@@ -74,6 +74,7 @@ STUDIES: list[StudySpec] = [
     _spec("fmm", "FMM-HMM: oscillating densities vs closed forms, direct sums, eps^2 rate"),
     _spec("kinetics", "Stochastic kinetics: direct and nested SSA vs exact laws, heat shock"),
     _spec("surrogate", "Surrogates: GP flux and tangent vs the exact power-law laminate"),
+    _spec("phasefield", "Phase field: PFHub 1, linear stability, fronts and curvature flow"),
 ]
 
 

@@ -414,7 +414,7 @@ class CahnHilliard(_FESolver):
         self._direct = None if solver is None else self.linear_solver
         self._Mr, self._Kr = d.reduce_mat(d.mass), d.reduce_mat(d.stiffness)
         self._Mfac = _factor(self._Mr) if solver is None else None
-        self._schur_key, self._schur = None, None
+        self._schur_key, self._schur, self._symbolic = None, None, None
         self._gmres_its: list[int] = []
         self._first = (np.arange(d.N) if d.P is None
                        else np.unique(d.rmap, return_index=True)[1])
@@ -500,14 +500,21 @@ class CahnHilliard(_FESolver):
 
         ``a b = tau kappa`` and ``a + b = max(2 sqrt(tau kappa), tau L)`` match the
         ``K M^-1 K`` and ``K`` terms of the Schur complement ``M + tau (kappa K + L M + J)
-        M^-1 K`` (Boyanova et al. 2012 for ``J = 0``).
+        M^-1 K`` (Boyanova et al. 2012 for ``J = 0``). Kept while ``tau`` stays within a
+        factor 2 of the ``tau`` it was made for (one symbolic analysis per run).
         """
-        if self._schur_key == tau:
+        if self._schur_key is not None and abs(np.log(tau / self._schur_key)) < np.log(2.0):
             return self._schur
         s = max(2.0 * np.sqrt(tau * self.kappa), tau * self.free_energy.convexify)
         disc = np.sqrt(max(s * s - 4.0 * tau * self.kappa, 0.0))
         a, b = 0.5 * (s + disc), 0.5 * (s - disc)
-        self._schur = (_factor(self._Mr + a * self._Kr), _factor(self._Mr + b * self._Kr))
+        Aa, Ab = (self._Mr + a * self._Kr).tocsr(), (self._Mr + b * self._Kr).tocsr()
+        if cholmod_available():
+            if self._symbolic is None:
+                self._symbolic = SparseCholesky(Aa)
+            self._schur = (self._symbolic.factor(Aa), self._symbolic.factor(Ab))
+        else:
+            self._schur = (factorize(Aa), factorize(Ab))
         self._schur_key = tau
         return self._schur
 
