@@ -18,7 +18,8 @@ quadrature of FMM-HMM needs; two estimators give it:
   away. ``m`` convolved boxes have zeros of order ``m``, so the fast part leaves
   ``O(eps^m |grad^m <q>|)``, for trigonometric polynomials of degree below ``n`` in
   ``z``. The slow part leaves the filter error ``m (n^2 - 1) eps^2 lap<q>(y) / (24 n^2)
-  + O(eps^4)``.
+  + O(eps^4)``. The samples reach ``m eps / 2`` beyond the point, so ``q`` must be
+  defined that far outside the box.
 
 Both cost a number of samples per macro point that does not depend on ``eps``.
 
