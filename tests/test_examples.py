@@ -35,6 +35,7 @@ OTHER_EXAMPLES = {
     "03_fe2_plate.py": "tests/test_demo.py",
     "04_parallel.py": "tests/test_parallel.py",
     "06_hmm.py": "tests/test_hmm.py",
+    "07_spinodal_rve.py": "tests/test_phasefield_output.py",
 }
 
 
