@@ -79,6 +79,13 @@ def test_results_do_not_depend_on_executor_or_chunking():
     assert np.array_equal(ref.events, par.events)
     other = ssa(net, {"A": 30}, 2.0, 40, seed=8)
     assert not np.array_equal(ref.final, other.final)
+    four = _four_species()
+    nref = nested_ssa(four, {"S1": 10, "S3": 5}, 0.5, 12, seed=2, inner_time=2e-5)
+    with make_executor("thread", 2) as ex:
+        npar = nested_ssa(four, {"S1": 10, "S3": 5}, 0.5, 12, seed=2, inner_time=2e-5,
+                          executor=ex, chunk=5)
+    assert np.array_equal(nref.final, npar.final)
+    assert np.array_equal(nref.inner_events, npar.inner_events)
 
 
 def _four_species(fast_rate=1e5):
