@@ -157,3 +157,44 @@ def test_bad_input_is_refused():
         GaussianProcess("cubic")
     with pytest.raises(ValueError, match="lower <= upper"):
         sample_box([1.0], [0.0], 4)
+
+
+def test_rve_history_rule():
+    from fe2.homogenization import RVE, cells
+    from fe2.materials import J2Plasticity
+
+    cell = cells.from_image(np.array([[0, 1], [1, 0]]), size=1.0)
+    plastic = RVE(cell, [J2Plasticity(1.0, 0.3, 0.002, dim=2),
+                         LinearElastic(10.0, 0.2, plane="strain")], bc="periodic")
+    with pytest.raises(ValueError, match="oracle RVE has history"):
+        AdaptiveSurrogate(plastic)
+    warm_only = RVE(cell, [NonlinearConductivity(1.0, 3.0, reg=0.3),
+                           NonlinearConductivity(8.0, 3.0, reg=0.3)], bc="periodic")
+    assert warm_only.initial_state((1,)) is not None  # a warm start, not history
+    AdaptiveSurrogate(warm_only)
+
+
+def _macro(oracle):
+    import skfem
+
+    from fe2.macro import NewtonOptions, Problem
+
+    g = np.linspace(0.0, 1.0, 4)
+    mesh = skfem.MeshTri.init_tensor(g, g).with_boundaries(
+        {"left": lambda x: np.isclose(x[0], 0.0), "right": lambda x: np.isclose(x[0], 1.0)})
+    p = Problem(mesh, oracle, kind="scalar", order=1)
+    p.dirichlet("left", 0.0)
+    p.dirichlet("right", lambda x, t: t * (1.0 + 0.3 * x[1]))
+    return p.solve(NewtonOptions(rtol=1e-10, atol=1e-13, steps=2, max_iter=12),
+                   reactions=("right",))
+
+
+def test_macro_problem_with_surrogate_matches_direct():
+    mat = NonlinearConductivity(2.0, 3.0, dim=2, reg=0.3, backend="numpy")
+    direct = _macro(mat)
+    s = AdaptiveSurrogate(mat, tol=1e-4, n_restarts=1)
+    sur = _macro(s)
+    ref = direct.reactions["right"]
+    assert np.allclose(sur.reactions["right"], ref, rtol=5e-4)
+    assert s.stats["surrogate_calls"] > 0 and s.stats["oracle_calls"] > 0
+    assert np.abs(sur.u - direct.u).max() <= 1e-3 * np.abs(direct.u).max()

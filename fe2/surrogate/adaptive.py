@@ -11,10 +11,13 @@ analytic gradient of the mean as tangent; the others go to the wrapped oracle in
 batched :func:`fe2.oracle.evaluate` call through ``executor``. Their answers join the
 training set: the GP is refitted with its hyperparameters and standardisation kept
 (a full Cholesky refactorisation), and the hyperparameters are re-optimised each time
-the training set has grown by ``reoptimize_every`` points since the last optimisation.
+the training set has grown by ``max(reoptimize_every, n_opt / 2)`` points since the last
+optimisation at ``n_opt`` points (so a long run optimises O(log n) times).
 
 Not covered: history-dependent micro models (``initial_state`` not None) and time-evolving
-ones (measure ``velocity_gradient``) are refused; the model ignores the coordinates ``x``
+ones (measure ``velocity_gradient``) are refused. A nonlinear RVE whose phases have no
+history is accepted: its state is only a warm start, and the surrogate calls it without
+one (each micro solve starts from a zero fluctuation); the model ignores the coordinates ``x``
 (it assumes the same microstructure everywhere) and passes them on to the oracle only.
 Give the executor to the surrogate, not to the macro solver: a surrogate shipped to
 worker processes would learn in copies that are thrown away.
@@ -39,6 +42,20 @@ __all__ = ["AdaptiveSurrogate", "sample_box"]
 log = logging.getLogger(__name__)
 
 MODELS: tuple[str, ...] = ("gp",)
+
+
+def _has_history(oracle: Any) -> bool:
+    """True when ``oracle`` carries history (``initial_state`` not None).
+
+    Except for a cell (an RVE) whose phases all have none: its state is only a warm start.
+    """
+    if not hasattr(oracle, "initial_state") or oracle.initial_state((1,)) is None:
+        return False
+    phases = getattr(oracle, "phases", None)
+    if not phases:
+        return True
+    return any(hasattr(p, "initial_state") and p.initial_state((1,)) is not None
+               for p in phases)
 
 
 def sample_box(lower: Any, upper: Any, n: int, method: str = "sobol", seed: int = 0
@@ -92,7 +109,8 @@ class AdaptiveSurrogate(OracleBase):
     kernel : {"matern52", "rbf"}
         GP kernel (default Matérn 5/2).
     reoptimize_every : int
-        Re-optimise the hyperparameters after this many new training points (default 20).
+        Re-optimise the hyperparameters after this many new training points, or half the
+        set at the last optimisation if more (default 20).
     min_train : int
         Below this many training points every query goes to the oracle (default 4).
     seed : int
@@ -125,7 +143,7 @@ class AdaptiveSurrogate(OracleBase):
         if oracle.measure == "velocity_gradient":
             raise ValueError(f"{name}: oracle {type(oracle).__name__} evolves in time (measure "
                              "'velocity_gradient'); surrogates cover history-free oracles only")
-        if hasattr(oracle, "initial_state") and oracle.initial_state((1,)) is not None:
+        if _has_history(oracle):
             raise ValueError(f"{name}: oracle {type(oracle).__name__} has history "
                              "(initial_state is not None); surrogates cover history-free "
                              "oracles only")
@@ -202,7 +220,9 @@ class AdaptiveSurrogate(OracleBase):
         self.stats["training_points"] = len(self.X)
         if len(self.X) < self.min_train:
             return
-        reopt = (not self.gp.fitted) or len(self.X) - self._n_at_opt >= self.reoptimize_every
+        grown = len(self.X) - self._n_at_opt
+        reopt = (not self.gp.fitted) or grown >= max(self.reoptimize_every,
+                                                     self._n_at_opt // 2)
         self.gp.fit(self.X, self.Y, optimize=reopt)
         if reopt:
             self._n_at_opt = len(self.X)

@@ -148,14 +148,14 @@ class GaussianProcess:
         if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
             raise ValueError("GaussianProcess.fit: non-finite training data")
         self.X, self.Y = X, Y
-        if optimize or self.theta is None:
-            self.x_mean = X.mean(axis=0)
-            self.x_std = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
-            self.y_mean = Y.mean(axis=0)
-            self.y_std = np.where(Y.std(axis=0) > 0, Y.std(axis=0), 1.0)
-            with _single_thread_blas():
+        with _single_thread_blas():
+            if optimize or self.theta is None:
+                self.x_mean = X.mean(axis=0)
+                self.x_std = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+                self.y_mean = Y.mean(axis=0)
+                self.y_std = np.where(Y.std(axis=0) > 0, Y.std(axis=0), 1.0)
                 self.theta = self._optimise(self.theta)
-        self._factor()
+            self._factor()
         return self
 
     def _std(self):
