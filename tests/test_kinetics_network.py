@@ -88,3 +88,11 @@ def test_bad_toml_names_file_and_field(tmp_path, text, match):
 def test_missing_model_file(tmp_path):
     with pytest.raises(NetworkError, match="no such model file"):
         ReactionNetwork.from_toml(tmp_path / "nope.toml")
+
+
+def test_package_docstring_example_runs():
+    import doctest
+
+    import fe2.kinetics
+
+    assert doctest.testmod(fe2.kinetics).failed == 0
