@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fe2.io import Progress
-from fe2.parallel import run_chunks
+from fe2.parallel import executor_workers, run_chunks
 
 from .kernels import direct_run, inner_average, nested_run, pack
 from .network import NetworkError, ReactionNetwork
@@ -161,9 +161,9 @@ def _seeds(seed, runs: int) -> list[np.random.SeedSequence]:
 
 def _chunks(runs: int, executor: Executor | None, chunk: int | None) -> list[range]:
     if chunk is None:
-        workers = getattr(executor, "max_workers", None) or getattr(
-            executor, "_max_workers", 1) or 1
-        chunk = max(1, math.ceil(runs / (8 * workers)))
+        chunk = max(1, math.ceil(runs / (8 * executor_workers(executor))))
+    elif isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1:
+        raise NetworkError(f"chunk must be an integer >= 1 (runs per task), got {chunk!r}")
     return [range(i, min(i + chunk, runs)) for i in range(0, runs, chunk)]
 
 
@@ -419,8 +419,10 @@ def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int 
     inner = np.concatenate([p[3] for p in parts])
     rejected = np.concatenate([p[4] for p in parts])
     if rejected.sum():
-        log.warning("nested_ssa: %d of %d slow events rejected (state lacked a reactant)",
-                    int(rejected.sum()), int(outer.sum()))
+        # a warning when more than 0.1 % of the slow events could not be applied
+        level = logging.WARNING if rejected.sum() > 1e-3 * max(outer.sum(), 1) else logging.INFO
+        log.log(level, "nested_ssa: %d of %d slow events rejected (state lacked a reactant)",
+                int(rejected.sum()), int(outer.sum()))
     return SSAResult(network.species, final, t_end, times if times.size else None, paths,
                      outer, inner, rejected, method="nested",
                      params={"seed": _seed_repr(seed), "runs": runs, "x0": x.tolist(),
