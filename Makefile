@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 WHEELS := $(firstword $(wildcard ../shared/wheels $(FE2_WHEELS)))
 FIND_LINKS := $(if $(WHEELS),--find-links $(abspath $(WHEELS)),)
 BUILD_PETSC := $(if $(WHEELS),0,1)
-EXTRAS ?= petsc,cholmod,mesh,dev,parallel,docs
+EXTRAS ?= petsc,cholmod,mesh,dev,parallel,docs,fmm
 
 .PHONY: install demo test test-all verify bench lint docs clean
 
@@ -42,6 +42,7 @@ bench: install
 	$(PY) bench/fe2_vs_dns.py
 	$(PY) bench/fe2_parallel.py
 	$(PY) bench/gas.py
+	OMP_NUM_THREADS=1 $(PY) bench/fmm.py
 
 # the documentation site: API reference from the docstrings, gallery of examples/
 docs: install
