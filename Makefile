@@ -33,8 +33,10 @@ test-all: install
 verify: install
 	$(VENV)/bin/fe2 verify --out verification/report
 
-# every benchmark, about an hour on two cores; figures go to bench/RESULTS.md by hand
+# every benchmark (installs the bench extra: GillesPy2), a few hours on two cores;
+# figures go to bench/RESULTS.md by hand
 bench: install
+	$(PY) -m pip install -q $(FIND_LINKS) -e ".[$(EXTRAS),bench]"
 	$(PY) bench/macro_solvers.py
 	$(PY) bench/rve.py
 	$(PY) bench/atomistic.py
@@ -43,6 +45,9 @@ bench: install
 	$(PY) bench/fe2_parallel.py
 	$(PY) bench/gas.py
 	OMP_NUM_THREADS=1 $(PY) bench/fmm.py
+	$(PY) bench/fft.py
+	$(PY) bench/kinetics.py
+	$(PY) bench/timescales.py
 
 # the documentation site: API reference from the docstrings, gallery of examples/
 docs: install
