@@ -1,0 +1,68 @@
+"""``AdaptiveSurrogate`` from a case-file table.
+
+``[materials.NAME] type = "AdaptiveSurrogate"`` with an ``oracle`` table (an ``RVE`` or a
+closed-form material, as elsewhere in ``[materials]``) and the surrogate's settings::
+
+    [materials.all]
+    type = "AdaptiveSurrogate"
+    tol = 1e-3
+    [materials.all.oracle]
+    type = "RVE"
+    ...
+
+Optional ``load = "trained"`` reads a surrogate written by
+:meth:`AdaptiveSurrogate.save` (``trained.npz`` + ``trained.json``, relative to the case
+file's folder) and keeps learning from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .adaptive import AdaptiveSurrogate
+
+__all__ = ["SURROGATE_KEYS", "surrogate_from_dict"]
+
+SURROGATE_KEYS: tuple[str, ...] = ("type", "oracle", "tol", "kernel", "reoptimize_every",
+                                   "seed", "load")
+
+
+def surrogate_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = ".",
+                        where: str = "AdaptiveSurrogate") -> AdaptiveSurrogate:
+    """Build an :class:`AdaptiveSurrogate` (and its wrapped oracle) from a table.
+
+    Errors are one-line ``ValueError`` naming the field under ``where``.
+    """
+    from fe2.homogenization.spec import rve_from_dict
+    from fe2.materials import from_dict as material_from_dict
+
+    unknown = [k for k in spec if k not in SURROGATE_KEYS]
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                         f"valid names are {', '.join(SURROGATE_KEYS)}")
+    inner = spec.get("oracle")
+    if not isinstance(inner, Mapping) or "type" not in inner:
+        raise ValueError(f"{where}.oracle: expected a material table with a 'type' (an RVE "
+                         f"or a material), got {inner!r}")
+    if inner["type"] == "RVE":
+        oracle = rve_from_dict(inner, dim, base_dir, f"{where}.oracle")
+    else:
+        try:
+            oracle = material_from_dict(dict(inner), dim=dim)
+        except ValueError as err:
+            raise ValueError(f"{where}.oracle: {err}") from err
+    kw = {k: spec[k] for k in ("tol", "kernel", "reoptimize_every", "seed") if k in spec}
+    try:
+        if spec.get("load"):
+            path = Path(base_dir) / str(spec["load"])
+            s = AdaptiveSurrogate.load(path, oracle)
+            for k, v in kw.items():
+                if k == "tol":
+                    s.tol = float(v)
+            return s
+        return AdaptiveSurrogate(oracle, **kw)
+    except (ValueError, FileNotFoundError) as err:
+        msg = str(err).removeprefix("AdaptiveSurrogate: ").removeprefix("AdaptiveSurrogate.")
+        raise ValueError(f"{where}: {msg}") from err
