@@ -405,7 +405,28 @@ class RVEMaterial(_Section):
         "str", None, choices=("elastic",))
 
 
-MATERIAL_MODELS_ALL = {**MATERIAL_MODELS, "RVE": RVEMaterial}
+class AdaptiveSurrogateMaterial(_Section):
+    """``[materials.NAME] type = "AdaptiveSurrogate"``: a GP surrogate with fallback.
+
+    :class:`fe2.surrogate.AdaptiveSurrogate` around the ``oracle`` table (an RVE or a
+    material); ``load`` names a trained surrogate (``.npz`` + ``.json``, see
+    :func:`fe2.surrogate.spec.surrogate_from_dict`).
+    """
+
+    type: Literal["AdaptiveSurrogate"] = Field(description='"AdaptiveSurrogate"')
+    oracle: Annotated[Union[tuple(MATERIAL_MODELS.values()) + (RVEMaterial,)],  # noqa: UP007
+                      Field(discriminator="type")] = Field(
+        description="the wrapped material table: an RVE or a material")
+    tol: Num = fld("number", 1e-2, lo=0, open_lo=True, note="largest relative predictive std")
+    kernel: Annotated[Str, _one_of(("matern52", "rbf"))] = fld(
+        "str", "matern52", choices=("matern52", "rbf"))
+    reoptimize_every: Int = fld("int", 20, lo=1)
+    seed: Int = fld("int", 0, lo=0)
+    load: Str | None = fld("str", None, note="path of a saved surrogate, without suffix")
+
+
+MATERIAL_MODELS_ALL = {**MATERIAL_MODELS, "RVE": RVEMaterial,
+                       "AdaptiveSurrogate": AdaptiveSurrogateMaterial}
 AnyMaterial = Annotated[Union[tuple(MATERIAL_MODELS_ALL.values())],  # noqa: UP007
                         Field(discriminator="type")]
 

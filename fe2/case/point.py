@@ -51,6 +51,10 @@ def point_oracle(case: Case) -> Any:
     (name, spec), = case.material_tables().items()
     dim = case.point.dim
     try:
+        if spec.get("type") == "AdaptiveSurrogate":
+            from fe2.surrogate.spec import surrogate_from_dict
+
+            return surrogate_from_dict(spec, dim, case.base_dir, f"materials.{name}")
         if spec.get("type") == "RVE":
             return rve_from_dict(spec, dim, case.base_dir, f"materials.{name}")
         return materials.from_dict(spec, dim=dim)

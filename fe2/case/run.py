@@ -49,7 +49,11 @@ def _build_oracles(case: Case, dim: int) -> tuple[Any, list]:
     out, scaled = {}, []
     for name, spec in case.material_tables().items():
         try:
-            if spec.get("type") == "RVE":
+            if spec.get("type") == "AdaptiveSurrogate":
+                from fe2.surrogate.spec import surrogate_from_dict
+
+                out[name] = surrogate_from_dict(spec, dim, case.base_dir, f"materials.{name}")
+            elif spec.get("type") == "RVE":
                 rve = rve_from_dict(spec, dim, case.base_dir, f"materials.{name}")
                 out[name] = rve
                 if rve.mixed_flux is not None and np.any(rve.mixed_flux != 0.0):
