@@ -198,3 +198,18 @@ def test_macro_problem_with_surrogate_matches_direct():
     assert np.allclose(sur.reactions["right"], ref, rtol=5e-4)
     assert s.stats["surrogate_calls"] > 0 and s.stats["oracle_calls"] > 0
     assert np.abs(sur.u - direct.u).max() <= 1e-3 * np.abs(direct.u).max()
+
+
+def test_thread_executor_gives_the_serial_answers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    g = sample_box([-1.0], [1.0], 16)
+    q = np.array([[0.3, -0.7, 1.5]])
+    serial = AdaptiveSurrogate(_laminate(), tol=1e-3).fit(g)
+    with ThreadPoolExecutor(2) as ex:
+        pooled = AdaptiveSurrogate(_laminate(), tol=1e-3, executor=ex).fit(g)
+        rp = pooled.evaluate(q)
+    rs = serial.evaluate(q)
+    assert rs.info["surrogate"][0] and not rs.info["surrogate"][2]  # 1.5 is outside
+    assert np.array_equal(rs.flux, rp.flux) and np.array_equal(rs.tangent, rp.tangent)
+    assert serial.stats == pooled.stats

@@ -9,6 +9,7 @@
 - :func:`sample_box`: Sobol or Latin-hypercube designs over a box of inputs.
 - :class:`SeriesLaminate`, :func:`series_power_law`: a power-law laminate micro model
   and its exact effective law (the verification reference).
+- :func:`surrogate_from_dict`: the ``type = "AdaptiveSurrogate"`` table of case files.
 
 Not covered: history-dependent micro models (refused), neural models.
 """
@@ -16,6 +17,7 @@ Not covered: history-dependent micro models (refused), neural models.
 from .adaptive import AdaptiveSurrogate, sample_box
 from .gp import KERNELS, GaussianProcess, GPPrediction
 from .reference import SeriesLaminate, series_power_law
+from .spec import surrogate_from_dict
 
 __all__ = [
     "KERNELS",
@@ -25,4 +27,5 @@ __all__ = [
     "SeriesLaminate",
     "sample_box",
     "series_power_law",
+    "surrogate_from_dict",
 ]
