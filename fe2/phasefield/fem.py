@@ -169,6 +169,21 @@ def _solver(owner: str, solver: str | Callable | None, spd: bool) -> Callable:
     return solver
 
 
+def _converged(size: float, previous: float | None, tol: float) -> bool:
+    """Newton stop: the update, or the error left after it, is below ``tol``.
+
+    With the contraction ``theta = size / previous`` the error left after an update of
+    ``size`` is at most ``theta / (1 - theta) size`` (linear convergence bound), which
+    saves the confirming iteration once Newton converges fast.
+    """
+    if size <= tol:
+        return True
+    if previous is None or previous <= 0:
+        return False
+    theta = size / previous
+    return theta < 0.5 and theta / (1 - theta) * size <= tol
+
+
 class _Counter:
     """GMRES callback counting iterations."""
 
@@ -235,6 +250,7 @@ class _FESolver:
 
     def _newton(self, x: np.ndarray, residual: Callable, what: str) -> tuple[np.ndarray, int]:
         """Newton on the reduced unknowns ``x``: ``residual(x) -> (r, J)``."""
+        prev = None
         for it in range(1, self.max_newton + 1):
             r, J = residual(x)
             try:
@@ -242,8 +258,10 @@ class _FESolver:
             except SolverError as err:
                 raise StepFailed(f"{what}: linear solve failed: {err}") from err
             x = x + dx
-            if float(np.abs(dx).max()) <= self.newton_tol:
+            size = float(np.abs(dx).max())
+            if _converged(size, prev, self.newton_tol):
                 return x, it
+            prev = size
         raise StepFailed(f"{what}: Newton did not converge in {self.max_newton} iterations "
                          f"(last update {float(np.abs(dx).max()):.3e} > newton_tol "
                          f"{self.newton_tol:.1e})")
@@ -425,15 +443,17 @@ class CahnHilliard(_FESolver):
         g = d.load(self.free_energy.dpsi(d.at_points(c))) + self.kappa * (d.stiffness @ c)
         return d.expand(d.reduce_vec(g) / d.reduce_vec(d.lumped))
 
-    def _initial_state(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return c, self._chemical_potential(c)
+    def _initial_state(self, c: np.ndarray) -> tuple:
+        """``(c, mu, dc/dt, dmu/dt)``; the rates of the last step feed the Newton predictor."""
+        z = np.zeros_like(c)
+        return c, self._chemical_potential(c), z, z
 
-    def order_parameter(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """The concentration ``c (N,)`` of a state ``(c, mu)``."""
+    def order_parameter(self, state: tuple) -> np.ndarray:
+        """The concentration ``c (N,)`` of a state ``(c, mu, dc/dt, dmu/dt)``."""
         return state[0]
 
-    def chemical_potential(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """The chemical potential ``mu (N,)`` of a state ``(c, mu)``."""
+    def chemical_potential(self, state: tuple) -> np.ndarray:
+        """The chemical potential ``mu (N,)`` of a state ``(c, mu, dc/dt, dmu/dt)``."""
         return state[1]
 
     def energy(self, state) -> float:
@@ -451,11 +471,15 @@ class CahnHilliard(_FESolver):
                             / d.reduce_vec(d.lumped)).max())
 
     def step(self, state, dt: float):
-        """One convex-splitting step of size ``dt``; returns ``((c, mu), newton iterations)``."""
+        """One convex-splitting step of size ``dt``; returns ``(state, newton iterations)``.
+
+        ``state = (c, mu, dc/dt, dmu/dt)`` (the rates of the step, the Newton predictor of
+        the next one).
+        """
         if self._direct is not None:
             return self._step_direct(state, dt)
         d, f = self.disc, self.free_energy
-        c_n, mu_n = state
+        c_n, mu_n = state[0], state[1]
         L, kap, tau = f.convexify, self.kappa, dt * self.mobility
         Mr, Kr, Mfac = self._Mr, self._Kr, self._Mfac
         w = L + float(np.sum(f.d2psi(d.at_points(c_n)) * d.dx) / np.sum(d.dx))
@@ -463,7 +487,9 @@ class CahnHilliard(_FESolver):
         n = d.n
         Mcn = d.reduce_vec(d.mass @ c_n)
         first = self._first
-        x = np.concatenate([c_n[first], mu_n[first]])
+        # predictor: the previous step's rate (zero at the start)
+        x = np.concatenate([(c_n + dt * state[2])[first], (mu_n + dt * state[3])[first]])
+        prev = None
         gm = self._gmres_its
         for it in range(1, self.max_newton + 1):
             c, mu = x[:n], x[n:]
@@ -491,8 +517,11 @@ class CahnHilliard(_FESolver):
                                  f"converge (info {info}, {count.n} iterations)")
             dc = Mfac.solve(f1 - tau * (Kr @ dmu))
             x = x + np.concatenate([dc, dmu])
-            if max(float(np.abs(dc).max()), float(np.abs(dmu).max())) <= self.newton_tol:
-                return (d.expand(x[:n]), d.expand(x[n:])), it
+            size = max(float(np.abs(dc).max()), float(np.abs(dmu).max()))
+            if _converged(size, prev, self.newton_tol):
+                c_new, mu_new = d.expand(x[:n]), d.expand(x[n:])
+                return (c_new, mu_new, (c_new - c_n) / dt, (mu_new - mu_n) / dt), it
+            prev = size
         raise StepFailed(f"CahnHilliard step: Newton did not converge in {self.max_newton} "
                          f"iterations (last update {float(np.abs(dc).max()):.3e})")
 
@@ -526,7 +555,7 @@ class CahnHilliard(_FESolver):
     def _step_direct(self, state, dt: float):
         """The same step with a direct solver of the whole mixed Newton system."""
         d, f = self.disc, self.free_energy
-        c_n, mu_n = state
+        c_n, mu_n = state[0], state[1]
         L, kap = f.convexify, self.kappa
         Mm, K = d.mass, d.stiffness
         B = (L * Mm + kap * K).tocsr()
@@ -546,6 +575,7 @@ class CahnHilliard(_FESolver):
             return np.concatenate([d.reduce_vec(r1), d.reduce_vec(r2)]), J.tocsr()
 
         first = self._first
-        x0 = np.concatenate([c_n[first], mu_n[first]])
+        x0 = np.concatenate([(c_n + dt * state[2])[first], (mu_n + dt * state[3])[first]])
         x, its = self._newton(x0, residual, "CahnHilliard step")
-        return (d.expand(x[:n]), d.expand(x[n:])), its
+        c_new, mu_new = d.expand(x[:n]), d.expand(x[n:])
+        return (c_new, mu_new, (c_new - c_n) / dt, (mu_new - mu_n) / dt), its
