@@ -219,3 +219,17 @@ def test_bad_input_gets_one_line_errors():
         m = skfem.MeshTri.init_tensor(np.linspace(0, 1, 4), np.linspace(0, 1, 4))
         m = skfem.MeshTri(m.p + 0.01 * np.sin(7 * m.p[::-1]) * (m.p > 0) * (m.p < 1), m.t)
         AllenCahn(m, 0.1, bc="periodic")
+
+
+def test_progress_lines_callback_stop_and_saved_fields(caplog):
+    import logging
+
+    mesh = quads(8, 8, 1.0, 1.0)
+    ac = AllenCahn(mesh, epsilon=0.1)
+    with caplog.at_level(logging.INFO, logger="fe2.progress"):
+        res = ac.solve(lambda x: np.cos(np.pi * x[0]), t_end=1.0, dt=0.01, adaptive=False,
+                       save_every=3, progress=True,
+                       callback=lambda t, u, info: info["step"] < 7)  # stop after step 7
+    assert res.steps == 7 and res.times[-1] == pytest.approx(0.07)
+    assert list(res.saved_times) == pytest.approx([0.0, 0.03, 0.06, 0.07])
+    assert any("AllenCahn" in r.getMessage() for r in caplog.records)
