@@ -183,7 +183,7 @@ def integrate(
                         saved_t.append(t)
                         saved.append(phi.copy())
                     break
-    log.info("%s: %d steps (%d rejected) to t = %.6g, F = %.8g", owner, n, rejected, t,
+    log.debug("%s: %d steps (%d rejected) to t = %.6g, F = %.8g", owner, n, rejected, t,
              energy[-1])
     return PhaseFieldResult(
         times=np.asarray(times), energy=np.asarray(energy), mass=np.asarray(mass),
