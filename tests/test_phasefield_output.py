@@ -81,3 +81,14 @@ def test_example_07_spinodal_rve(tmp_path):
     # statistically symmetric two-phase medium at fraction ~1/2: Keller-Dykhne sqrt(10)
     assert abs(mean[-1] - np.sqrt(10.0)) < 0.1 * np.sqrt(10.0)
     assert (tmp_path / "conductivity.png").exists() and (tmp_path / "spinodal.csv").exists()
+
+
+def test_render_snapshot_of_mesh_and_grid(tmp_path):
+    from fe2.phasefield import render_snapshot
+
+    mesh = skfem.MeshTri.init_tensor(np.linspace(0, 1, 5), np.linspace(0, 1, 5))
+    ch = CahnHilliard(mesh, kappa=1.0, mobility=1.0)
+    a = render_snapshot(tmp_path / "fe.png", ch, ch.basis.doflocs[0], title="c")
+    sp = SpectralCahnHilliard((8, 8), 1.0, kappa=1.0, mobility=1.0)
+    b = render_snapshot(tmp_path / "grid.png", sp, sp.points[0].ravel())
+    assert a.stat().st_size > 1000 and b.stat().st_size > 1000

@@ -31,7 +31,7 @@ from fe2.phasefield.microstructure import (
     snapshot_cell,
     snapshot_image,
 )
-from fe2.phasefield.output import plot_curves, write_run, write_series
+from fe2.phasefield.output import plot_curves, render_snapshot, write_run, write_series
 from fe2.phasefield.spectral import SpectralAllenCahn, SpectralCahnHilliard
 from fe2.phasefield.stepping import PhaseFieldResult, StepFailed
 
@@ -49,6 +49,7 @@ __all__ = [
     "free_energy",
     "plot_curves",
     "polynomial",
+    "render_snapshot",
     "snapshot_cell",
     "snapshot_image",
     "write_run",

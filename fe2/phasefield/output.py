@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from fe2.io import PVDWriter
+from fe2.io.render import render_png, render_voxels_png
+from fe2.phasefield.microstructure import snapshot_cell
 
-__all__ = ["write_series", "plot_curves", "write_run"]
+__all__ = ["write_series", "plot_curves", "write_run", "render_snapshot"]
 
 
 def write_series(directory: str | PathLike, solver: Any, result: Any, name: str = "phasefield",
@@ -38,6 +40,19 @@ def write_series(directory: str | PathLike, solver: Any, result: Any, name: str 
 def _nodal(solver: Any, u: np.ndarray) -> np.ndarray:
     """Vertex values of dof values (P2: the vertex dofs come first)."""
     return np.asarray(u)[: solver.mesh.p.shape[1]]
+
+
+def render_snapshot(path: str | PathLike, solver: Any, field: np.ndarray,
+                    title: str | None = None) -> Path:
+    """PNG of one snapshot rendered off-screen with pyvista.
+
+    Finite-element solvers: the field coloured on the mesh. Spectral solvers: the two
+    phases of the thresholded snapshot (:func:`~fe2.phasefield.snapshot_cell`) as voxels.
+    """
+    if hasattr(solver, "basis"):
+        return render_png(path, solver.mesh, point_data={"phi": _nodal(solver, field)},
+                          scalars="phi", title=title)
+    return render_voxels_png(path, snapshot_cell(solver, field).image, title=title)
 
 
 def plot_curves(path: str | PathLike, result: Any, title: str = "") -> Path:
