@@ -180,3 +180,12 @@ def test_seamless_time_scale_ratio_converges():
                                                       micro_dt=lam / 10), **kw).u[0] - ref).max()
             for M in (2, 8, 32)]
     assert errs[0] > 3 * errs[1] > 9 * errs[2], errs
+
+
+def test_runaway_velocity_gradient_is_a_clear_error():
+    from fe2.oracle import OracleError
+
+    g = np.zeros((2, 2, 1))
+    g[0, 1] = 1e12
+    with pytest.raises(OracleError, match="macro flow is unstable"):
+        OldroydB(0.1, 1.0, 1.0).evaluate(g, dt=0.1)

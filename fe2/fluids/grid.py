@@ -59,8 +59,10 @@ class MACGrid:
         Side lengths.
     periodic_x : bool
         Periodic in x (channel) instead of closed by walls (cavity).
-    wall_speed : (float, float)
-        Tangential speed of the bottom and top walls (lid-driven cavity: ``(0, 1)``).
+    wall_speed : (float or callable, float or callable)
+        Tangential speed of the bottom and top walls (lid-driven cavity: ``(0, 1)``);
+        a callable ``speed(x)`` gives a profile along the wall (e.g. the regularised lid
+        ``16 x^2 (1 - x)^2``).
     """
 
     nx: int
@@ -68,7 +70,7 @@ class MACGrid:
     lx: float = 1.0
     ly: float = 1.0
     periodic_x: bool = False
-    wall_speed: tuple[float, float] = (0.0, 0.0)
+    wall_speed: tuple = (0.0, 0.0)
 
     def __post_init__(self):
         for name in ("nx", "ny"):
@@ -76,6 +78,10 @@ class MACGrid:
             low = 1 if (name == "nx" and self.periodic_x) else 3
             if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < low:
                 raise ValueError(f"MACGrid: {name} must be an integer >= {low}, got {n!r}")
+        for k, w in enumerate(self.wall_speed):
+            if not callable(w) and not np.isfinite(w):
+                raise ValueError(f"MACGrid: wall_speed[{k}] must be a number or a callable, "
+                                 f"got {w!r}")
         for name in ("lx", "ly"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
@@ -139,10 +145,22 @@ class MACGrid:
         """Face values ``(nx, ny + 1)`` of a padded ``V``."""
         return V[1 : self.nx + 1, 1 : self.ny + 2]
 
+    def wall_u(self, k: int, x: np.ndarray | None = None) -> np.ndarray:
+        """Tangential speed of wall ``k`` (0: bottom, 1: top) at ``x``.
+
+        Default ``x``: the ``nx + 3`` padded ``u`` columns; returns an array of its shape.
+        """
+        if x is None:
+            x = (np.arange(self.nx + 3) - 1) * self.hx
+        x = np.asarray(x, float)
+        w = self.wall_speed[k]
+        return np.asarray(w(x), float) * np.ones_like(x) if callable(w) else np.full(x.shape,
+                                                                                     float(w))
+
     def fill(self, U: np.ndarray, V: np.ndarray) -> None:
         """Set wall values and ghosts of padded ``U``, ``V`` in place."""
         nx, ny = self.nx, self.ny
-        ub, ut = self.wall_speed
+        ub, ut = self.wall_u(0), self.wall_u(1)
         if self.periodic_x:
             U[nx + 1] = U[1]
             U[0] = U[nx]

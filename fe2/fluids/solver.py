@@ -230,7 +230,8 @@ class NavierStokes2D:
     def stable_dt(self, s: FlowState) -> float:
         """Largest step allowed by the CFL and explicit-viscous limits and ``dt_max``."""
         g = self.grid
-        umax = max(np.abs(g.u_block(s.U)).max(), max(np.abs(g.wall_speed)))
+        umax = max(np.abs(g.u_block(s.U)).max(), np.abs(g.wall_u(0)).max(),
+                   np.abs(g.wall_u(1)).max())
         vmax = np.abs(g.v_block(s.V)).max()
         rate = umax / g.hx + vmax / g.hy
         dt = self.cfl / rate if rate > 0 else np.inf

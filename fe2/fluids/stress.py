@@ -155,6 +155,11 @@ class _Conformation(OracleBase):
         if dt <= 0:
             return A
         rate = max(1.0 / self.lam, float(np.abs(L).max(initial=0.0)))
+        if not np.isfinite(rate) or dt * rate > 1e5:
+            raise OracleError(
+                f"{type(self).__name__}: velocity gradient |L| = {rate:.3g} over dt = {dt:.3g} "
+                "needs more than 2e6 RK4 sub-steps; the macro flow is unstable (reduce dt)"
+            )
         n = max(1, int(np.ceil(dt * rate / 0.05)))
         h = dt / n
         for _ in range(n):
