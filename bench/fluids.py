@@ -6,6 +6,8 @@
 2. Time per macro step of a cavity whose stress comes from Hookean dumbbells, against the
    grid size and the dumbbells per point; the micro share of the step (oracle evaluation
    time / step time); serial vs a process pool (``fe2.parallel.make_executor``).
+3. The molecular-dynamics oracle (SLLOD, 108 atoms per point): serial vs process pool,
+   where the micro work per point is large and its state small.
 
 Every number is measured in this run (wall-clock seconds, median over steps). Usage:
 
@@ -106,6 +108,30 @@ def dumbbells(quick: bool) -> None:
                   flush=True)
 
 
+def nemd(quick: bool) -> None:
+    from fe2.fluids import LennardJonesNEMD
+
+    print("\n## LennardJonesNEMD oracle (108 atoms per point, SLLOD): serial vs process pool\n")
+    workers = min(2, os.cpu_count() or 1)
+    print(f"| points | MD steps per call | serial [s] | pool of {workers} [s] | speed-up |")
+    print("|---|---:|---:|---:|---:|")
+    npts, steps = (4, 100) if quick else (8, 400)
+    o = LennardJonesNEMD(0.8, 1.0, 108, micro_steps=steps, seed=0)
+    g = np.zeros((2, 2, npts))
+    g[0, 1] = np.linspace(0.1, 0.5, npts)
+    st = o.initial_state((npts,))
+    evaluate(o, g, state=st, dt=1.0)  # compile
+    t0 = time.perf_counter()
+    evaluate(o, g, state=st, dt=1.0)
+    ts = time.perf_counter() - t0
+    with make_executor("process", workers=workers) as pool:
+        evaluate(o, g, state=st, dt=1.0, executor=pool, chunk_size=1)  # warm the workers
+        t0 = time.perf_counter()
+        evaluate(o, g, state=st, dt=1.0, executor=pool, chunk_size=1)
+        tp = time.perf_counter() - t0
+    print(f"| {npts} | {steps} | {ts:.2f} | {tp:.2f} | {ts / tp:.2f}x |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes only")
@@ -115,6 +141,7 @@ def main() -> None:
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
     newtonian(args.quick)
     dumbbells(args.quick)
+    nemd(args.quick)
 
 
 if __name__ == "__main__":

@@ -140,3 +140,12 @@ def test_short_periodic_channels(nx):
     r = channel(16, 6.0, gradient=8.0, viscosity=1.0, dt=0.01, nx=nx)
     shift = 8.0 * (1 / 16) ** 2 / 8.0
     np.testing.assert_allclose(r.u[0], poiseuille(r.grid.yc, 8.0, 1.0) + shift, rtol=1e-9)
+
+
+def test_wall_speed_profile_callable():
+    """A wall speed given as a function of x (here constant) drives start-up Couette flow."""
+    r = channel(16, 0.05, gradient=0.0, viscosity=1.0, wall_speed=(0.0, lambda x: 1.0 + 0 * x),
+                dt=2.5e-4)
+    assert np.abs(r.u[0] - couette_startup(r.grid.yc, r.t, 1.0, 1.0)).max() < 4e-3
+    g = MACGrid(8, 8, wall_speed=(0.0, lambda x: 16 * x**2 * (1 - x) ** 2))
+    np.testing.assert_allclose(g.wall_u(1, np.array([0.0, 0.5, 1.0])), [0.0, 1.0, 0.0])
