@@ -118,6 +118,9 @@ class AdaptiveSurrogate(OracleBase):
     n_restarts : int
         Random restarts of each hyperparameter optimisation besides the previous optimum
         (default 3).
+    gradients : bool
+        Also train on the oracle's tangents as gradient observations (default False);
+        the hyperparameters are still optimised on the fluxes alone.
 
     Attributes
     ----------
@@ -135,7 +138,7 @@ class AdaptiveSurrogate(OracleBase):
     def __init__(self, oracle: Any, model: str = "gp", tol: float = 1e-2,
                  executor: Executor | None = None, kernel: str = "matern52",
                  reoptimize_every: int = 20, min_train: int = 4, seed: int = 0,
-                 n_restarts: int = 3):
+                 n_restarts: int = 3, gradients: bool = False):
         name = "AdaptiveSurrogate"
         for attr in ("measure", "dim", "evaluate"):
             if not hasattr(oracle, attr):
@@ -167,6 +170,10 @@ class AdaptiveSurrogate(OracleBase):
         self.reoptimize_every = reoptimize_every
         self.min_train = max(2, int(min_train))
         self.gp = GaussianProcess(kernel, n_restarts=n_restarts, seed=seed)
+        if not isinstance(gradients, bool):
+            raise ValueError(f"{name}: gradients must be true or false, got {gradients!r}")
+        self.gradients = gradients
+        self.dY: np.ndarray | None = None
         self.X = np.empty((0, self._nfeat()))
         self.Y: np.ndarray | None = None
         self.flux_shape: tuple[int, ...] | None = None
@@ -213,8 +220,27 @@ class AdaptiveSurrogate(OracleBase):
 
     # -------------------------------------------------------------- training
 
-    def _add(self, feats: np.ndarray, flux: np.ndarray, npts: int) -> None:
+    def _feature_tangent(self, tangent: np.ndarray | None, npts: int) -> np.ndarray:
+        """Oracle tangent ``(*flux_shape, *ishape, npts)`` to ``d flux / d features (n, m, D)``."""
+        if tangent is None:
+            raise OracleError("AdaptiveSurrogate(gradients=True): the oracle returned no "
+                              "tangent")
+        m = int(np.prod(self.flux_shape))
+        t = np.asarray(tangent).reshape((m,) + self.input_shape + (npts,))
+        if self.measure == "strain":
+            iu = np.triu_indices(self.dim)
+            t = t[:, iu[0], iu[1]] + np.where((iu[0] != iu[1])[None, :, None],
+                                               t[:, iu[1], iu[0]], 0.0)
+        else:
+            t = t.reshape(m, -1, npts)
+        return np.moveaxis(t, -1, 0)
+
+    def _add(self, feats: np.ndarray, flux: np.ndarray, npts: int,
+             tangent: np.ndarray | None = None) -> None:
         y = flux.reshape(-1, npts).T
+        if self.gradients:
+            dy = self._feature_tangent(tangent, npts)
+            self.dY = dy if self.dY is None else np.concatenate([self.dY, dy])
         self.X = np.vstack([self.X, feats])
         self.Y = y if self.Y is None else np.vstack([self.Y, y])
         self.stats["training_points"] = len(self.X)
@@ -223,7 +249,7 @@ class AdaptiveSurrogate(OracleBase):
         grown = len(self.X) - self._n_at_opt
         reopt = (not self.gp.fitted) or grown >= max(self.reoptimize_every,
                                                      self._n_at_opt // 2)
-        self.gp.fit(self.X, self.Y, optimize=reopt)
+        self.gp.fit(self.X, self.Y, optimize=reopt, dY=self.dY)
         if reopt:
             self._n_at_opt = len(self.X)
         self.flux_scale = float(np.sqrt(np.mean(np.sum(self.Y**2, axis=1)))) or 1.0
@@ -251,7 +277,8 @@ class AdaptiveSurrogate(OracleBase):
         r = self._ask(g, x)
         g2 = g.reshape(self.input_shape + (npts,))
         self._n_at_opt = -self.reoptimize_every  # force an optimisation
-        self._add(self._features(g2, npts), np.asarray(r.flux).reshape(-1, npts), npts)
+        self._add(self._features(g2, npts), np.asarray(r.flux).reshape(-1, npts), npts,
+                  r.tangent)
         return self
 
     # ------------------------------------------------------------- prediction
@@ -292,7 +319,7 @@ class AdaptiveSurrogate(OracleBase):
         if ask.size:
             r = self._ask(gf[..., ask], None if xf is None else xf[:, ask])
             rflux = np.asarray(r.flux).reshape(self.flux_shape + (ask.size,))
-            self._add(feats[ask], rflux.reshape(-1, ask.size), ask.size)
+            self._add(feats[ask], rflux.reshape(-1, ask.size), ask.size, r.tangent)
             flux = np.empty(self.flux_shape + (npts,))
             flux[..., ask] = rflux
             if r.tangent is not None:
@@ -333,6 +360,7 @@ class AdaptiveSurrogate(OracleBase):
         meta = {
             "model": self.model, "tol": self.tol, "measure": self.measure, "dim": self.dim,
             "flux_shape": list(self.flux_shape), "reoptimize_every": self.reoptimize_every,
+            "gradients": self.gradients,
             "min_train": self.min_train, "n_at_opt": self._n_at_opt, "scale": self.flux_scale,
             "gp": self.gp.config(), "stats": self.stats, "oracle": repr(self.oracle),
         }
@@ -355,10 +383,10 @@ class AdaptiveSurrogate(OracleBase):
         s = cls(oracle, model=meta["model"], tol=meta["tol"], executor=executor,
                 kernel=meta["gp"]["kernel"], reoptimize_every=meta["reoptimize_every"],
                 min_train=meta["min_train"], seed=meta["gp"]["seed"],
-                n_restarts=meta["gp"]["n_restarts"])
+                n_restarts=meta["gp"]["n_restarts"], gradients=meta.get("gradients", False))
         with np.load(p.with_suffix(".npz")) as z:
             s.gp = GaussianProcess.from_arrays(meta["gp"], dict(z))
-        s.X, s.Y = s.gp.X, s.gp.Y
+        s.X, s.Y, s.dY = s.gp.X, s.gp.Y, s.gp.dY
         s.flux_shape = tuple(meta["flux_shape"])
         s._n_at_opt = meta["n_at_opt"]
         s.flux_scale = meta["scale"]

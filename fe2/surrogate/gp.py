@@ -87,6 +87,33 @@ def _kernel_parts(kernel: str, A: np.ndarray, B: np.ndarray, ell: np.ndarray, s2
     return K, diff, dkr
 
 
+def _psi2(kernel: str, diff: np.ndarray, s2: float) -> np.ndarray:
+    """``(d/dr (dk/dr / r)) / r`` ``(na, nb)``: the curvature term of derivative covariances."""
+    r2 = np.einsum("abj,abj->ab", diff, diff)
+    if kernel == "rbf":
+        return s2 * np.exp(-0.5 * r2)
+    return s2 * 25.0 / 3.0 * np.exp(-_SQRT5 * np.sqrt(r2))
+
+
+def _blocks(kernel: str, A: np.ndarray, B: np.ndarray, ell: np.ndarray, s2: float):
+    """Covariances of values and gradients at ``A (na, D)`` with those at ``B (nb, D)``.
+
+    Returns ``k (na, nb)``, ``cov(f(A), df(B)) (na, nb, D)``, ``cov(df(A), f(B))
+    (na, D, nb)`` and ``cov(df(A), df(B)) (na, D, nb, D)``, with ``psi = (dk/dr) / r``,
+    ``u_j = (a_j - b_j) / l_j^2``: ``dk/da_i = psi u_i``, ``dk/db_j = -psi u_j``,
+    ``d2k/da_i db_j = -psi' / r u_i u_j - psi delta_ij / l_i^2``.
+    """
+    K, diff, psi = _kernel_parts(kernel, A, B, ell, s2)
+    u = diff / ell
+    k0d = -psi[:, :, None] * u
+    kd0 = np.moveaxis(psi[:, :, None] * u, 2, 1)
+    p2 = _psi2(kernel, diff, s2)
+    kdd = -p2[:, None, :, None] * np.einsum("abi,abj->aibj", u, u)
+    kdd -= psi[:, None, :, None] * np.eye(len(ell))[None, :, None, :] / ell[None, :, None,
+                                                                              None] ** 2
+    return K, k0d, kd0, kdd
+
+
 class GaussianProcess:
     """Shared-kernel multi-output GP regression ``x (D,) -> y (m,)``.
 
@@ -142,12 +169,17 @@ class GaussianProcess:
         """True once :meth:`fit` has run."""
         return self.theta is not None and self._chol is not None
 
-    def fit(self, X: np.ndarray, Y: np.ndarray, optimize: bool = True) -> GaussianProcess:
+    def fit(self, X: np.ndarray, Y: np.ndarray, optimize: bool = True,
+            dY: np.ndarray | None = None) -> GaussianProcess:
         """Fit to inputs ``X (n, D)`` and outputs ``Y (n, m)``.
 
         With ``optimize`` the standardisation and the hyperparameters are
         recomputed; without it (after a first optimised fit) they are kept and
-        only the Cholesky factor is rebuilt for the new data.
+        only the Cholesky factor is rebuilt for the new data. ``dY (n, m, D)``
+        adds gradient observations ``dY[a, k, j] = d y_k / d x_j`` at ``X[a]``
+        (e.g. micro tangents): the posterior conditions on values and gradients
+        jointly (one Cholesky of size ``n (1 + D)``), while the hyperparameters
+        are optimised on the values alone.
         """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         Y = np.asarray(Y, dtype=float)
@@ -158,7 +190,12 @@ class GaussianProcess:
                              f"and Y {Y.shape}")
         if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
             raise ValueError("GaussianProcess.fit: non-finite training data")
-        self.X, self.Y = X, Y
+        if dY is not None:
+            dY = np.asarray(dY, dtype=float)
+            if dY.shape != Y.shape + (X.shape[1],) or not np.all(np.isfinite(dY)):
+                raise ValueError(f"GaussianProcess.fit: dY must be finite of shape "
+                                 f"{Y.shape + (X.shape[1],)}, got {dY.shape}")
+        self.X, self.Y, self.dY = X, Y, dY
         with _single_thread_blas():
             if optimize or self.theta is None:
                 self.x_mean = X.mean(axis=0)
@@ -246,11 +283,20 @@ class GaussianProcess:
     def _factor(self) -> None:
         Xs, Ys = self._std()
         ell, s2, sn2 = self._unpack(self.theta)
-        K, _, _ = _kernel_parts(self.kernel, Xs, Xs, ell, s2)
-        self._chol = cho_factor(K + (sn2 + 1e-10) * np.eye(len(Xs)), lower=True)
+        if self.dY is None:
+            K, _, _ = _kernel_parts(self.kernel, Xs, Xs, ell, s2)
+        else:
+            n, D = Xs.shape
+            K00, k0d, kd0, kdd = _blocks(self.kernel, Xs, Xs, ell, s2)
+            K = np.block([[K00, k0d.reshape(n, n * D)],
+                          [kd0.reshape(n * D, n), kdd.reshape(n * D, n * D)]])
+            dYs = self.dY * self.x_std[None, None, :] / self.y_std[None, :, None]
+            Ys = np.vstack([Ys, dYs.transpose(0, 2, 1).reshape(n * D, -1)])
+        self._chol = cho_factor(K + (sn2 + 1e-10) * np.eye(len(K)), lower=True)
         self._alpha = cho_solve(self._chol, Ys)
 
     _chol = None
+    dY = None
 
     # ---------------------------------------------------------------- prediction
 
@@ -265,7 +311,16 @@ class GaussianProcess:
         Xs = (self.X - self.x_mean) / self.x_std
         Qs = (Xq - self.x_mean) / self.x_std
         ell, s2, _ = self._unpack(self.theta)
-        Kq, diff, dkr = _kernel_parts(self.kernel, Qs, Xs, ell, s2)
+        nq, D = Qs.shape
+        if self.dY is None:
+            Kq, diff, dkr = _kernel_parts(self.kernel, Qs, Xs, ell, s2)
+            # d k(q, x_i) / d q_j (standardised) = (dk/dr / r) * diff_j / l_j
+            dK = np.moveaxis(dkr[:, :, None] * diff / ell, 2, 1) if grad else None
+        else:
+            n = len(Xs)
+            K00, k0d, kd0, kdd = _blocks(self.kernel, Qs, Xs, ell, s2)
+            Kq = np.hstack([K00, k0d.reshape(nq, n * D)])
+            dK = np.concatenate([kd0, kdd.reshape(nq, D, n * D)], axis=2) if grad else None
         mean_s = Kq @ self._alpha
         v = solve_triangular(self._chol[0], Kq.T, lower=True)
         var_s = np.maximum(s2 - np.einsum("in,in->n", v, v), 0.0)
@@ -273,9 +328,7 @@ class GaussianProcess:
         std = np.sqrt(var_s)[:, None] * self.y_std
         g = None
         if grad:
-            # d k(q, x_i) / d q_j (standardised) = (dk/dr / r) * diff_j / l_j
-            dK = dkr[:, :, None] * diff / ell  # (nq, n, D)
-            g_s = np.einsum("qnj,nm->qmj", dK, self._alpha)
+            g_s = np.einsum("qjn,nm->qmj", dK, self._alpha)
             g = g_s * self.y_std[None, :, None] / self.x_std[None, None, :]
         return GPPrediction(mean=mean, std=std, grad=g)
 
@@ -283,8 +336,11 @@ class GaussianProcess:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Training data, hyperparameters and standardisation (for ``np.savez``)."""
-        return {"X": self.X, "Y": self.Y, "theta": self.theta, "x_mean": self.x_mean,
-                "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std}
+        out = {"X": self.X, "Y": self.Y, "theta": self.theta, "x_mean": self.x_mean,
+               "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std}
+        if self.dY is not None:
+            out["dY"] = self.dY
+        return out
 
     def config(self) -> dict:
         """Constructor arguments (for JSON)."""
@@ -297,5 +353,6 @@ class GaussianProcess:
         gp = cls(**config)
         for k in ("X", "Y", "theta", "x_mean", "x_std", "y_mean", "y_std"):
             setattr(gp, k, np.asarray(arrays[k], dtype=float))
+        gp.dY = np.asarray(arrays["dY"], dtype=float) if "dY" in arrays else None
         gp._factor()
         return gp
