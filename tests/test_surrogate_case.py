@@ -59,10 +59,10 @@ def test_surrogate_case_gives_the_harmonic_mean_flux(tmp_path):
 
 def test_surrogate_case_builds_the_wrapper(tmp_path):
     case = tmp_path / "case.toml"
-    case.write_text(CASE)
+    case.write_text(CASE.replace("tol = 1e-3", "tol = 1e-3\ngradients = true"))
     p = build_problem(load_case(case))
     oracle = p.regions[0].oracle
-    assert isinstance(oracle, AdaptiveSurrogate) and oracle.tol == 1e-3
+    assert isinstance(oracle, AdaptiveSurrogate) and oracle.tol == 1e-3 and oracle.gradients
     assert type(oracle.oracle).__name__ == "RVE"
 
 

@@ -422,6 +422,7 @@ class AdaptiveSurrogateMaterial(_Section):
         "str", "matern52", choices=("matern52", "rbf"))
     reoptimize_every: Int = fld("int", 20, lo=1)
     seed: Int = fld("int", 0, lo=0)
+    gradients: Bool = fld("bool", False, note="train on the oracle's tangents too")
     load: Str | None = fld("str", None, note="path of a saved surrogate, without suffix")
 
 

@@ -26,7 +26,7 @@ from .adaptive import AdaptiveSurrogate
 __all__ = ["SURROGATE_KEYS", "surrogate_from_dict"]
 
 SURROGATE_KEYS: tuple[str, ...] = ("type", "oracle", "tol", "kernel", "reoptimize_every",
-                                   "seed", "load")
+                                   "seed", "gradients", "load")
 
 
 def surrogate_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = ".",
@@ -53,7 +53,8 @@ def surrogate_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path 
             oracle = material_from_dict(dict(inner), dim=dim)
         except ValueError as err:
             raise ValueError(f"{where}.oracle: {err}") from err
-    kw = {k: spec[k] for k in ("tol", "kernel", "reoptimize_every", "seed") if k in spec}
+    kw = {k: spec[k] for k in ("tol", "kernel", "reoptimize_every", "seed", "gradients")
+          if k in spec}
     try:
         if spec.get("load"):
             path = Path(base_dir) / str(spec["load"])
