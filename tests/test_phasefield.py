@@ -233,3 +233,14 @@ def test_progress_lines_callback_stop_and_saved_fields(caplog):
     assert res.steps == 7 and res.times[-1] == pytest.approx(0.07)
     assert list(res.saved_times) == pytest.approx([0.0, 0.03, 0.06, 0.07])
     assert any("AllenCahn" in r.getMessage() for r in caplog.records)
+
+
+def test_mixed_direct_solver_and_schur_gmres_give_the_same_steps():
+    # the whole mixed Newton system by SuperLU against the mu Schur complement by GMRES
+    mesh = quads(12, 12, 24.0, 24.0)
+    x0 = lambda x: 0.5 + 0.05 * np.cos(0.5 * x[0]) * np.sin(0.3 * x[1])  # noqa: E731
+    a = CahnHilliard(mesh, 2.0, 5.0, bc="periodic").solve(x0, 20.0, dt=0.5, adaptive=False)
+    b = CahnHilliard(mesh, 2.0, 5.0, bc="periodic", solver="scipy").solve(
+        x0, 20.0, dt=0.5, adaptive=False)
+    assert np.abs(a.field - b.field).max() < 1e-8
+    assert np.abs(b.mass - b.mass[0]).max() <= 1e-12 * b.mass[0]
