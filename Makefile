@@ -48,6 +48,7 @@ bench: install
 	$(PY) bench/fft.py
 	$(PY) bench/kinetics.py
 	$(PY) bench/timescales.py
+	$(PY) bench/fluids.py
 
 # the documentation site: API reference from the docstrings, gallery of examples/
 docs: install
