@@ -1,0 +1,115 @@
+"""PFHub benchmark 1a (periodic spinodal decomposition): fe2.phasefield against FiPy.
+
+The same model (psi = 5 (c - 0.3)^2 (0.7 - c)^2, kappa = 2, M = 5, 200 x 200 periodic box,
+the published initial condition) on the same 100 x 100 grid (h = 2) to a fixed time:
+
+* fe2 Fourier (``SpectralCahnHilliard``, stabilised semi-implicit, adaptive step) at three
+  error tolerances;
+* fe2 finite elements (``CahnHilliard``, Q1, periodic, convex splitting + Newton, adaptive);
+* FiPy 4 (finite volumes, ``PeriodicGrid2D``, the coupled (c, mu) form of the PFHub FiPy
+  notebook, linearised implicit step, one solve per step, FiPy's SciPy solvers) at three
+  fixed steps.
+
+Accuracy: |F(t_end) - F_ref| / F_ref against fe2 Fourier on a 200 x 200 grid with
+error_tol = 3e-5 (converged to the digits shown). Every number is measured in this run
+(wall-clock seconds, one process; set OPENBLAS_NUM_THREADS=1 on a shared machine).
+
+    OPENBLAS_NUM_THREADS=1 python bench/phasefield.py [--t-end 50] [--quick]
+
+FiPy is a bench-only dependency (``pip install fipy``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import skfem
+
+from fe2.phasefield import CahnHilliard, SpectralCahnHilliard
+from fe2.phasefield.benchmarks import PFHUB1, pfhub1_initial
+
+
+def fe2_spectral(n: int, t_end: float, error_tol: float):
+    ch = SpectralCahnHilliard((n, n), PFHUB1["size"], PFHUB1["kappa"], PFHUB1["mobility"])
+    t0 = time.perf_counter()
+    r = ch.solve(pfhub1_initial, t_end, error_tol=error_tol)
+    return r.steps, time.perf_counter() - t0, r.energy[-1]
+
+
+def fe2_fem(n: int, t_end: float, error_tol: float):
+    g = np.linspace(0, PFHUB1["size"], n + 1)
+    ch = CahnHilliard(skfem.MeshQuad.init_tensor(g, g), PFHUB1["kappa"], PFHUB1["mobility"],
+                      bc="periodic")
+    t0 = time.perf_counter()
+    r = ch.solve(pfhub1_initial, t_end, error_tol=error_tol)
+    return r.steps, time.perf_counter() - t0, r.energy[-1]
+
+
+def fipy_run(n: int, t_end: float, dt: float):
+    # FiPy picks PETSc when petsc4py is importable; its serial SciPy suite is the baseline
+    os.environ.setdefault("FIPY_SOLVERS", "scipy")
+    import fipy as fp
+
+    h = PFHUB1["size"] / n
+    mesh = fp.PeriodicGrid2D(nx=n, ny=n, dx=h, dy=h)
+    c = fp.CellVariable(mesh=mesh, hasOld=True)
+    mu = fp.CellVariable(mesh=mesh, hasOld=True)
+    x, y = mesh.cellCenters
+    c.value = pfhub1_initial(np.array([np.asarray(x), np.asarray(y)]))
+    rho, ca, cb = PFHUB1["rho"], PFHUB1["ca"], PFHUB1["cb"]
+    kappa, M = PFHUB1["kappa"], PFHUB1["mobility"]
+    f = rho * (c - ca) ** 2 * (cb - c) ** 2
+    dfdc = 2 * rho * (c - ca) * (cb - c) * (ca + cb - 2 * c)
+    d2fdc2 = rho * (12 * (c - 0.5 * (ca + cb)) ** 2 - (cb - ca) ** 2)
+    eq1 = fp.TransientTerm(var=c) == fp.DiffusionTerm(coeff=M, var=mu)
+    eq2 = (fp.ImplicitSourceTerm(coeff=1.0, var=mu)
+           == fp.ImplicitSourceTerm(coeff=d2fdc2, var=c) - d2fdc2 * c + dfdc
+           - fp.DiffusionTerm(coeff=kappa, var=c))
+    eq = eq1 & eq2
+    t, steps = 0.0, 0
+    t0 = time.perf_counter()
+    while t < t_end * (1 - 1e-12):
+        step = min(dt, t_end - t)
+        c.updateOld()
+        mu.updateOld()
+        eq.solve(dt=step)
+        t += step
+        steps += 1
+    sec = time.perf_counter() - t0
+    vol = np.asarray(mesh.cellVolumes)
+    grad = np.asarray(c.grad)
+    F = float(np.sum((np.asarray(f) + 0.5 * kappa * (grad ** 2).sum(0)) * vol))
+    return steps, sec, F
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--t-end", type=float, default=50.0)
+    ap.add_argument("--quick", action="store_true", help="one setting per solver")
+    a = ap.parse_args()
+    T = a.t_end
+    print(f"machine: {platform.processor() or platform.machine()}, python "
+          f"{platform.python_version()}, OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')}")
+    _, sref, Fref = fe2_spectral(200, T, 3e-5)
+    print(f"\n## PFHub 1a to t = {T:g}, 100 x 100 grid; reference F = {Fref:.6f} "
+          f"(fe2 Fourier 200^2, error_tol 3e-5, {sref:.1f} s)\n")
+    print("| solver | setting | steps | seconds | F(t_end) | relative error |")
+    print("|---|---|---|---|---|---|")
+    def row(name, setting, s, sec, F):
+        print(f"| {name} | {setting} | {s} | {sec:.2f} | {F:.4f} | {abs(F - Fref) / Fref:.2e} |",
+              flush=True)
+
+    for tol in ((1e-3,) if a.quick else (1e-3, 3e-4, 1e-4)):
+        row("fe2 Fourier", f"error_tol {tol:g}", *fe2_spectral(100, T, tol))
+    for tol in ((1e-3,) if a.quick else (1e-3, 3e-4)):
+        row("fe2 FE Q1", f"error_tol {tol:g}", *fe2_fem(100, T, tol))
+    for dt in ((0.5,) if a.quick else (1.0, 0.5, 0.25)):
+        row("FiPy", f"dt {dt:g}", *fipy_run(100, T, dt))
+
+if __name__ == "__main__":
+    main()
