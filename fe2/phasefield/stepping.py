@@ -153,8 +153,9 @@ def integrate(
             factor = _SAFETY * change_tol / max(change, 1e-300)
             err = 0.0
             if last_change is not None:
+                # relative to the spread (floored: a uniform field is not all error)
                 err = float(np.abs(phi_new - phi - (h / h_prev) * last_change).max()) / max(
-                    float(phi_new.max() - phi_new.min()), 1e-300)
+                    float(phi_new.max() - phi_new.min()), 1e-3 * change_tol)
                 factor = min(factor, _SAFETY * error_tol / max(err, 1e-300))
             if adaptive and h > dt_min and (change > _REJECT * change_tol
                                             or err > _REJECT * error_tol):
