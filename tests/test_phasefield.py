@@ -244,3 +244,10 @@ def test_mixed_direct_solver_and_schur_gmres_give_the_same_steps():
         x0, 20.0, dt=0.5, adaptive=False)
     assert np.abs(a.field - b.field).max() < 1e-8
     assert np.abs(b.mass - b.mass[0]).max() <= 1e-12 * b.mass[0]
+
+
+def test_uniform_field_is_stationary_and_takes_one_step():
+    # psi'(c0) is constant and the Laplacian vanishes: c = c0 exactly, in one step
+    ch = SpectralCahnHilliard((16, 16), 16.0, kappa=2.0, mobility=5.0)
+    res = ch.solve(np.full((16, 16), 0.5), 1000.0)
+    assert res.steps == 1 and np.all(res.field == 0.5)
