@@ -14,6 +14,10 @@
   conductivity of a run with Hashin–Shtrikman bounds (:func:`conductivity_history`)
   (:mod:`fe2.phasefield.microstructure`); VTU/PVD series, CSV and PNG curves
   (:mod:`fe2.phasefield.output`).
+- Concurrent use: :class:`CoarseningConductor`, an oracle whose points carry evolving
+  phase-field RVEs coarsening at a temperature-dependent rate, and
+  :func:`coarsening_heat`, a staggered macro heat / micro coarsening run
+  (:mod:`fe2.phasefield.concurrent`).
 
 >>> import numpy as np, skfem
 >>> mesh = skfem.MeshTri.init_tensor(np.linspace(0, 10, 11), np.linspace(0, 10, 11))
@@ -23,6 +27,7 @@
 True
 """
 
+from fe2.phasefield.concurrent import CoarseningConductor, CoarseningRun, coarsening_heat
 from fe2.phasefield.energies import FreeEnergy, double_well, free_energy, polynomial
 from fe2.phasefield.fem import AllenCahn, CahnHilliard
 from fe2.phasefield.microstructure import (
@@ -38,12 +43,15 @@ from fe2.phasefield.stepping import PhaseFieldResult, StepFailed
 __all__ = [
     "AllenCahn",
     "CahnHilliard",
+    "CoarseningConductor",
+    "CoarseningRun",
     "ConductivityHistory",
     "FreeEnergy",
     "PhaseFieldResult",
     "SpectralAllenCahn",
     "SpectralCahnHilliard",
     "StepFailed",
+    "coarsening_heat",
     "conductivity_history",
     "double_well",
     "free_energy",
