@@ -33,7 +33,7 @@ test-all: install
 verify: install
 	$(VENV)/bin/fe2 verify --out verification/report
 
-# every benchmark (installs the bench extra: GillesPy2), a few hours on two cores;
+# every benchmark (installs the bench extra: GillesPy2, FiPy), a few hours on two cores;
 # figures go to bench/RESULTS.md by hand
 bench: install
 	$(PY) -m pip install -q $(FIND_LINKS) -e ".[$(EXTRAS),bench]"
@@ -49,6 +49,7 @@ bench: install
 	$(PY) bench/kinetics.py
 	$(PY) bench/timescales.py
 	$(PY) bench/fluids.py
+	OPENBLAS_NUM_THREADS=1 $(PY) bench/phasefield.py
 
 # the documentation site: API reference from the docstrings, gallery of examples/
 docs: install
