@@ -27,21 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from fe2.io.records import jsonable
+
 __all__ = ["write_results", "plot_error_cost"]
 
 log = logging.getLogger(__name__)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 def _cell(v: Any) -> str:
@@ -91,7 +81,7 @@ def write_results(rows: Sequence[Mapping[str, Any]], folder: str | PathLike,
         w.writerow(keys)
         for r in rows:
             w.writerow([_cell(r[k]) for k in keys])
-    doc: dict[str, Any] = {"meta": _jsonable(dict(meta or {})), "rows": _jsonable(rows)}
+    doc: dict[str, Any] = {"meta": jsonable(dict(meta or {})), "rows": jsonable(rows)}
     out = [csv_path]
     if potentials is not None:
         if targets is None:

@@ -21,6 +21,7 @@
 from .mesh import MeshError, boundary_facets, read_mesh, subdomain_elements
 from .micro import select_micro_points, write_micro_fields
 from .progress import Progress
+from .records import jsonable
 from .render import render_png, render_voxels_png
 from .vtk import (
     PVDWriter,
@@ -33,6 +34,7 @@ from .vtk import (
 from .xdmf import XDMFStep, XDMFWriter, read_xdmf, time_series_writer
 
 __all__ = [
+    "jsonable",
     "read_mesh",
     "MeshError",
     "boundary_facets",

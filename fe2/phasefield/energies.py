@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FreeEnergy", "double_well", "polynomial", "free_energy"]
+__all__ = ["FreeEnergy", "double_well", "polynomial", "free_energy", "positive_number"]
 
 _FD_RTOL = 1e-4  # finite-difference check of user derivatives
 
@@ -66,7 +66,7 @@ def double_well(height: float = 0.25) -> FreeEnergy:
 
     ``psi'' = height (12 c^2 - 4) >= -4 height``, so ``L = 4 height``.
     """
-    h = _positive("double_well", "height", height)
+    h = positive_number("double_well", "height", height)
     lo, hi = -1.25, 1.25
     return FreeEnergy(
         name=f"double well {h:g} (c^2 - 1)^2",
@@ -89,7 +89,7 @@ def polynomial(rho: float = 5.0, ca: float = 0.3, cb: float = 0.7) -> FreeEnergy
     Reference: Jokisaari et al., "Benchmark problems for numerical implementations of
     phase field models", Comput. Mater. Sci. 126 (2017) 139-151, eq. (2).
     """
-    r = _positive("polynomial", "rho", rho)
+    r = positive_number("polynomial", "rho", rho)
     ca, cb = float(ca), float(cb)
     if not (np.isfinite(ca) and np.isfinite(cb) and cb > ca):
         raise ValueError(f"polynomial: need finite ca < cb, got ca={ca!r}, cb={cb!r}")
@@ -165,7 +165,8 @@ def free_energy(
                       lipschitz=float(np.abs(s).max()), sample=(lo, hi))
 
 
-def _positive(owner: str, what: str, value: object) -> float:
+def positive_number(owner: str, what: str, value: object) -> float:
+    """``value`` as a float, finite and > 0, else a ValueError naming ``owner`` and ``what``."""
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -50,7 +50,7 @@ import skfem
 from fe2.fem import check_jacobians, element_for
 from fe2.homogenization.constraints import micro_constraints
 from fe2.linalg import SolverError, SparseCholesky, cholmod_available, factorize, make_solver
-from fe2.phasefield.energies import FreeEnergy, double_well, polynomial
+from fe2.phasefield.energies import FreeEnergy, double_well, polynomial, positive_number
 from fe2.phasefield.stepping import PhaseFieldResult, StepFailed, integrate
 
 __all__ = ["AllenCahn", "CahnHilliard", "BOUNDARY_CONDITIONS"]
@@ -201,16 +201,6 @@ def _factor(A: sp.csr_matrix):
     return factorize(A)
 
 
-def _positive(owner: str, what: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"{owner}: {what} must be a finite number > 0, got {value!r}")
-    return v
-
-
 def _energy(owner: str, f: FreeEnergy | None, default: FreeEnergy) -> FreeEnergy:
     if f is None:
         return default
@@ -232,7 +222,7 @@ class _FESolver:
         self.disc = _Discretization(self.name, mesh, order, bc)
         self.free_energy = _energy(self.name, free_energy, default)
         self.linear_solver = _solver(self.name, solver, spd)
-        self.newton_tol = _positive(self.name, "newton_tol", newton_tol)
+        self.newton_tol = positive_number(self.name, "newton_tol", newton_tol)
         self.max_newton = int(max_newton)
 
     @property
@@ -345,8 +335,8 @@ class AllenCahn(_FESolver):
                  free_energy: FreeEnergy | None = None, *, bc: str = "no-flux",
                  solver: str | Callable | None = None, newton_tol: float = 1e-10,
                  max_newton: int = 12):
-        self.epsilon = _positive(self.name, "epsilon", epsilon)
-        self.mobility = _positive(self.name, "mobility", mobility)
+        self.epsilon = positive_number(self.name, "epsilon", epsilon)
+        self.mobility = positive_number(self.name, "mobility", mobility)
         super().__init__(mesh, order, bc, free_energy, double_well(), solver, True, newton_tol,
                          max_newton)
 
@@ -424,8 +414,8 @@ class CahnHilliard(_FESolver):
                  free_energy: FreeEnergy | None = None, order: int = 1, *,
                  bc: str = "no-flux", solver: str | Callable | None = None,
                  newton_tol: float = 1e-10, max_newton: int = 12):
-        self.kappa = _positive(self.name, "kappa", kappa)
-        self.mobility = _positive(self.name, "mobility", mobility)
+        self.kappa = positive_number(self.name, "kappa", kappa)
+        self.mobility = positive_number(self.name, "mobility", mobility)
         super().__init__(mesh, order, bc, free_energy, polynomial(), solver or "scipy", False,
                          newton_tol, max_newton)
         d = self.disc

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from fe2.phasefield.energies import FreeEnergy, double_well, polynomial
+from fe2.phasefield.energies import FreeEnergy, double_well, polynomial, positive_number
 from fe2.phasefield.stepping import PhaseFieldResult, integrate
 
 __all__ = ["SpectralAllenCahn", "SpectralCahnHilliard"]
@@ -159,8 +159,8 @@ class SpectralCahnHilliard(_Spectral):
                  mobility: float, free_energy: FreeEnergy | None = None, *,
                  origin: Sequence[float] | None = None):
         super().__init__(shape, size, free_energy, polynomial(), origin)
-        self.kappa = _positive(self.name, "kappa", kappa)
-        self.mobility = _positive(self.name, "mobility", mobility)
+        self.kappa = positive_number(self.name, "kappa", kappa)
+        self.mobility = positive_number(self.name, "mobility", mobility)
 
     def energy(self, c: np.ndarray) -> float:
         """``F = int psi(c) + kappa |grad c|^2 / 2 dV``."""
@@ -199,8 +199,8 @@ class SpectralAllenCahn(_Spectral):
                  mobility: float = 1.0, free_energy: FreeEnergy | None = None, *,
                  origin: Sequence[float] | None = None):
         super().__init__(shape, size, free_energy, double_well(), origin)
-        self.epsilon = _positive(self.name, "epsilon", epsilon)
-        self.mobility = _positive(self.name, "mobility", mobility)
+        self.epsilon = positive_number(self.name, "epsilon", epsilon)
+        self.mobility = positive_number(self.name, "mobility", mobility)
 
     def energy(self, u: np.ndarray) -> float:
         """``F = int |grad phi|^2 / 2 + psi(phi) / eps^2 dV``."""
@@ -220,11 +220,3 @@ class SpectralAllenCahn(_Spectral):
         return self._ifft(rhs / (1.0 + self.mobility * dt * self.k2 + a * S)), 0
 
 
-def _positive(owner: str, what: str, value: object) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"{owner}: {what} must be a finite number > 0, got {value!r}")
-    return v

@@ -30,24 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from fe2.io.records import jsonable
+
 from .models import Trajectory
 
 __all__ = ["write_trajectory", "write_table", "plot_trajectories", "plot_distribution",
            "plot_error"]
 
 log = logging.getLogger(__name__)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 def _num(v: float) -> str:
@@ -109,7 +99,7 @@ def write_trajectory(traj: Trajectory, folder: str | PathLike, name: str = "traj
         summary["statistics"] = {k: v.tolist() for k, v in cols.items()}
         summary["runs"] = int(U.shape[-1])
     json_path = folder / f"{name}.json"
-    json_path.write_text(json.dumps(_jsonable(summary), indent=1))
+    json_path.write_text(json.dumps(jsonable(summary), indent=1))
     log.info("wrote %s and %s", csv_path, json_path)
     return csv_path, json_path
 
@@ -133,7 +123,7 @@ def write_table(rows: Sequence[Mapping[str, Any]], folder: str | PathLike,
             w.writerow({k: _num(v) if isinstance(v, float | np.floating) else v
                         for k, v in r.items()})
     json_path = folder / f"{name}.json"
-    json_path.write_text(json.dumps(_jsonable(list(rows)), indent=1))
+    json_path.write_text(json.dumps(jsonable(list(rows)), indent=1))
     return csv_path, json_path
 
 
