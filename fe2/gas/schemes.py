@@ -46,6 +46,7 @@ __all__ = [
     "SCHEMES",
     "FlowResult",
     "advance_in_pairs",
+    "check_limiter_and_flux",
     "check_max_dt",
     "ShockTubeResult",
     "evolve",
@@ -80,6 +81,20 @@ def limited_slope(d_minus: np.ndarray, d_plus: np.ndarray, limiter: str) -> np.n
         m = np.minimum(np.minimum(2 * np.abs(a), 2 * np.abs(b)), 0.5 * np.abs(a + b))
         return np.where(same, s * m, 0.0)
     raise ValueError(f"limiter must be one of {', '.join(map(repr, LIMITERS))}, got {limiter!r}")
+
+
+def check_limiter_and_flux(limiter: str, flux, dim: int) -> None:
+    """Check the limiter and the flux oracle of a run, in 1D and 2D alike.
+
+    ValueError unless ``limiter`` is one of :data:`LIMITERS` and ``flux`` is an oracle
+    with measure ``"conserved"`` and ``dim`` space dimensions.
+    """
+    if limiter not in LIMITERS:
+        raise ValueError(
+            f"limiter must be one of {', '.join(map(repr, LIMITERS))}, got {limiter!r}")
+    if getattr(flux, "measure", None) != "conserved" or getattr(flux, "dim", None) != dim:
+        raise ValueError(
+            f"flux must be an oracle with measure 'conserved' and dim {dim}, got {flux!r}")
 
 
 def advance_in_pairs(
@@ -342,13 +357,8 @@ def evolve(
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(map(repr, SCHEMES))}, got {scheme!r}")
-    if limiter not in LIMITERS:
-        raise ValueError(
-            f"limiter must be one of {', '.join(map(repr, LIMITERS))}, got {limiter!r}")
+    check_limiter_and_flux(limiter, flux, 1)
     bcs = _check_bc(bc)
-    if getattr(flux, "measure", None) != "conserved" or getattr(flux, "dim", None) != 1:
-        raise ValueError(
-            f"flux must be an oracle with measure 'conserved' and dim 1, got {flux!r}")
     U = np.array(U0, dtype=float)
     m = int(getattr(flux, "n_conserved", U.shape[0]))
     if U.ndim != 2 or U.shape[0] != m or U.shape[1] < _GHOST:

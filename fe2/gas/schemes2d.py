@@ -40,7 +40,7 @@ import numpy as np
 from fe2.io import Progress
 from fe2.oracle import evaluate
 
-from .schemes import LIMITERS, advance_in_pairs, limited_slope
+from .schemes import advance_in_pairs, check_limiter_and_flux, limited_slope
 
 __all__ = ["BOUNDARIES_2D", "FlowResult2D", "evolve2d"]
 
@@ -229,13 +229,8 @@ def evolve2d(
     """
     if scheme != "nt":
         raise ValueError(f"scheme must be 'nt' (Jiang-Tadmor) in 2D, got {scheme!r}")
-    if limiter not in LIMITERS:
-        raise ValueError(
-            f"limiter must be one of {', '.join(map(repr, LIMITERS))}, got {limiter!r}")
+    check_limiter_and_flux(limiter, flux, 2)
     bcs = _check_bc(bc)
-    if getattr(flux, "measure", None) != "conserved" or getattr(flux, "dim", None) != 2:
-        raise ValueError(
-            f"flux must be an oracle with measure 'conserved' and dim 2, got {flux!r}")
     U = np.array(U0, dtype=float)
     m = int(getattr(flux, "n_conserved", 4))
     if U.ndim != 3 or U.shape[0] != m or U.shape[1] < _GHOST or U.shape[2] < _GHOST:
