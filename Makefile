@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 WHEELS := $(firstword $(wildcard ../shared/wheels $(FE2_WHEELS)))
 FIND_LINKS := $(if $(WHEELS),--find-links $(abspath $(WHEELS)),)
 BUILD_PETSC := $(if $(WHEELS),0,1)
-EXTRAS ?= petsc,cholmod,mesh,dev,parallel,docs,fmm
+EXTRAS ?= petsc,cholmod,mesh,dev,parallel,docs,fmm,torch
 
 .PHONY: install demo test test-all verify bench lint docs clean
 
