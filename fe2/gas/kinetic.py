@@ -29,8 +29,9 @@ Variance reduction
 ``"antithetic"``: half the ``z`` are drawn and their negatives added, so every
 odd central moment of the sample vanishes: the mass flux is exact to round-off
 and the momentum/energy estimators lose their odd (linear-in-``z``) noise.
-``"qmc"``: a scrambled Sobol set (:class:`scipy.stats.qmc.Sobol`, seeded, each point
-moved to the middle of its ``2**-30`` cell, :func:`sobol_normals`)
+``"qmc"``: a scrambled Sobol set (:class:`scipy.stats.qmc.Sobol`, seeded by ``seed``),
+randomised at each point by a random digital shift, each point moved to the middle of
+its ``2**-30`` cell (:func:`sobol_normals`)
 mapped through the normal inverse CDF; its error falls faster than
 ``samples**-0.5``. ``None``: plain Monte Carlo.
 
@@ -164,10 +165,23 @@ class KineticFlux(OracleBase):
             half = rng.standard_normal((n // 2, d))
             return np.concatenate([half, -half])
         if self.variance_reduction == "qmc":
-            pts = qmc.Sobol(d, scramble=True, bits=_SOBOL_BITS, seed=rng).random_base2(
-                n.bit_length() - 1)
+            # One scrambled net per oracle, randomised per point by a digital shift (XOR of
+            # uniform random bits), which keeps the net property and makes every sample
+            # uniform. Building a scipy Sobol engine per point cost 0.26 ms against 0.03 ms
+            # for the normals of plain MC (measured at 1024 x 3); the shift costs ~0.02 ms.
+            shift = rng.integers(0, 2**_SOBOL_BITS, size=d, dtype=np.uint64)
+            pts = (self._sobol_net() ^ shift).astype(float) * 2.0**-_SOBOL_BITS
             return sobol_normals(pts)
         return rng.standard_normal((n, d))
+
+    def _sobol_net(self) -> np.ndarray:
+        """The oracle's scrambled Sobol net as ``2**-30`` integers, ``(samples, dim)`` uint64."""
+        net = getattr(self, "_net", None)
+        if net is None:
+            pts = qmc.Sobol(self.dim, scramble=True, bits=_SOBOL_BITS, seed=self.seed).random_base2(
+                self.samples.bit_length() - 1)
+            net = self._net = np.rint(pts * 2.0**_SOBOL_BITS).astype(np.uint64)
+        return net
 
     def _point_flux(self, rho: float, u: np.ndarray, theta: float, internal: float,
                     z: np.ndarray) -> np.ndarray:
