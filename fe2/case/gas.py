@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from typing import Any
@@ -46,7 +45,8 @@ from typing import Any
 import numpy as np
 
 from fe2.case.models import Case, CaseError
-from fe2.case.run import case_executor, check_output, keep_failed, mark_folder, swap_into
+from fe2.case.run import case_executor, check_output
+from fe2.case.staging import staged_folder
 
 __all__ = ["run_shock_tube", "gas_flux", "reference_gamma"]
 
@@ -107,16 +107,8 @@ def run_shock_tube(case: Case, out: str | os.PathLike, force: bool = False) -> d
     frames = st.frames if case.output.vtu else 1
     times = [st.t_end * (k + 1) / frames for k in range(frames)]
     executor = case_executor(case)
-    tmp = out.with_name(out.name + f".partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    mark_folder(tmp)
-    handler = logging.FileHandler(tmp / "run.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("fe2")
-    root.addHandler(handler)
     t0 = time.perf_counter()
-    try:
+    with staged_folder(out, executor) as tmp:
         log.info("case %s: shock tube, %d cells, %s scheme, flux %r, t_end %g", case.path,
                  st.n_cells, st.scheme, flux, st.t_end)
         try:
@@ -189,16 +181,4 @@ def run_shock_tube(case: Case, out: str | os.PathLike, force: bool = False) -> d
                                             "the cell centre| dx"}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         summary["outputs"].append("summary.json")
-    except BaseException:
-        if executor is not None:
-            executor.shutdown()
-        root.removeHandler(handler)
-        handler.close()
-        keep_failed(tmp, out)
-        raise
-    if executor is not None:
-        executor.shutdown()
-    root.removeHandler(handler)
-    handler.close()
-    swap_into(tmp, out)
     return summary

@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from fe2.case.models import Case, CaseError
-from fe2.case.run import check_output, keep_failed, mark_folder, swap_into
+from fe2.case.run import check_output
+from fe2.case.staging import staged_folder
 
 __all__ = ["run_point", "point_oracle", "point_path"]
 
@@ -83,18 +84,8 @@ def run_point(case: Case, out: str | os.PathLike, force: bool = False) -> dict:
     out = check_output(out, force=force, protect=(case.path,))
     oracle = point_oracle(case)
     path = point_path(case, oracle)
-    tmp = out.with_name(out.name + f".partial-{os.getpid()}")
-    import shutil
-
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    mark_folder(tmp)
-    handler = logging.FileHandler(tmp / "run.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("fe2")
-    root.addHandler(handler)
     t0 = time.perf_counter()
-    try:
+    with staged_folder(out) as tmp:
         log.info("case %s: material point, %s (%s), %d load point(s), %d steps each",
                  case.path, type(oracle).__name__, oracle.measure, len(path.values), path.steps)
         pt = case.point
@@ -135,14 +126,6 @@ def run_point(case: Case, out: str | os.PathLike, force: bool = False) -> dict:
         }
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         summary["outputs"].append("summary.json")
-    except BaseException:
-        root.removeHandler(handler)
-        handler.close()
-        keep_failed(tmp, out)
-        raise
-    root.removeHandler(handler)
-    handler.close()
-    swap_into(tmp, out)
     return summary
 
 
