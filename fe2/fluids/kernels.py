@@ -1,7 +1,8 @@
 """numba kernels: dumbbell ensembles and SLLOD molecular dynamics.
 
 Dumbbells: twins of the numpy steps in :mod:`.dumbbells`. SLLOD with Lees–Edwards
-boundaries: the micro model of :mod:`.nemd`.
+boundaries (simple shear) or in a box deforming with a general planar flow and remapped by
+lattice reduction: the micro models of :mod:`.nemd`.
 
 Dumbbell layout at this boundary: ``Q`` ``(2, N, n)`` (component, dumbbell, point), ``L``
 ``(2, 2, n)``, noise ``(m, 2, N)`` (micro step, component, dumbbell; the same at every
@@ -17,7 +18,8 @@ import numpy as np
 
 from fe2.atomistic.kernels import pair
 
-__all__ = ["fene_steps", "hookean_steps", "kramers", "le_forces", "noise_block", "sllod_steps"]
+__all__ = ["box_forces", "fene_steps", "hookean_steps", "kramers", "le_forces", "noise_block",
+           "reduce_basis", "sllod_box_steps", "sllod_steps"]
 
 
 @numba.njit(cache=True, parallel=False)
@@ -267,6 +269,201 @@ def sllod_steps(x, p, state, L, rate, kind, prm, dt, nsteps, temperature, acc): 
             kyy += p[i, 1] * p[i, 1]
             kzz += p[i, 2] * p[i, 2]
             kxy += p[i, 0] * p[i, 1]
+        pxy = (kxy + vir[3]) / V
+        acc[0] += (kxx + vir[0]) / V
+        acc[1] += (kyy + vir[1]) / V
+        acc[2] += (kzz + vir[2]) / V
+        acc[3] += pxy
+        acc[4] += pxy * pxy
+        acc[5] += 1.0
+
+
+# --------------------------------------------- NEMD (SLLOD in a deforming, remapped box)
+
+
+@numba.njit(cache=True)
+def reduce_basis(h):  # pragma: no cover - compiled
+    """Lagrange–Gauss reduction of the in-plane basis (columns of ``h (2, 2)``), in place.
+
+    Afterwards ``|a| <= |b|`` and ``|a . b| <= |a|^2 / 2`` (``a = h[:, 0]``, ``b = h[:, 1]``):
+    ``a`` is a shortest lattice vector and the angle lies in [60, 120] degrees. The lattice
+    (hence the periodic system) is unchanged. Returns the number of basis changes.
+    """
+    changes = 0
+    for _ in range(1000):
+        aa = h[0, 0] * h[0, 0] + h[1, 0] * h[1, 0]
+        bb = h[0, 1] * h[0, 1] + h[1, 1] * h[1, 1]
+        if bb < aa:  # (a, b) <- (b, -a): same lattice, same orientation
+            for r in range(2):
+                t = h[r, 0]
+                h[r, 0] = h[r, 1]
+                h[r, 1] = -t
+            aa, bb = bb, aa
+            changes += 1
+        ab = h[0, 0] * h[0, 1] + h[1, 0] * h[1, 1]
+        k = math.floor(ab / aa + 0.5)
+        if k == 0:
+            break
+        h[0, 1] -= k * h[0, 0]
+        h[1, 1] -= k * h[1, 0]
+        changes += 1
+    return changes
+
+
+@numba.njit(cache=True)
+def box_forces(x, h, lz, kind, prm, f, vir):  # pragma: no cover - compiled
+    """Pair forces in a periodic box with in-plane basis ``h (2, 2)`` and height ``lz``.
+
+    Nearest image of every pair: fractional rounding in the plane, then the 3 x 3 nearby
+    images (exact for a Lagrange–Gauss reduced basis); needs the shortest lattice vector
+    to exceed twice the cutoff (then no pair has two images within it). Writes ``f (n, 3)``
+    and the pair virial ``sum d (x) f`` into ``vir (4,)``: ``xx, yy, zz, xy``.
+    """
+    n = x.shape[0]
+    rc2 = prm[3] * prm[3]
+    det = h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]
+    i00 = h[1, 1] / det
+    i01 = -h[0, 1] / det
+    i10 = -h[1, 0] / det
+    i11 = h[0, 0] / det
+    for i in range(n):
+        f[i, 0] = 0.0
+        f[i, 1] = 0.0
+        f[i, 2] = 0.0
+    for k in range(4):
+        vir[k] = 0.0
+    for a in range(n):
+        for b in range(a + 1, n):
+            e0 = x[b, 0] - x[a, 0]
+            e1 = x[b, 1] - x[a, 1]
+            s0 = i00 * e0 + i01 * e1
+            s1 = i10 * e0 + i11 * e1
+            s0 -= math.floor(s0 + 0.5)
+            s1 -= math.floor(s1 + 0.5)
+            c0 = h[0, 0] * s0 + h[0, 1] * s1
+            c1 = h[1, 0] * s0 + h[1, 1] * s1
+            d0 = c0
+            d1 = c1
+            best = c0 * c0 + c1 * c1
+            for ka in range(-1, 2):
+                for kb in range(-1, 2):
+                    g0 = c0 + ka * h[0, 0] + kb * h[0, 1]
+                    g1 = c1 + ka * h[1, 0] + kb * h[1, 1]
+                    q = g0 * g0 + g1 * g1
+                    if q < best:
+                        best = q
+                        d0 = g0
+                        d1 = g1
+            d2 = x[b, 2] - x[a, 2]
+            d2 -= lz * math.floor(d2 / lz + 0.5)
+            r2 = best + d2 * d2
+            if r2 >= rc2:
+                continue
+            r = math.sqrt(r2)
+            p0, p1, p2 = pair(kind, prm, r)
+            s = -p1 / r
+            f[b, 0] += s * d0
+            f[b, 1] += s * d1
+            f[b, 2] += s * d2
+            f[a, 0] -= s * d0
+            f[a, 1] -= s * d1
+            f[a, 2] -= s * d2
+            vir[0] += s * d0 * d0
+            vir[1] += s * d1 * d1
+            vir[2] += s * d2 * d2
+            vir[3] += s * d0 * d1
+
+
+@numba.njit(cache=True)
+def _wrap(x, h, lz):  # pragma: no cover - compiled
+    det = h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]
+    for i in range(x.shape[0]):
+        s0 = (h[1, 1] * x[i, 0] - h[0, 1] * x[i, 1]) / det
+        s1 = (-h[1, 0] * x[i, 0] + h[0, 0] * x[i, 1]) / det
+        s0 -= math.floor(s0)
+        s1 -= math.floor(s1)
+        x[i, 0] = h[0, 0] * s0 + h[0, 1] * s1
+        x[i, 1] = h[1, 0] * s0 + h[1, 1] * s1
+        x[i, 2] -= lz * math.floor(x[i, 2] / lz)
+
+
+@numba.njit(cache=True)
+def sllod_box_steps(x, p, h, lz, L, M, N, kind, prm, dt, nsteps, temperature, x0, p0, h0,
+                    warmup, acc, counts):  # pragma: no cover - compiled
+    """``nsteps`` SLLOD steps under the in-plane velocity gradient ``L (2, 2)`` (traceless).
+
+    ``dx/dt = p + L x``, ``dp/dt = F - L p`` (unit masses), z undeformed. The box deforms
+    with the flow, ``h' = L h``: each step ``h <- M h`` with ``M = exp(L dt)``; the drift is
+    exact for constant ``p``: ``x <- M x + N p`` with ``N = dt (M - I) (L dt)^-1``. After
+    each step the basis ``h (2, 2)`` (columns, updated in place) is Lagrange–Gauss reduced
+    when it is no longer reduced (an exact remap: same lattice), atoms are wrapped into the
+    cell, and an isokinetic thermostat rescales the peculiar momenta to ``temperature``.
+    When the shortest lattice vector falls below twice the cutoff the box is re-initialised
+    from ``x0, p0, h0`` and the next ``warmup`` steps are not averaged.
+
+    Adds to ``acc (6,)`` per averaged step the pressure tensor ``xx, yy, zz, xy`` (kinetic +
+    virial over the volume), ``xy^2`` and 1. ``counts (2,)`` += remaps, re-initialisations.
+    """
+    n = x.shape[0]
+    V = abs(h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]) * lz
+    rc2x4 = 4.0 * prm[3] * prm[3]
+    f = np.empty((n, 3))
+    vir = np.empty(4)
+    box_forces(x, h, lz, kind, prm, f, vir)
+    skip = 0
+    for _ in range(nsteps):
+        for i in range(n):
+            p[i, 0] += 0.5 * dt * (f[i, 0] - L[0, 0] * p[i, 0] - L[0, 1] * p[i, 1])
+            p[i, 1] += 0.5 * dt * (f[i, 1] - L[1, 0] * p[i, 0] - L[1, 1] * p[i, 1])
+            p[i, 2] += 0.5 * dt * f[i, 2]
+        for i in range(n):
+            a0 = M[0, 0] * x[i, 0] + M[0, 1] * x[i, 1] + N[0, 0] * p[i, 0] + N[0, 1] * p[i, 1]
+            a1 = M[1, 0] * x[i, 0] + M[1, 1] * x[i, 1] + N[1, 0] * p[i, 0] + N[1, 1] * p[i, 1]
+            x[i, 0] = a0
+            x[i, 1] = a1
+            x[i, 2] += dt * p[i, 2]
+        for c in range(2):
+            a0 = M[0, 0] * h[0, c] + M[0, 1] * h[1, c]
+            a1 = M[1, 0] * h[0, c] + M[1, 1] * h[1, c]
+            h[0, c] = a0
+            h[1, c] = a1
+        aa = h[0, 0] * h[0, 0] + h[1, 0] * h[1, 0]
+        bb = h[0, 1] * h[0, 1] + h[1, 1] * h[1, 1]
+        ab = h[0, 0] * h[0, 1] + h[1, 0] * h[1, 1]
+        if bb < aa or 2.0 * abs(ab) > aa:
+            counts[0] += 1
+            reduce_basis(h)
+            aa = h[0, 0] * h[0, 0] + h[1, 0] * h[1, 0]
+        if aa < rc2x4:
+            counts[1] += 1
+            x[:, :] = x0
+            p[:, :] = p0
+            h[:, :] = h0
+            skip = warmup
+        _wrap(x, h, lz)
+        box_forces(x, h, lz, kind, prm, f, vir)
+        kin = 0.0
+        for i in range(n):
+            p[i, 0] += 0.5 * dt * (f[i, 0] - L[0, 0] * p[i, 0] - L[0, 1] * p[i, 1])
+            p[i, 1] += 0.5 * dt * (f[i, 1] - L[1, 0] * p[i, 0] - L[1, 1] * p[i, 1])
+            p[i, 2] += 0.5 * dt * f[i, 2]
+            kin += p[i, 0] * p[i, 0] + p[i, 1] * p[i, 1] + p[i, 2] * p[i, 2]
+        scale = math.sqrt(temperature * 3.0 * (n - 1) / kin) if kin > 0 else 1.0
+        kxx = 0.0
+        kyy = 0.0
+        kzz = 0.0
+        kxy = 0.0
+        for i in range(n):
+            p[i, 0] *= scale
+            p[i, 1] *= scale
+            p[i, 2] *= scale
+            kxx += p[i, 0] * p[i, 0]
+            kyy += p[i, 1] * p[i, 1]
+            kzz += p[i, 2] * p[i, 2]
+            kxy += p[i, 0] * p[i, 1]
+        if skip > 0:
+            skip -= 1
+            continue
         pxy = (kxy + vir[3]) / V
         acc[0] += (kxx + vir[0]) / V
         acc[1] += (kyy + vir[1]) / V

@@ -9,14 +9,26 @@ velocity gradient with the SLLOD equations of motion and Lees–Edwards boundari
 the oracle returns the deviatoric part of ``-P`` in the flow plane (the isotropic part
 goes into the macro pressure).
 
-Scope: Lees–Edwards boundaries realise planar Couette flow, so the velocity gradient must
-be a simple shear ``L = [[0, rate], [0, 0]]`` (as in a channel); the MD sees only the
-shear rate, and other components larger than ``max_non_shear`` times the largest rate
-(in a channel they are small, seeded by the MD's own noise: neighbouring boxes decorrelate
-because MD is chaotic) are refused with :class:`fe2.oracle.OracleError`. A channel
-should therefore be one cell long (``MACGrid(1, ny, periodic_x=True)``), so that the
-flow cannot vary along x. General planar flows need deforming cells with
-Kraynik–Reinelt-type remapping, which this module does not implement.
+Two kinds of periodic cell (``cell``):
+
+- ``"lees_edwards"``: Lees–Edwards boundaries realise planar Couette flow, so the
+  velocity gradient must be a simple shear ``L = [[0, rate], [0, 0]]`` (as in a channel);
+  the MD sees only the shear rate, and other components larger than ``max_non_shear``
+  times the largest rate (in a channel they are small, seeded by the MD's own noise) are
+  refused with :class:`fe2.oracle.OracleError`.
+- ``"deforming"``: any traceless in-plane velocity gradient ``L`` (shear, planar
+  elongation, rotation and their mixtures; the xy plane of the 3D box, z periodic and
+  undeformed). The box deforms with the flow, ``h' = L h``, and whenever its basis is no
+  longer Lagrange–Gauss reduced it is remapped to the reduced basis of the same lattice
+  (the generalised Kraynik–Reinelt / Lees–Edwards remapping of Dobson 2014 and Hunt 2016,
+  "Periodic boundary conditions for arbitrary deformations in molecular dynamics
+  simulations", J. Comput. Phys. 315): the periodic system is unchanged, so the remap is
+  exact. Simple shear remaps exactly as Lees–Edwards does. Elongation shrinks the
+  shortest lattice vector without bound (unless the box starts in a Kraynik–Reinelt
+  orientation, which this module does not choose): when it falls below twice the cutoff
+  the box is re-initialised to the equilibrated start and ``reinit_warmup`` MD steps are
+  left out of the average; ``info["md_reinit"]`` counts them per macro step and the state
+  keeps the total. Larger boxes (``n_particles = 256, 500``) live longer.
 
 Units: reduced Lennard-Jones units (``sigma``, ``epsilon``, mass 1, ``k_B = 1``) for the
 micro model. ``time_unit`` and ``stress_unit`` convert the macro units: the micro model
@@ -24,13 +36,15 @@ sees the shear rate ``rate * time_unit`` and returns ``stress_unit * tau``.
 
 Seamless coupling: by default each macro step advances every box by ``dt / time_unit`` of
 micro time (time-accurate); ``micro_steps`` fixes the number of MD steps per macro step
-whatever ``dt`` is (the time-scale ratio of the seamless method). The boxes are never
-re-initialised: positions, momenta and the Lees–Edwards offset are the oracle's state.
+whatever ``dt`` is (the time-scale ratio of the seamless method). Positions, momenta and
+the Lees–Edwards offset (or the deformed box) are the oracle's state; boxes are not
+re-initialised between macro steps (except for the elongation limit above).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import expm
 
 from fe2.atomistic.lattice import get_lattice
 from fe2.atomistic.potentials import LennardJones
@@ -43,7 +57,7 @@ __all__ = ["LennardJonesNEMD"]
 
 
 class LennardJonesNEMD(OracleBase):
-    """Lennard-Jones fluid under simple shear by SLLOD molecular dynamics.
+    """Lennard-Jones fluid under a planar velocity gradient by SLLOD molecular dynamics.
 
     Parameters
     ----------
@@ -68,8 +82,17 @@ class LennardJonesNEMD(OracleBase):
         Reported as ``zero_shear_viscosity`` (macro units) for the macro solver's
         stabilisation and for ``lid_driven_cavity``'s density; not used by the MD.
     max_non_shear : float
-        Largest accepted ratio of the non-shear velocity-gradient components to the
-        largest shear rate of a batch (they are ignored by the MD).
+        ``cell="lees_edwards"``: largest accepted ratio of the non-shear velocity-gradient
+        components to the largest shear rate of a batch (they are ignored by the MD).
+    cell : {"lees_edwards", "deforming"}
+        Simple shear with Lees–Edwards boundaries, or any traceless planar ``L`` in a
+        deforming, remapped box (see the module docstring).
+    reinit_warmup : int
+        ``cell="deforming"``: MD steps after a re-initialisation left out of the average.
+    max_trace : float
+        ``cell="deforming"``: largest accepted ``|L_xx + L_yy|`` relative to ``|L|`` (the
+        box keeps its volume; the macro solver's discrete divergence is ~0); the trace is
+        removed before the MD sees ``L``.
     """
 
     measure = "velocity_gradient"
@@ -79,7 +102,8 @@ class LennardJonesNEMD(OracleBase):
                  cutoff: float = 2.5, timestep: float = 0.005, micro_steps: int | None = None,
                  equilibration: int = 2000, seed: int = 0, time_unit: float = 1.0,
                  stress_unit: float = 1.0, viscosity_estimate: float | None = None,
-                 max_non_shear: float = 0.05):
+                 max_non_shear: float = 0.05, cell: str = "lees_edwards",
+                 reinit_warmup: int = 50, max_trace: float = 1e-6):
         _positive("LennardJonesNEMD", density=density, temperature=temperature, cutoff=cutoff,
                   timestep=timestep, time_unit=time_unit, stress_unit=stress_unit)
         k = round((n_particles / 4) ** (1 / 3))
@@ -94,6 +118,14 @@ class LennardJonesNEMD(OracleBase):
                                         or micro_steps < 1):
             raise ValueError(f"LennardJonesNEMD: micro_steps must be an integer >= 1, got "
                              f"{micro_steps!r}")
+        if cell not in ("lees_edwards", "deforming"):
+            raise ValueError(f"LennardJonesNEMD: cell must be 'lees_edwards' or 'deforming', "
+                             f"got {cell!r}")
+        if not isinstance(reinit_warmup, int | np.integer) or reinit_warmup < 0:
+            raise ValueError(f"LennardJonesNEMD: reinit_warmup must be an integer >= 0, got "
+                             f"{reinit_warmup!r}")
+        self.cell, self.reinit_warmup, self.max_trace = cell, int(reinit_warmup), float(max_trace)
+        self._start = None  # equilibrated box (deterministic in the parameters), made once
         self.density, self.temperature = float(density), float(temperature)
         self.n_particles, self.cutoff, self.timestep = int(n_particles), float(cutoff), timestep
         self.micro_steps = micro_steps
@@ -120,47 +152,146 @@ class LennardJonesNEMD(OracleBase):
                             np.ascontiguousarray(self.potential.params), self.timestep, nsteps,
                             self.temperature, acc)
 
+    def equilibrated(self) -> tuple[np.ndarray, np.ndarray]:
+        """The start box: fcc melted at rest, ``(x (n, 3), p (n, 3))`` (made once)."""
+        if self._start is None:
+            n, L = self.n_particles, self.box
+            k = round((n / 4) ** (1 / 3))
+            x = np.ascontiguousarray(get_lattice("fcc").crystal(k, L / k).positions[:n], float)
+            x -= L * np.floor(x / L)
+            rng = np.random.default_rng(self.seed)
+            p = rng.standard_normal((n, 3))
+            p -= p.mean(axis=0)
+            p *= np.sqrt(self.temperature * 3 * (n - 1) / (p * p).sum())
+            st = np.zeros(1)
+            if self.equilibration:
+                self._run(x, p, st, 0.0, self.equilibration, np.zeros(6))
+            self._start = (x, p)
+        return self._start
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_start"] = None  # remade in a worker rather than shipped
+        return d
+
     def initial_state(self, pts):
         """Equilibrated box (fcc start melted at rest), the same at every point.
 
-        ``{"x": (n, 3, *pts), "p": (n, 3, *pts), "offset": pts}``.
+        ``{"x": (n, 3, *pts), "p": (n, 3, *pts), "offset": pts}`` (Lees–Edwards) or
+        ``{"x", "p", "box": (2, 2, *pts) in-plane basis (columns), "remaps": pts,
+        "reinits": pts}`` (deforming).
         """
-        n, L = self.n_particles, self.box
-        k = round((n / 4) ** (1 / 3))
-        x = np.ascontiguousarray(get_lattice("fcc").crystal(k, L / k).positions[:n], float)
-        x -= L * np.floor(x / L)
-        rng = np.random.default_rng(self.seed)
-        p = rng.standard_normal((n, 3))
-        p -= p.mean(axis=0)
-        p *= np.sqrt(self.temperature * 3 * (n - 1) / (p * p).sum())
-        st = np.zeros(1)
-        if self.equilibration:
-            self._run(x, p, st, 0.0, self.equilibration, np.zeros(6))
+        n = self.n_particles
+        x, p = self.equilibrated()
         shape = (n, 3) + tuple(pts)
         ones = (1,) * len(pts)
-        return {"x": np.broadcast_to(x.reshape((n, 3) + ones), shape).copy(),
-                "p": np.broadcast_to(p.reshape((n, 3) + ones), shape).copy(),
-                "offset": np.zeros(pts)}
+        out = {"x": np.broadcast_to(x.reshape((n, 3) + ones), shape).copy(),
+               "p": np.broadcast_to(p.reshape((n, 3) + ones), shape).copy()}
+        if self.cell == "lees_edwards":
+            out["offset"] = np.zeros(pts)
+        else:
+            out["box"] = np.broadcast_to((self.box * np.eye(2)).reshape((2, 2) + ones),
+                                         (2, 2) + tuple(pts)).copy()
+            out["remaps"] = np.zeros(pts)
+            out["reinits"] = np.zeros(pts)
+        return out
+
+    def _steps(self, dt):
+        dtf = 0.0 if dt is None else float(dt)
+        if self.micro_steps is not None:
+            return self.micro_steps if dtf > 0 else 0
+        return int(round(dtf / self.time_unit / self.timestep))
+
+    @staticmethod
+    def _tau(acc):
+        mean = acc[:4] / acc[5]
+        pr = mean[:3].sum() / 3.0
+        tau = np.array([[-(mean[0] - pr), -mean[3]], [-mean[3], -(mean[1] - pr)]])
+        var = max(acc[4] / acc[5] - mean[3] ** 2, 0.0)
+        return tau, np.sqrt(var / acc[5])
+
+    def _evaluate_deforming(self, G, pts, npts, state, dt) -> Response:
+        tr = G[0, 0] + G[1, 1]
+        size = np.sqrt((G * G).sum(axis=(0, 1)))
+        bad = np.abs(tr) > self.max_trace * size + 1e-12
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise OracleError(
+                f"LennardJonesNEMD: the velocity gradient must be traceless (incompressible); "
+                f"point {i} has L = {G[..., i].round(6).tolist()}, trace {tr[i]:.3g}")
+        if state is None:
+            state = self.initial_state(pts)
+        n, L0 = self.n_particles, self.box
+        X = np.asarray(state["x"], float).reshape(n, 3, npts)
+        P = np.asarray(state["p"], float).reshape(n, 3, npts)
+        H = np.asarray(state["box"], float).reshape(2, 2, npts)
+        rem = np.asarray(state["remaps"], float).reshape(npts)
+        rei = np.asarray(state["reinits"], float).reshape(npts)
+        m = self._steps(dt)
+        x0, p0 = self.equilibrated()
+        h0 = L0 * np.eye(2)
+        prm = np.ascontiguousarray(self.potential.params)
+        Xn, Pn, Hn = np.empty_like(X), np.empty_like(P), np.empty_like(H)
+        tau = np.zeros((2, 2, npts))
+        se = np.zeros(npts)
+        nrem, nrei = np.zeros(npts), np.zeros(npts)
+        h = self.timestep
+        for q in range(npts):
+            Lq = G[..., q] * self.time_unit
+            Lq = Lq - 0.5 * np.trace(Lq) * np.eye(2)
+            A = np.zeros((4, 4))
+            A[:2, :2] = Lq * h
+            A[:2, 2:] = h * np.eye(2)
+            E = expm(A)
+            M, N = np.ascontiguousarray(E[:2, :2]), np.ascontiguousarray(E[:2, 2:])
+            xq, pq = np.ascontiguousarray(X[..., q]), np.ascontiguousarray(P[..., q])
+            hq = np.ascontiguousarray(H[..., q])
+            acc, counts = np.zeros(6), np.zeros(2)
+            if m:
+                kernels.sllod_box_steps(xq, pq, hq, L0, np.ascontiguousarray(Lq), M, N,
+                                        self.potential.kind, prm, h, m, self.temperature, x0,
+                                        p0, h0, self.reinit_warmup, acc, counts)
+            if acc[5] == 0:  # no time step (or all warm-up): the current configuration
+                kernels.sllod_box_steps(xq.copy(), pq.copy(), hq.copy(), L0, np.zeros((2, 2)),
+                                        np.eye(2), h * np.eye(2), self.potential.kind, prm, h,
+                                        1, self.temperature, x0, p0, h0, 0, acc, np.zeros(2))
+            tau[..., q], se[q] = self._tau(acc)
+            Xn[..., q], Pn[..., q], Hn[..., q] = xq, pq, hq
+            nrem[q], nrei[q] = counts
+        return Response(
+            flux=(self.stress_unit * tau).reshape((2, 2) + pts),
+            state={"x": Xn.reshape((n, 3) + pts), "p": Pn.reshape((n, 3) + pts),
+                   "box": Hn.reshape((2, 2) + pts), "remaps": (rem + nrem).reshape(pts),
+                   "reinits": (rei + nrei).reshape(pts)},
+            info={"tau_xy_se": (self.stress_unit * se).reshape(pts),
+                  "md_steps": np.full(pts, float(m)), "md_remap": nrem.reshape(pts),
+                  "md_reinit": nrei.reshape(pts)},
+        )
 
     def evaluate(self, g, x=None, state=None, dt=None) -> Response:
-        """Advance every box under its shear rate ``g[0, 1]``; time-averaged stress.
+        """Advance every box under its velocity gradient; time-averaged stress.
 
-        ``g`` ``(2, 2, *pts)`` must be simple shear along x: the MD sees only ``g[0, 1]``;
-        the other components must stay below ``max_non_shear`` times the largest rate of
-        the batch (they arise from the MD noise itself in a channel). Returns the stress
-        ``(2, 2, *pts)``, the advanced state and ``info`` with ``tau_xy_se`` (naive
-        standard error of the window mean, ignoring correlations) and ``md_steps``.
+        ``g`` ``(2, 2, *pts)``, ``g[i, j] = du_i/dx_j``. With ``cell="lees_edwards"`` it
+        must be simple shear along x: the MD sees only ``g[0, 1]``; the other components
+        must stay below ``max_non_shear`` times the largest rate of the batch. With
+        ``cell="deforming"`` any traceless ``g``. Returns the stress ``(2, 2, *pts)``, the
+        advanced state and ``info`` with ``tau_xy_se`` (naive standard error of the window
+        mean, ignoring correlations), ``md_steps`` and (deforming) ``md_remap``,
+        ``md_reinit`` (remaps and re-initialisations in this step).
         """
         pts = self.check_input(g)
         npts = int(np.prod(pts)) if pts else 1
         G = np.asarray(g, float).reshape(2, 2, npts)
+        if self.cell == "deforming":
+            return self._evaluate_deforming(G, pts, npts, state, dt)
         scale = np.abs(G[0, 1]).max(initial=0.0)
         other = np.abs(G[[0, 1, 1], [0, 0, 1]]).max(initial=0.0)
         if other > self.max_non_shear * scale + 1e-9:
             i = int(np.argmax(np.abs(G[[0, 1, 1], [0, 0, 1]]).max(axis=0)))
             raise OracleError(
                 f"LennardJonesNEMD: Lees–Edwards boundaries need simple shear "
-                f"L = [[0, rate], [0, 0]]; point {i} has L = {G[..., i].round(6).tolist()}"
+                f"L = [[0, rate], [0, 0]]; point {i} has L = {G[..., i].round(6).tolist()} "
+                f"(cell='deforming' takes any planar flow)"
             )
         if state is None:
             state = self.initial_state(pts)
@@ -168,11 +299,7 @@ class LennardJonesNEMD(OracleBase):
         X = np.asarray(state["x"], float).reshape(n, 3, npts)
         P = np.asarray(state["p"], float).reshape(n, 3, npts)
         off = np.asarray(state["offset"], float).reshape(npts)
-        dtf = 0.0 if dt is None else float(dt)
-        if self.micro_steps is not None:
-            m = self.micro_steps if dtf > 0 else 0
-        else:
-            m = int(round(dtf / self.time_unit / self.timestep))
+        m = self._steps(dt)
         Xn, Pn, offn = np.empty_like(X), np.empty_like(P), np.empty_like(off)
         tau = np.zeros((2, 2, npts))
         se = np.zeros(npts)
@@ -186,13 +313,7 @@ class LennardJonesNEMD(OracleBase):
                 self._run(xq, pq, st, rate, m, acc)
             else:  # no time step: the stress of the current configuration
                 self._run(xq.copy(), pq.copy(), st.copy(), 0.0, 1, acc)
-            mean = acc[:4] / acc[5]
-            pr = mean[:3].sum() / 3.0
-            tau[0, 0, q] = -(mean[0] - pr)
-            tau[1, 1, q] = -(mean[1] - pr)
-            tau[0, 1, q] = tau[1, 0, q] = -mean[3]
-            var = max(acc[4] / acc[5] - mean[3] ** 2, 0.0)
-            se[q] = np.sqrt(var / acc[5])
+            tau[..., q], se[q] = self._tau(acc)
             Xn[..., q], Pn[..., q], offn[q] = xq, pq, st[0]
         return Response(
             flux=(self.stress_unit * tau).reshape((2, 2) + pts),
