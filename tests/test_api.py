@@ -43,7 +43,7 @@ LAYERS = [
     {"fe2.io"},
     {"fe2.homogenization", "fe2.atomistic"},
     {"fe2.gas", "fe2.kinetics", "fe2.timescales", "fe2.phasefield", "fe2.fmm", "fe2.fluids",
-     "fe2.surrogate"},
+     "fe2.surrogate", "fe2.uq"},
     {"fe2.macro"},
     {"fe2.verify"},
     {"fe2.case"},
