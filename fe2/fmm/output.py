@@ -17,8 +17,6 @@ Examples
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from os import PathLike
@@ -27,17 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from fe2.io.records import jsonable
+from fe2.io.records import write_csv, write_table
 
 __all__ = ["write_results", "plot_error_cost"]
 
 log = logging.getLogger(__name__)
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float | np.floating):
-        return f"{float(v):.12g}"
-    return str(v)
 
 
 def write_results(rows: Sequence[Mapping[str, Any]], folder: str | PathLike,
@@ -66,23 +58,9 @@ def write_results(rows: Sequence[Mapping[str, Any]], folder: str | PathLike,
     tuple of Path
         The CSV, the JSON and, with potentials, the potentials CSV.
     """
-    rows = [dict(r) for r in rows]
-    if not rows:
-        raise ValueError("rows: nothing to write (empty)")
-    keys = list(rows[0])
-    for i, r in enumerate(rows):
-        if list(r) != keys:
-            raise ValueError(f"rows[{i}]: keys {list(r)} differ from the first row's {keys}")
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    csv_path = folder / f"{name}.csv"
-    with csv_path.open("w", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(keys)
-        for r in rows:
-            w.writerow([_cell(r[k]) for k in keys])
-    doc: dict[str, Any] = {"meta": jsonable(dict(meta or {})), "rows": jsonable(rows)}
-    out = [csv_path]
+    extra: dict[str, Any] = {"meta": dict(meta or {})}
+    pot_path = None
     if potentials is not None:
         if targets is None:
             raise ValueError("potentials given without targets (3, m)")
@@ -94,20 +72,16 @@ def write_results(rows: Sequence[Mapping[str, Any]], folder: str | PathLike,
             if v.shape != (t.shape[1],):
                 raise ValueError(f"potentials[{k!r}]: expected shape ({t.shape[1]},), "
                                  f"got {v.shape}")
-        pot_path = folder / f"{name}_potentials.csv"
-        with pot_path.open("w", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["x", "y", "z", *cols])
-            for j in range(t.shape[1]):
-                w.writerow([_cell(v) for v in (*t[:, j], *(c[j] for c in cols.values()))])
-        doc["targets"] = t.tolist()
-        doc["potentials"] = {k: v.tolist() for k, v in cols.items()}
-        out.append(pot_path)
-    json_path = folder / f"{name}.json"
-    json_path.write_text(json.dumps(doc, indent=1))
-    out.insert(1, json_path)
-    log.info("wrote %s", ", ".join(map(str, out)))
-    return tuple(out)
+        extra["targets"] = t
+        extra["potentials"] = cols
+    csv_path, json_path = write_table(rows, folder, name, extra)
+    if potentials is not None:
+        pot_path = write_csv(folder / f"{name}_potentials.csv", ["x", "y", "z", *cols],
+                             ((*t[:, j], *(c[j] for c in cols.values()))
+                              for j in range(t.shape[1])))
+        log.info("wrote %s", pot_path)
+        return csv_path, json_path, pot_path
+    return csv_path, json_path
 
 
 def plot_error_cost(rows: Sequence[Mapping[str, Any]], path: str | PathLike,

@@ -18,10 +18,22 @@ Examples
 
 from .network import MODELS, NetworkError, Reaction, ReactionNetwork, model_path
 from .output import plot_error, plot_histogram, plot_paths, write_result
-from .ssa import FAST_RATIO, SSAResult, averaged_rates, choose_fast, nested_ssa, ssa
+from .ssa import (
+    FAST_RATIO,
+    LEAP_MIN_COUNT,
+    LEAP_TOL,
+    SSAResult,
+    averaged_rates,
+    choose_fast,
+    choose_leap,
+    nested_ssa,
+    ssa,
+)
 
 __all__ = [
     "FAST_RATIO",
+    "LEAP_MIN_COUNT",
+    "LEAP_TOL",
     "MODELS",
     "NetworkError",
     "Reaction",
@@ -29,6 +41,7 @@ __all__ = [
     "SSAResult",
     "averaged_rates",
     "choose_fast",
+    "choose_leap",
     "model_path",
     "nested_ssa",
     "plot_error",

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["propensity", "direct_run", "nested_run", "inner_average", "pack"]
+__all__ = ["propensity", "direct_run", "nested_run", "inner_average", "leap_tau", "pack"]
 
 
 def pack(network, mask=None):
@@ -79,6 +79,15 @@ def propensity(i, x, rates, ridx, rord):
 
 
 @njit(cache=True)
+def _propensities(x, rates, ridx, rord):
+    """Propensities of all reactions in state ``x``, shape (n_reactions,)."""
+    a = np.empty(rates.shape[0])
+    for i in range(rates.shape[0]):
+        a[i] = propensity(i, x, rates, ridx, rord)
+    return a
+
+
+@njit(cache=True)
 def _fire(i, x, cidx, cval):
     for k in range(cidx.shape[1]):
         j = cidx[i, k]
@@ -102,6 +111,39 @@ def _pick(a, a0, u):
     return last
 
 
+@njit(cache=True, inline="always")
+def _step(a, a0, x, rng, rates, ridx, rord, cidx, cval, dep):
+    """One event of the direct method.
+
+    Picks a reaction with the propensities ``a`` (sum ``a0``), applies it to ``x`` and
+    recomputes the propensities it changes.
+    """
+    i = _pick(a, a0, rng.random())
+    _fire(i, x, cidx, cval)
+    for k in range(dep.shape[1]):
+        j = dep[i, k]
+        if j < 0:
+            break
+        a[j] = propensity(j, x, rates, ridx, rord)
+
+
+@njit(cache=True, inline="always")
+def _next_time(t, a0, rng):
+    """Time of the next event of a Poisson clock of total rate ``a0`` after ``t`` (inf if 0)."""
+    if a0 <= 0.0:
+        return math.inf
+    return t - math.log(1.0 - rng.random()) / a0
+
+
+@njit(cache=True, inline="always")
+def _record(x, t_next, t_end, times, out, rec):
+    """Store ``x`` at the record times before ``t_next`` (and <= ``t_end``); next index."""
+    while rec < times.shape[0] and times[rec] < t_next and times[rec] <= t_end:
+        out[rec, :] = x
+        rec += 1
+    return rec
+
+
 @njit(cache=True)
 def direct_run(x, t_end, rates, ridx, rord, cidx, cval, dep, rng, times, out,
                max_events):
@@ -111,41 +153,24 @@ def direct_run(x, t_end, rates, ridx, rord, cidx, cval, dep, rng, times, out,
     each (right-continuous). Returns ``(events, t_last)``; stops early (``t_last <
     t_end``) after ``max_events`` events (``max_events <= 0``: no limit).
     """
-    R = rates.shape[0]
-    a = np.empty(R)
-    for i in range(R):
-        a[i] = propensity(i, x, rates, ridx, rord)
+    a = _propensities(x, rates, ridx, rord)
     t = 0.0
     reached = 0.0
     events = 0
     rec = 0
-    n_t = times.shape[0]
     while True:
-        a0 = 0.0
-        for i in range(R):
-            a0 += a[i]
-        if a0 <= 0.0:
-            t_next = math.inf
-        else:
-            t_next = t - math.log(1.0 - rng.random()) / a0
-        while rec < n_t and times[rec] < t_next and times[rec] <= t_end:
-            out[rec, :] = x
-            rec += 1
+        a0 = a.sum()
+        t_next = _next_time(t, a0, rng)
+        rec = _record(x, t_next, t_end, times, out, rec)
         if t_next > t_end:
             reached = t_end  # not ``t = t_end``: see the note in _fast_average
             break
         if max_events > 0 and events >= max_events:
             reached = t
             break
-        i = _pick(a, a0, rng.random())
-        _fire(i, x, cidx, cval)
+        _step(a, a0, x, rng, rates, ridx, rord, cidx, cval, dep)
         t = t_next
         events += 1
-        for k in range(dep.shape[1]):
-            j = dep[i, k]
-            if j < 0:
-                break
-            a[j] = propensity(j, x, rates, ridx, rord)
     return events, reached
 
 
@@ -157,21 +182,14 @@ def _fast_average(x, z, tf, frates, fridx, frord, fcidx, fcval, fdep,
     ``z`` ends in its final state and ``acc`` (n_slow,) gains ``int_0^tf a_slow(z(s)) ds``.
     Returns the number of fast events.
     """
-    Rf = frates.shape[0]
     Rs = srates.shape[0]
     z[:] = x
-    af = np.empty(Rf)
-    for i in range(Rf):
-        af[i] = propensity(i, z, frates, fridx, frord)
-    as_ = np.empty(Rs)
-    for m in range(Rs):
-        as_[m] = propensity(m, z, srates, sridx, srord)
+    af = _propensities(z, frates, fridx, frord)
+    as_ = _propensities(z, srates, sridx, srord)
     t = 0.0
     events = 0
     while True:
-        a0 = 0.0
-        for i in range(Rf):
-            a0 += af[i]
+        a0 = af.sum()
         if a0 <= 0.0:
             dt = tf - t
         else:
@@ -186,14 +204,8 @@ def _fast_average(x, z, tf, frates, fridx, frord, fcidx, fcval, fdep,
         for m in range(Rs):
             acc[m] += as_[m] * dt
         t += dt
-        r = _pick(af, a0, rng.random())
-        _fire(r, z, fcidx, fcval)
+        _step(af, a0, z, rng, frates, fridx, frord, fcidx, fcval, fdep)
         events += 1
-        for k in range(fdep.shape[1]):
-            q = fdep[r, k]
-            if q < 0:
-                break
-            af[q] = propensity(q, z, frates, fridx, frord)
         for m in range(Rs):
             if sdep_on_fast[m]:
                 as_[m] = propensity(m, z, srates, sridx, srord)
@@ -222,31 +234,95 @@ def inner_average(x, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_fast,
 
 
 @njit(cache=True)
+def leap_tau(x, lrates, lridx, lrord, hidx, hnu, al, leap_tol):
+    """Leap step bound of Cao, Gillespie & Petzold (J. Chem. Phys. 124, 044109, 2006).
+
+    ``al`` (n_leap,) receives the leap propensities at ``x``. Over the reactant species
+    ``j`` of the leap reactions (``hidx`` (n_h,), their changes ``hnu`` (n_h, n_leap)),
+    with drift ``mu_j = sum_l hnu_jl al_l`` and ``s2_j = sum_l hnu_jl^2 al_l``, returns
+    ``min_j min(b_j / |mu_j|, b_j^2 / s2_j)``, ``b_j = leap_tol max(x_j, 1)``: the
+    expected relative change of every leap reactant over the step is at most ``leap_tol``.
+    """
+    for q in range(lrates.shape[0]):
+        al[q] = propensity(q, x, lrates, lridx, lrord)
+    tau = math.inf
+    for h in range(hidx.shape[0]):
+        mu = 0.0
+        s2 = 0.0
+        for q in range(lrates.shape[0]):
+            mu += hnu[h, q] * al[q]
+            s2 += hnu[h, q] * hnu[h, q] * al[q]
+        b = leap_tol * max(x[hidx[h]], 1.0)
+        if mu != 0.0:
+            tau = min(tau, b / abs(mu))
+        if s2 > 0.0:
+            tau = min(tau, b * b / s2)
+    return tau
+
+
+@njit(cache=True)
+def _leap(x, al, h, lridx, lrord, lcidx, lcval, rng):
+    """Fire each leap reaction ``Poisson(al_l h)`` times; returns the number of firings.
+
+    A reaction fires at most as often as its reactants allow (applied in turn).
+    """
+    fired = 0
+    for q in range(al.shape[0]):
+        lam = al[q] * h
+        if lam <= 0.0:
+            continue
+        k = rng.poisson(lam)
+        for m in range(lridx.shape[1]):
+            j = lridx[q, m]
+            if j < 0:
+                break
+            k = min(k, x[j] // lrord[q, m])
+        for m in range(lcidx.shape[1]):
+            j = lcidx[q, m]
+            if j < 0:
+                break
+            x[j] += k * lcval[q, m]
+        fired += k
+    return fired
+
+
+@njit(cache=True)
 def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_fast,
-               rng, times, out, max_events):
+               leap_pack, leap_tol, rng, times, out, max_events):
     """The nested SSA (E, Liu, Vanden-Eijnden) from ``x`` (modified in place) to ``t_end``.
 
     Each outer step runs ``inner_runs`` replicas of the fast-only SSA for ``inner_time``
     from the current state, averages the slow propensities over them (time and replica
-    average), fires one slow reaction with those rates, and carries the end state of the
-    first replica (fast variables relaxed; fast reactions leave the slow variables as
-    they were) as the new state. A slow reaction drawn while that state lacks one of
-    its reactants (possible when it consumes a fast species) is not applied and counted
-    as rejected. Returns ``(outer_events, inner_events, rejected, t_last)``.
+    average), and carries the end state of the first replica (fast variables relaxed;
+    fast reactions leave the slow variables as they were) as the new state. The next
+    slow reaction is drawn with the averaged rates; the outer step is the time to it,
+    cut to the leap bound :func:`leap_tau` when ``leap_pack`` has reactions (then no
+    slow reaction fires at the end of a cut step: the exponential clock is memoryless).
+    Over each outer step of length ``h`` every leap reaction fires ``Poisson(a_l h)``
+    times (tau-leaping with the propensities at the start of the step). A slow reaction
+    drawn while the state lacks one of its reactants (possible when it consumes a fast
+    species) is not applied and counted as rejected.
+
+    ``leap_pack`` is ``(rates, ridx, rord, cidx, cval, hidx, hnu)`` (see :func:`pack`
+    and :func:`leap_tau`), with zero reactions for the plain nested SSA.
+    Returns ``(outer_events, inner_events, rejected, leap_events, t_last)``.
     """
     frates, fridx, frord, fcidx, fcval, fdep = fast_pack
     srates, sridx, srord, scidx, scval, sdep = slow_pack
+    lrates, lridx, lrord, lcidx, lcval, hidx, hnu = leap_pack
     Rs = srates.shape[0]
-    n_t = times.shape[0]
+    Rl = lrates.shape[0]
     z = np.empty_like(x)
     z0 = np.empty_like(x)
     acc = np.empty(Rs)
+    al = np.zeros(Rl)
     t = 0.0
     reached = 0.0
     outer = 0
     inner = 0
     rec = 0
     rejected = 0
+    leaped = 0
     while True:
         acc[:] = 0.0
         for k in range(inner_runs):
@@ -258,25 +334,29 @@ def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_f
         for j in range(Rs):
             acc[j] /= inner_runs * inner_time
             a0 += acc[j]
-        if a0 <= 0.0:
-            t_next = math.inf
-        else:
-            t_next = t - math.log(1.0 - rng.random()) / a0
         x[:] = z0
-        while rec < n_t and times[rec] < t_next and times[rec] <= t_end:
-            out[rec, :] = x
-            rec += 1
+        t_next = _next_time(t, a0, rng)
+        slow = True
+        if Rl > 0:
+            tau = leap_tau(x, lrates, lridx, lrord, hidx, hnu, al, leap_tol)
+            if t + tau < t_next:
+                t_next = t + tau
+                slow = False
+        rec = _record(x, t_next, t_end, times, out, rec)
+        if Rl > 0:
+            leaped += _leap(x, al, min(t_next, t_end) - t, lridx, lrord, lcidx, lcval, rng)
         if t_next > t_end:
             reached = t_end  # not ``t = t_end``: see the note in _fast_average
             break
         if max_events > 0 and outer >= max_events:
             reached = t
             break
-        j = _pick(acc, a0, rng.random())
-        if propensity(j, x, srates, sridx, srord) > 0.0 or sridx[j, 0] < 0:
-            _fire(j, x, scidx, scval)
-        else:  # the averaged rate is positive but this state lacks a reactant
-            rejected += 1
+        if slow:
+            j = _pick(acc, a0, rng.random())
+            if propensity(j, x, srates, sridx, srord) > 0.0 or sridx[j, 0] < 0:
+                _fire(j, x, scidx, scval)
+            else:  # the averaged rate is positive but this state lacks a reactant
+                rejected += 1
+            outer += 1
         t = t_next
-        outer += 1
-    return outer, inner, rejected, reached
+    return outer, inner, rejected, leaped, reached

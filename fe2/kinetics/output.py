@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections.abc import Sequence
@@ -20,6 +19,8 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+
+from fe2.io.records import write_csv
 
 from .ssa import SSAResult
 
@@ -46,21 +47,13 @@ def write_result(result: SSAResult, folder: str | PathLike, name: str = "ssa") -
     r = _check(result)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{name}_final.csv"
-    with final.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["run", *r.species])
-        for k, row in enumerate(r.final):
-            w.writerow([k, *row.tolist()])
+    final = write_csv(folder / f"{name}_final.csv", ["run", *r.species],
+                      ([k, *row.tolist()] for k, row in enumerate(r.final)))
     paths = None
     if r.paths is not None:
-        paths = folder / f"{name}_paths.csv"
-        with paths.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["run", "t", *r.species])
-            for k in range(r.runs):
-                for t, row in zip(r.times, r.paths[k], strict=True):
-                    w.writerow([k, repr(float(t)), *row.tolist()])
+        paths = write_csv(folder / f"{name}_paths.csv", ["run", "t", *r.species],
+                          ([k, repr(float(t)), *row.tolist()] for k in range(r.runs)
+                           for t, row in zip(r.times, r.paths[k], strict=True)))
     summary = folder / f"{name}.json"
     summary.write_text(json.dumps(r.summary(), indent=2))
     log.info("wrote %s, %s%s", final, summary, f", {paths}" if paths else "")
@@ -73,7 +66,22 @@ def _figure():
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    return plt
+    return plt, *plt.subplots(figsize=(5.6, 4.0), dpi=110)
+
+
+def _save(plt, fig, ax, path, xlabel, ylabel, title) -> Path:
+    """Label, lay out and write the figure (PNG), then close it."""
+    try:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = Path(path)
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
 
 
 def plot_histogram(result: SSAResult, species: str, path: str | PathLike,
@@ -97,27 +105,18 @@ def plot_histogram(result: SSAResult, species: str, path: str | PathLike,
         Figure title.
     """
     r = _check(result)
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(5.6, 4.0), dpi=110)
-    try:
-        for label, res in [(r.method, r), *others]:
-            c = _check(res).column(species)
-            counts = np.bincount(c)
-            ax.step(np.arange(counts.size), counts / c.size, where="mid",
-                    label=f"{label} ({res.runs} runs)")
-        if exact_pmf is not None:
-            pmf = np.asarray(exact_pmf, float)
-            ax.plot(np.arange(pmf.size), pmf, "k.-", ms=3, lw=0.8, label="exact")
-        ax.set_xlabel(f"{species} at t = {r.t_end:g}")
-        ax.set_ylabel("probability")
-        ax.set_title(title or f"Distribution of {species}", fontsize=10)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    return path
+    samples = [(label, res.runs, _check(res).column(species))
+               for label, res in [(r.method, r), *others]]
+    plt, fig, ax = _figure()
+    for label, runs, c in samples:
+        counts = np.bincount(c)
+        ax.step(np.arange(counts.size), counts / c.size, where="mid",
+                label=f"{label} ({runs} runs)")
+    if exact_pmf is not None:
+        pmf = np.asarray(exact_pmf, float)
+        ax.plot(np.arange(pmf.size), pmf, "k.-", ms=3, lw=0.8, label="exact")
+    return _save(plt, fig, ax, path, f"{species} at t = {r.t_end:g}", "probability",
+                 title or f"Distribution of {species}")
 
 
 def plot_paths(result: SSAResult, species: str, path: str | PathLike, max_runs: int = 20,
@@ -130,23 +129,12 @@ def plot_paths(result: SSAResult, species: str, path: str | PathLike, max_runs: 
     if j is None:
         raise ValueError(f"plot_paths: unknown species {species!r}; known: "
                          f"{', '.join(r.species)}")
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(5.6, 4.0), dpi=110)
-    try:
-        for k in range(min(max_runs, r.runs)):
-            ax.step(r.times, r.paths[k, :, j], where="post", lw=0.6, alpha=0.5)
-        ax.plot(r.times, r.paths[:, :, j].mean(axis=0), "k-", lw=1.6,
-                label=f"mean of {r.runs} runs")
-        ax.set_xlabel("t")
-        ax.set_ylabel(species)
-        ax.set_title(title or f"{r.method} SSA: {species}", fontsize=10)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    return path
+    plt, fig, ax = _figure()
+    for k in range(min(max_runs, r.runs)):
+        ax.step(r.times, r.paths[k, :, j], where="post", lw=0.6, alpha=0.5)
+    ax.plot(r.times, r.paths[:, :, j].mean(axis=0), "k-", lw=1.6,
+            label=f"mean of {r.runs} runs")
+    return _save(plt, fig, ax, path, "t", species, title or f"{r.method} SSA: {species}")
 
 
 def plot_error(x: Sequence[float], errors: dict[str, Sequence[float]], path: str | PathLike,
@@ -167,21 +155,10 @@ def plot_error(x: Sequence[float], errors: dict[str, Sequence[float]], path: str
     bound : sequence, shape (k,), optional
         A bound drawn dotted.
     """
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(5.6, 4.0), dpi=110)
-    try:
-        for label, e in errors.items():
-            ax.loglog(x, e, "o-", ms=4, label=label)
-        if bound is not None:
-            ax.loglog(x, bound, "k:", label="bound")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    return path
+    plt, fig, ax = _figure()
+    for label, e in errors.items():
+        ax.loglog(x, e, "o-", ms=4, label=label)
+    if bound is not None:
+        ax.loglog(x, bound, "k:", label="bound")
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(plt, fig, ax, path, xlabel, ylabel, title)

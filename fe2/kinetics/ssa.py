@@ -27,13 +27,23 @@ from fe2.parallel import executor_workers, run_chunks
 from .kernels import direct_run, inner_average, nested_run, pack
 from .network import NetworkError, ReactionNetwork
 
-__all__ = ["SSAResult", "ssa", "nested_ssa", "averaged_rates", "choose_fast", "FAST_RATIO"]
+__all__ = ["SSAResult", "ssa", "nested_ssa", "averaged_rates", "choose_fast", "choose_leap",
+           "FAST_RATIO", "LEAP_MIN_COUNT", "LEAP_TOL"]
 
 log = logging.getLogger(__name__)
 
 #: default ratio of :func:`choose_fast`: a reaction is fast when its rate magnitude is at
 #: least this fraction of the largest one
 FAST_RATIO = 1e-3
+
+#: default population threshold of :func:`choose_leap`: a fast reaction is leaped when
+#: each of its reactants has at least this many molecules (and no other fast reaction
+#: changes them)
+LEAP_MIN_COUNT = 10_000
+
+#: default bound on the expected relative change of a leap reactant per outer step
+#: (the ``epsilon`` of Cao, Gillespie & Petzold's step selection)
+LEAP_TOL = 0.01
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class SSAResult:
     rejected : ndarray, shape (runs,), int64 or None
         Nested SSA: slow reactions drawn but not applied because the carried state
         lacked a reactant (should be rare; see :func:`nested_ssa`).
+    leap_events : ndarray, shape (runs,), int64 or None
+        Nested SSA: firings of the leaped reactions (tau-leaping in the outer loop).
     method : str
         ``"direct"`` or ``"nested"``.
     params : dict
@@ -75,6 +87,7 @@ class SSAResult:
     events: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     inner_events: np.ndarray | None = None
     rejected: np.ndarray | None = None
+    leap_events: np.ndarray | None = None
     method: str = "direct"
     params: Mapping = field(default_factory=dict)
     seconds: float = float("nan")
@@ -104,7 +117,10 @@ class SSAResult:
 
     @property
     def total_events(self) -> int:
-        """All reactions fired (outer plus inner for the nested SSA)."""
+        """Reactions simulated one by one (outer plus inner for the nested SSA).
+
+        The leaped firings, drawn in bulk, are in ``leap_events``.
+        """
         inner = 0 if self.inner_events is None else int(self.inner_events.sum())
         return int(self.events.sum()) + inner
 
@@ -115,6 +131,8 @@ class SSAResult:
              "inner_events": None if self.inner_events is None
              else int(self.inner_events.sum()),
              "rejected": None if self.rejected is None else int(self.rejected.sum()),
+             "leap_events": None if self.leap_events is None
+             else int(self.leap_events.sum()),
              "params": {k: (v.tolist() if isinstance(v, np.ndarray) else v)
                         for k, v in self.params.items()},
              "mean": {s: float(m) for s, m in zip(self.species, self.final.mean(0),
@@ -187,24 +205,42 @@ def _direct_chunk(arrays, x0, t_end, seeds, times, max_events):
     return final, paths, events
 
 
-def _nested_chunk(fast_pack, slow_pack, sdep, x0, t_end, seeds, times, inner_runs,
-                  inner_time, max_events):
+def _nested_chunk(fast_pack, slow_pack, sdep, leap_pack, leap_tol, x0, t_end, seeds, times,
+                  inner_runs, inner_time, max_events):
     n_sp = x0.size
     final = np.empty((len(seeds), n_sp), dtype=np.int64)
     paths = np.empty((len(seeds), times.size, n_sp), dtype=np.int64)
-    outer = np.empty(len(seeds), dtype=np.int64)
-    inner = np.empty(len(seeds), dtype=np.int64)
-    rejected = np.empty(len(seeds), dtype=np.int64)
+    counts = np.empty((4, len(seeds)), dtype=np.int64)  # outer, inner, rejected, leaped
     for k, s in enumerate(seeds):
         x = x0.copy()
-        o, i, r, t = nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack,
-                                sdep, np.random.default_rng(s), times, paths[k],
-                                max_events)
+        *c, t = nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep,
+                           leap_pack, leap_tol, np.random.default_rng(s), times, paths[k],
+                           max_events)
         if t < t_end:
             raise RuntimeError(f"nested_ssa: run stopped at t = {t:.6g} < t_end = "
                                f"{t_end:.6g} after max_events = {max_events} outer events")
-        final[k], outer[k], inner[k], rejected[k] = x, o, i, r
-    return final, paths, outer, inner, rejected
+        final[k], counts[:, k] = x, c
+    return final, paths, *counts
+
+
+def _ensemble(task, chunks, n_seeds_at, runs, executor, progress, desc):
+    """Run the chunk tasks with a progress bar.
+
+    Returns ``(seconds, final, paths or None, counters)``, the counters (each shape
+    (runs,)) in the order the task returns them.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    with Progress(total=runs, desc=desc, unit="run",
+                  enabled=runs > 1000 if progress is None else progress) as bar:
+        parts = run_chunks(task, chunks, executor,
+                           on_done=lambda done, n: bar.advance(
+                               len(chunks[done - 1][n_seeds_at])))
+    seconds = time.perf_counter() - t0
+    cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
+    paths = cols[1] if cols[1].shape[1] else None
+    return seconds, cols[0], paths, cols[2:]
 
 
 # ---------------------------------------------------------------- public API
@@ -245,22 +281,13 @@ def ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int = 1,
     -------
     SSAResult
     """
-    import time
-
     x, t_end, runs, times = _check_common(network, x0, t_end, runs, record, "ssa")
     arrays = pack(network)
     seeds = _seeds(seed, runs)
     chunks = [(arrays, x, t_end, [seeds[i] for i in r], times, int(max_events))
               for r in _chunks(runs, executor, chunk)]
-    t0 = time.perf_counter()
-    with Progress(total=runs, desc="ssa", unit="run",
-                  enabled=runs > 1000 if progress is None else progress) as bar:
-        parts = run_chunks(_direct_chunk, chunks, executor,
-                           on_done=lambda done, n: bar.advance(len(chunks[done - 1][3])))
-    seconds = time.perf_counter() - t0
-    final = np.concatenate([p[0] for p in parts])
-    paths = np.concatenate([p[1] for p in parts]) if times.size else None
-    events = np.concatenate([p[2] for p in parts])
+    seconds, final, paths, (events,) = _ensemble(_direct_chunk, chunks, 3, runs, executor,
+                                                 progress, "ssa")
     return SSAResult(network.species, final, t_end, times if times.size else None, paths,
                      events, method="direct",
                      params={"seed": _seed_repr(seed), "runs": runs, "x0": x.tolist()},
@@ -317,9 +344,73 @@ def _fast_flags(network, x0, fast):
     return flags
 
 
-def _split(network, flags):
+def choose_leap(network: ReactionNetwork, x0=None, fast=None,
+                min_count: int = LEAP_MIN_COUNT) -> np.ndarray:
+    """Fast reactions whose speed comes from a large population: flags (n_reactions,).
+
+    A reaction flagged fast in ``fast`` (default: the network's flags) is leaped when
+
+    * it has reactants and each has at least ``min_count`` molecules at ``x0``, and
+    * no other fast reaction changes any of its reactants.
+
+    Such a reaction has a large propensity because its reactant population is large,
+    not because of a fast per-molecule rate inside a fast equilibrium: it does not relax
+    to a quasi-equilibrium in the inner SSA (e.g. the irreversible ``Protein ->
+    Unfolded`` of the heat-shock model, per-molecule rate 0.2 on 5e6 molecules), so
+    :func:`nested_ssa` advances it by tau-leaping over each outer step instead, where
+    its relative change per step is small (bounded by ``leap_tol``).
+    """
+    if isinstance(min_count, bool) or not isinstance(min_count, int | float | np.number) \
+            or not min_count >= 1:
+        raise NetworkError(f"choose_leap: min_count must be a number >= 1, got {min_count!r}")
+    x = network.x0(x0)
+    flags = network.fast if fast is None else np.asarray(fast, dtype=bool).ravel()
+    idx, _ = network.reactant_arrays()
+    nu = network.stoichiometry
+    leap = np.zeros(network.n_reactions, dtype=bool)
+    for i in np.flatnonzero(flags):
+        reac = idx[i][idx[i] >= 0]
+        if reac.size == 0 or np.any(x[reac] < min_count):
+            continue
+        others = flags.copy()
+        others[i] = False
+        leap[i] = not np.any(nu[others][:, reac] != 0)
+    return leap
+
+
+def _leap_flags(network, x0, fast_flags, leap):
+    if leap is None:
+        return np.zeros(network.n_reactions, dtype=bool)
+    if isinstance(leap, str):
+        if leap != "auto":
+            raise NetworkError(f"nested_ssa: leap must be None, 'auto', a population "
+                               f"threshold or {network.n_reactions} flags, got {leap!r}")
+        return choose_leap(network, x0, fast_flags)
+    if isinstance(leap, int | float | np.number) and not isinstance(leap, bool):
+        return choose_leap(network, x0, fast_flags, leap)
+    flags = np.asarray(leap, dtype=bool).ravel()
+    if flags.size != network.n_reactions:
+        raise NetworkError(f"nested_ssa: leap must have {network.n_reactions} flags "
+                           f"(one per reaction), got {flags.size}")
+    return flags
+
+
+def _leap_pack(network, leap):
+    """Kernel arrays of the leap reactions (:func:`fe2.kinetics.kernels.nested_run`)."""
+    rates, ridx, rord, cidx, cval, _ = pack(network, leap)
+    nu = network.stoichiometry[leap]
+    hidx = np.unique(ridx[ridx >= 0]).astype(np.int64)
+    hnu = np.ascontiguousarray(nu[:, hidx].T, dtype=float)
+    return rates, ridx, rord, cidx, cval, hidx, hnu.reshape(hidx.size, rates.size)
+
+
+def _split(network, flags, leap=None):
+    """Kernel arrays of the fast and slow reactions (leap ones, if given, in neither)."""
+    slow = ~flags if leap is None else ~flags & ~leap
+    if leap is not None:
+        flags = flags & ~leap
     fast_pack = pack(network, flags)
-    slow_pack = pack(network, ~flags)
+    slow_pack = pack(network, slow)
     # slow reactions whose propensity involves a species changed by a fast reaction
     changed_by_fast = (network.stoichiometry[flags] != 0).any(axis=0)
     sdep = np.array([any(changed_by_fast[j] for j in row if j >= 0) for row in slow_pack[1]],
@@ -356,7 +447,8 @@ def averaged_rates(network: ReactionNetwork, x, inner_runs: int, inner_time: flo
 def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int = 1,
                seed=None, inner_runs: int = 1, inner_time: float = 1e-3, fast=None,
                executor: Executor | None = None, record=None, *, chunk: int | None = None,
-               max_events: int = 0, progress: bool | None = None) -> SSAResult:
+               max_events: int = 0, progress: bool | None = None, leap="auto",
+               leap_tol: float = LEAP_TOL) -> SSAResult:
     """The nested SSA (E, Liu & Vanden-Eijnden 2005): ``runs`` trajectories to ``t_end``.
 
     Each outer step: run ``inner_runs`` independent replicas of the SSA of the fast
@@ -368,6 +460,12 @@ def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int 
     invariants) unchanged, so the slow variables follow the averaged slow dynamics with
     error about ``1/(1 + T_f/eps) + 1/sqrt(N (1 + T_f/eps))`` (``eps``: relaxation time
     of the fast process).
+
+    Hybrid outer loop: reactions that are fast only because their reactant populations
+    are large (``leap``, by default :func:`choose_leap`) do not relax in the inner SSA;
+    they fire ``Poisson(a_l(x) h)`` times over each outer step of length ``h``
+    (tau-leaping), the step being cut so that the expected relative change of each of
+    their reactants is at most ``leap_tol`` (Cao, Gillespie & Petzold's bound).
 
     Parameters
     ----------
@@ -383,15 +481,21 @@ def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int 
         :data:`FAST_RATIO`); or one flag per reaction.
     max_events : int
         Safety limit of outer events per run (0: none).
+    leap : "auto", None, number or sequence of bool
+        Reactions advanced by tau-leaping in the outer loop (removed from the fast and
+        slow sets): ``"auto"``, :func:`choose_leap` with ``min_count =``
+        :data:`LEAP_MIN_COUNT`; a number, the same with that ``min_count``; None, none;
+        or one flag per reaction.
+    leap_tol : float
+        Bound on the expected relative change of a leap reactant per outer step (> 0).
 
     Returns
     -------
     SSAResult
         ``events``: outer (slow) events, ``inner_events``: fast events of the replicas,
-        ``rejected``: slow events drawn while the carried state lacked a reactant.
+        ``rejected``: slow events drawn while the carried state lacked a reactant,
+        ``leap_events``: firings of the leaped reactions.
     """
-    import time
-
     x, t_end, runs, times = _check_common(network, x0, t_end, runs, record, "nested_ssa")
     if isinstance(inner_runs, bool) or not isinstance(inner_runs, int | np.integer) \
             or inner_runs < 1:
@@ -401,32 +505,36 @@ def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int 
             or not math.isfinite(inner_time) or inner_time <= 0:
         raise NetworkError(f"nested_ssa: inner_time must be a finite number > 0, got "
                            f"{inner_time!r}")
+    if isinstance(leap_tol, bool) or not isinstance(leap_tol, int | float | np.number) \
+            or not 0 < leap_tol < 1:
+        raise NetworkError(f"nested_ssa: leap_tol must be in (0, 1), got {leap_tol!r}")
     flags = _fast_flags(network, x, fast)
-    fast_pack, slow_pack, sdep = _split(network, flags)
+    leap_flags = _leap_flags(network, x, flags, leap)
+    if not (flags & ~leap_flags).any():
+        raise NetworkError("nested_ssa: every fast reaction is leaped; at least one must "
+                           "relax in the inner SSA (pass leap=None or fewer leap flags)")
+    fast_pack, slow_pack, sdep = _split(network, flags, leap_flags)
+    leap_pack = _leap_pack(network, leap_flags)
+    if leap_flags.any():
+        log.info("nested_ssa: leaping %s", "; ".join(
+            str(network.reactions[i]) for i in np.flatnonzero(leap_flags)))
     seeds = _seeds(seed, runs)
-    chunks = [(fast_pack, slow_pack, sdep, x, t_end, [seeds[i] for i in r], times,
-               int(inner_runs), float(inner_time), int(max_events))
+    chunks = [(fast_pack, slow_pack, sdep, leap_pack, float(leap_tol), x, t_end,
+               [seeds[i] for i in r], times, int(inner_runs), float(inner_time),
+               int(max_events))
               for r in _chunks(runs, executor, chunk)]
-    t0 = time.perf_counter()
-    with Progress(total=runs, desc="nested_ssa", unit="run",
-                  enabled=runs > 1000 if progress is None else progress) as bar:
-        parts = run_chunks(_nested_chunk, chunks, executor,
-                           on_done=lambda done, n: bar.advance(len(chunks[done - 1][5])))
-    seconds = time.perf_counter() - t0
-    final = np.concatenate([p[0] for p in parts])
-    paths = np.concatenate([p[1] for p in parts]) if times.size else None
-    outer = np.concatenate([p[2] for p in parts])
-    inner = np.concatenate([p[3] for p in parts])
-    rejected = np.concatenate([p[4] for p in parts])
+    seconds, final, paths, (outer, inner, rejected, leaped) = _ensemble(
+        _nested_chunk, chunks, 7, runs, executor, progress, "nested_ssa")
     if rejected.sum():
         # a warning when more than 0.1 % of the slow events could not be applied
         level = logging.WARNING if rejected.sum() > 1e-3 * max(outer.sum(), 1) else logging.INFO
         log.log(level, "nested_ssa: %d of %d slow events rejected (state lacked a reactant)",
                 int(rejected.sum()), int(outer.sum()))
     return SSAResult(network.species, final, t_end, times if times.size else None, paths,
-                     outer, inner, rejected, method="nested",
+                     outer, inner, rejected, leaped, method="nested",
                      params={"seed": _seed_repr(seed), "runs": runs, "x0": x.tolist(),
                              "inner_runs": int(inner_runs), "inner_time": float(inner_time),
-                             "fast": flags.tolist()},
+                             "fast": flags.tolist(), "leap": leap_flags.tolist(),
+                             "leap_tol": float(leap_tol)},
                      seconds=seconds)
 

@@ -3,7 +3,8 @@
 - :func:`write_trajectory`: a :class:`~fe2.timescales.Trajectory` as ``{name}.csv``
   (one row per output time; for ensembles the mean, standard deviation and standard
   error of every component) and ``{name}.json`` (method, cost, parameters, the series);
-- :func:`write_table`: rows of a study (error versus parameter) as CSV + JSON;
+- :func:`write_table` (:func:`fe2.io.records.write_table`): rows of a study (error
+  versus parameter) as CSV + JSON;
 - :func:`plot_trajectories`, :func:`plot_distribution`, :func:`plot_error`: PNG figures
   (matplotlib, Agg backend; imported when called).
 
@@ -20,7 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from fe2.io.records import jsonable
+from fe2.io.records import jsonable, write_csv, write_table
 
 from .models import Trajectory
 
@@ -38,10 +38,6 @@ __all__ = ["write_trajectory", "write_table", "plot_trajectories", "plot_distrib
            "plot_error"]
 
 log = logging.getLogger(__name__)
-
-
-def _num(v: float) -> str:
-    return f"{v:.12g}"
 
 
 def write_trajectory(traj: Trajectory, folder: str | PathLike, name: str = "trajectory",
@@ -87,12 +83,8 @@ def write_trajectory(traj: Trajectory, folder: str | PathLike, name: str = "traj
     else:
         flat = U.reshape(len(t), -1)
         cols = {f"U{i}": flat[:, i] for i in range(flat.shape[1])}
-    csv_path = folder / f"{name}.csv"
-    with csv_path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["t", *cols])
-        for j in range(len(t)):
-            w.writerow([_num(t[j]), *(_num(c[j]) for c in cols.values())])
+    csv_path = write_csv(folder / f"{name}.csv", ["t", *cols],
+                         ((t[j], *(c[j] for c in cols.values())) for j in range(len(t))))
     summary = traj.to_dict()
     if ensemble:
         summary["U"] = None
@@ -101,29 +93,6 @@ def write_trajectory(traj: Trajectory, folder: str | PathLike, name: str = "traj
     json_path = folder / f"{name}.json"
     json_path.write_text(json.dumps(jsonable(summary), indent=1))
     log.info("wrote %s and %s", csv_path, json_path)
-    return csv_path, json_path
-
-
-def write_table(rows: Sequence[Mapping[str, Any]], folder: str | PathLike,
-                name: str = "table") -> tuple[Path, Path]:
-    """Rows (dicts with the same keys) as ``{name}.csv`` and ``{name}.json``."""
-    if not rows:
-        raise ValueError("write_table: no rows to write")
-    keys = list(rows[0])
-    for i, r in enumerate(rows):
-        if list(r) != keys:
-            raise ValueError(f"write_table: row {i} has keys {list(r)}, expected {keys}")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    csv_path = folder / f"{name}.csv"
-    with csv_path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: _num(v) if isinstance(v, float | np.floating) else v
-                        for k, v in r.items()})
-    json_path = folder / f"{name}.json"
-    json_path.write_text(json.dumps(jsonable(list(rows)), indent=1))
     return csv_path, json_path
 
 
