@@ -254,3 +254,60 @@ def test_gradient_observations_for_strain_inputs():
         assert np.array_equal(r.tangent, np.swapaxes(r.tangent, 2, 3))
         err[grads] = np.abs(r.tangent - ex.tangent).max() / np.abs(ex.tangent).max()
     assert err[True] < 1e-3 and err[True] < 0.2 * err[False], err
+
+
+def _fe2_scalar(oracle, n=4, steps=3):
+    import skfem
+
+    from fe2.macro import NewtonOptions, Problem
+
+    g = np.linspace(0.0, 1.0, n + 1)
+    mesh = skfem.MeshTri.init_tensor(g, g).with_boundaries(
+        {"left": lambda x: np.isclose(x[0], 0.0), "right": lambda x: np.isclose(x[0], 1.0)})
+    p = Problem(mesh, oracle, kind="scalar", order=1)
+    p.dirichlet("left", 0.0)
+    p.dirichlet("right", lambda x, t: t * (1.0 + 0.3 * x[1]))
+    learned = []
+    cb = None
+    if isinstance(oracle, AdaptiveSurrogate):
+        def cb(prob, rec):
+            learned.append(oracle.stats["training_points"])
+    sol = p.solve(NewtonOptions(rtol=1e-9, atol=1e-13, steps=steps, max_iter=12),
+                  reactions=("right",), callback=cb)
+    return sol, learned
+
+
+def _newton_constants(residuals, floor):
+    """``r_{k+1} / r_k^2`` over the iterations with ``r_k > floor`` (after the predictor)."""
+    r = np.asarray(residuals[1:])
+    return np.array([b / a**2 for a, b in zip(r[:-1], r[1:], strict=True) if a > floor])
+
+
+def test_fe2_newton_stays_quadratic_while_the_surrogate_learns():
+    """FE² with a nonlinear RVE: the surrogate's reactions within a few tol of the RVE's,
+    and in every load step, including those in which the model learned, the Newton
+    residuals contract quadratically, r_{k+1} <= C r_k^2 with C at most 10x the
+    constant of the RVE run (a linearly converging step, r_{k+1} ~ 0.1 r_k at r_k ~
+    1e-4, has C ~ 1e3)."""
+    from fe2.homogenization import RVE, cells
+
+    img = np.kron(cells.checkerboard(1, squares=4).image, np.ones((2, 2), int))
+    img[2:4, 2:6] = 1  # anisotropic cell
+    phases = [NonlinearConductivity(1.0, 3.0, dim=2, reg=0.3),
+              NonlinearConductivity(8.0, 3.0, dim=2, reg=0.3)]
+    rve = RVE(cells.from_image(img, size=1.0), phases, bc="periodic", rtol=1e-12)
+    direct, _ = _fe2_scalar(rve)
+    tol = 1e-3
+    s = AdaptiveSurrogate(rve, tol=tol)
+    sur, learned = _fe2_scalar(s)
+    ref = direct.reactions["right"][:, 0]
+    assert np.allclose(sur.reactions["right"][:, 0], ref, rtol=5 * tol)
+    floor = 1e-9 * np.abs(ref).max()  # GP round-off (see GaussianProcess)
+    c_ref = max(_newton_constants(st.residuals, floor).max() for st in direct.steps)
+    for k, st in enumerate(sur.steps):
+        c = _newton_constants(st.residuals, floor)
+        assert c.size and c.max() <= 10 * c_ref, (k, st.residuals, c_ref)
+    grew = np.diff(learned)  # training points added in steps 2, 3, ...
+    assert np.all(grew > 0), learned  # the model learned in every step
+    assert s.stats["surrogate_calls"] > s.stats["oracle_calls"]
+    assert s.stats["oracle_calls"] < 0.5 * sum(st.points for st in direct.steps)

@@ -12,7 +12,23 @@ batched :func:`fe2.oracle.evaluate` call through ``executor``. Their answers joi
 training set: the GP is refitted with its hyperparameters and standardisation kept
 (a full Cholesky refactorisation), and the hyperparameters are re-optimised each time
 the training set has grown by ``max(reoptimize_every, n_opt / 2)`` points since the last
-optimisation at ``n_opt`` points (so a long run optimises O(log n) times).
+optimisation at ``n_opt`` points (so a long run optimises O(log n) times). New answers are
+added in at most eight rounds, largest predictive std first, each round skipping points
+within a quarter of a length scale of a point taken in it and, after the refit, points the model
+now answers (near-duplicate inputs, e.g. a uniform macro field, add one point, not many).
+
+**One response function per load step.** Under a macro solver (:class:`fe2.macro.Problem`)
+the surrogate keeps a small quadrature state, a point id and the number of committed steps
+(``surrogate_point``, ``surrogate_step``), and learns only between load steps: an oracle
+answer is held back until the step in which it was computed has been committed (the next
+call sees the step counter advanced) and the model is refitted then; and a point sent to
+the oracle stays with the oracle until the step is committed (also through cut-backs). So
+within one macro Newton solve the model is one fixed smooth function, its tangent the exact
+derivative of its flux, and the oracle's points the oracle's: Newton converges
+quadratically (a point may still move once from the model to the oracle, when a Newton
+iterate leaves the model's confident region). Called without that state (``state=None``,
+e.g. directly), the surrogate learns right after each call. :meth:`absorb` learns the held
+back answers at once (:meth:`save` does it first).
 
 Not covered: history-dependent micro models (``initial_state`` not None) and time-evolving
 ones (measure ``velocity_gradient``) are refused. A nonlinear RVE whose phases have no
@@ -125,7 +141,8 @@ class AdaptiveSurrogate(OracleBase):
     Attributes
     ----------
     stats : dict
-        ``"oracle_calls"`` (points answered by the wrapped oracle) and
+        ``"oracle_calls"`` (micro solves: distinct inputs sent to the wrapped oracle; equal
+        inputs in one call are solved once) and
         ``"surrogate_calls"`` (points answered by the model), counted over all
         :meth:`evaluate` calls (not :meth:`fit`), plus ``"training_points"``.
 
@@ -178,6 +195,14 @@ class AdaptiveSurrogate(OracleBase):
         self.Y: np.ndarray | None = None
         self.flux_shape: tuple[int, ...] | None = None
         self._n_at_opt = 0
+        self.flux_scale = 1.0
+        # consistent mode: oracle answers held back until their step is committed,
+        # point id -> (committed steps when computed, features, flux, d flux / d features)
+        self._pending: dict[int, tuple] = {}
+        self._step: float | None = None  # committed steps seen in the last call
+        self._next_id = 0
+        self._sticky: dict[int, float] = {}  # point id -> step in which it went to the oracle
+        self._frozen = False  # the model may not change before the next committed step
         self.stats = {"oracle_calls": 0, "surrogate_calls": 0, "training_points": 0}
 
     def __repr__(self) -> str:
@@ -188,6 +213,19 @@ class AdaptiveSurrogate(OracleBase):
         st = self.__dict__.copy()
         st["executor"] = None
         return st
+
+    def initial_state(self, pts: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """Quadrature state of the consistent mode: fresh point ids and zero committed steps.
+
+        ``surrogate_point`` ``(*pts)`` numbers the points (unique within this surrogate),
+        ``surrogate_step`` ``(*pts)`` counts the committed steps; the macro solver commits
+        the trial state (step + 1) after each converged step. Not a history of the
+        micro model: the answers do not depend on it.
+        """
+        n = int(np.prod(pts))
+        ids = np.arange(self._next_id, self._next_id + n, dtype=float).reshape(pts)
+        self._next_id += n
+        return {"surrogate_point": ids, "surrogate_step": np.zeros(pts)}
 
     # ------------------------------------------------------------ feature maps
 
@@ -240,12 +278,19 @@ class AdaptiveSurrogate(OracleBase):
         y = flux.reshape(-1, npts).T
         if self.gradients:
             dy = self._feature_tangent(tangent, npts)
+            self._append(feats, y, dy)
+        else:
+            self._append(feats, y, None)
+
+    def _append(self, feats: np.ndarray, y: np.ndarray, dy: np.ndarray | None) -> None:
+        """Add rows ``feats (n, D)``, ``y (n, m)`` (``dy (n, m, D)``) and refit."""
+        if dy is not None:
             self.dY = dy if self.dY is None else np.concatenate([self.dY, dy])
         self.X = np.vstack([self.X, feats])
         self.Y = y if self.Y is None else np.vstack([self.Y, y])
         self.stats["training_points"] = len(self.X)
-        if len(self.X) < self.min_train:
-            return
+        if len(self.X) < self.min_train or len(np.unique(self.X, axis=0)) < self.min_train:
+            return  # untrained: every query goes to the oracle
         grown = len(self.X) - self._n_at_opt
         reopt = (not self.gp.fitted) or grown >= max(self.reoptimize_every,
                                                      self._n_at_opt // 2)
@@ -253,6 +298,90 @@ class AdaptiveSurrogate(OracleBase):
         if reopt:
             self._n_at_opt = len(self.X)
         self.flux_scale = float(np.sqrt(np.mean(np.sum(self.Y**2, axis=1)))) or 1.0
+
+    def _learn(self, feats: np.ndarray, y: np.ndarray, dy: np.ndarray | None,
+               rounds: int = 8) -> None:
+        """Add oracle answers ``feats (n, D)``, ``y (n, m)`` in at most ``rounds`` refits.
+
+        Each round takes the points the current model does not answer (relative std at
+        least ``tol``), largest std first, skipping points within a quarter of a length scale of
+        one already taken in that round; points still uncertain after the last round are
+        dropped (they return to the oracle, and to learning, when queried again).
+        """
+        cand = np.arange(len(feats))
+        for _ in range(rounds):
+            if not cand.size:
+                return
+            if self.gp.fitted:
+                p = self.gp.predict(feats[cand])
+                rel = np.linalg.norm(p.std, axis=1) / self.flux_scale
+                order = np.argsort(-rel)
+                cand = cand[order][rel[order] >= self.tol]
+                if not cand.size:
+                    return
+                scale = self.gp.x_std * np.exp(self.gp.theta[: feats.shape[1]])
+                radius2 = 1.0 / 16.0  # a quarter of a length scale
+                ref = np.empty((0, feats.shape[1]))
+            else:  # no length scales yet: a tenth of the spread of the inputs
+                allx = np.vstack([self.X, feats[cand]])
+                sd = allx.std(axis=0)
+                scale = np.where(sd > 0, sd, 1.0)
+                radius2 = 0.01
+                ref = self.X / scale
+            z = feats[cand] / scale
+            taken: list[int] = []
+            for k in range(len(cand)):
+                near = np.vstack([ref, z[taken]])
+                if not len(near) or np.min(np.sum((near - z[k]) ** 2, axis=1)) >= radius2:
+                    taken.append(k)
+            take = cand[taken]
+            self._append(feats[take], y[take], None if dy is None else dy[take])
+            cand = np.delete(cand, taken)
+        if cand.size:
+            log.debug("AdaptiveSurrogate: %d uncertain oracle answers not learned", cand.size)
+
+    def absorb(self) -> AdaptiveSurrogate:
+        """Learn the oracle answers held back during the current load step (refit once).
+
+        The macro solver's next step does this by itself; call it after a run to train
+        on the last step's answers too (e.g. before :meth:`save`).
+        """
+        if self._pending:
+            rec = list(self._pending.values())
+            self._pending = {}
+            dy = np.stack([r[3] for r in rec]) if self.gradients else None
+            self._learn(np.stack([r[1] for r in rec]), np.stack([r[2] for r in rec]), dy)
+        return self
+
+    def _answers(self, gf: np.ndarray, xf: np.ndarray | None, ask: np.ndarray, npts: int,
+                 flux: np.ndarray | None, tangent: np.ndarray | None):
+        """Oracle answers at points ``ask`` written into ``flux``/``tangent`` (made if None).
+
+        Returns ``flux (*flux_shape, npts)``, ``tangent`` (or None), the answers as
+        training rows ``y (len(ask), m)`` and ``dy (len(ask), m, D)`` (None without
+        gradient observations).
+        """
+        # equal inputs are solved once (the model assumes one microstructure everywhere)
+        _, first, inv = np.unique(gf[..., ask].reshape(-1, ask.size).T, axis=0,
+                                  return_index=True, return_inverse=True)
+        one = ask[first]
+        r = self._ask(gf[..., one], None if xf is None else xf[:, one])
+        self.stats["oracle_calls"] += int(one.size)
+        inv = inv.ravel()
+        rflux = np.asarray(r.flux).reshape(self.flux_shape + (one.size,))[..., inv]
+        if r.tangent is not None:
+            r = Response(flux=rflux, tangent=np.asarray(r.tangent).reshape(
+                self.flux_shape + self.input_shape + (one.size,))[..., inv])
+        if flux is None:
+            flux = np.empty(self.flux_shape + (npts,))
+        flux[..., ask] = rflux
+        if r.tangent is not None:
+            if tangent is None:
+                tangent = np.empty(self.flux_shape + self.input_shape + (npts,))
+            tangent[..., ask] = np.asarray(r.tangent).reshape(
+                self.flux_shape + self.input_shape + (ask.size,))
+        dy = self._feature_tangent(r.tangent, ask.size) if self.gradients else None
+        return flux, tangent, rflux.reshape(-1, ask.size).T, dy
 
     def _ask(self, g: np.ndarray, x: np.ndarray | None) -> Response:
         r = evaluate(self.oracle, g, x=x, executor=self.executor)
@@ -297,6 +426,12 @@ class AdaptiveSurrogate(OracleBase):
                  state: dict | None = None) -> Response:
         """Flux ``(*flux_shape, *pts)`` and tangent ``(*flux_shape, *ishape, *pts)``.
 
+        ``state`` is the committed state of :meth:`initial_state` (from a macro solver):
+        then the answers held back from the last step are learned first if a step has been
+        committed since the last call, and points already sent to the oracle in this step
+        go to the oracle again; the trial state (steps + 1) is returned. With
+        ``state=None`` the oracle's answers are learned at once.
+
         ``info["surrogate"]`` (bool, ``pts``) marks the points answered by the model,
         ``info["relative_std"]`` holds its relative std there (0 where the oracle answered).
         """
@@ -307,41 +442,77 @@ class AdaptiveSurrogate(OracleBase):
         gf = g.reshape(ishape + (npts,))
         xf = None if x is None else np.asarray(x, float).reshape(-1, npts)
         feats = self._features(gf, npts)
-        use = np.zeros(npts, dtype=bool)
-        rel = np.zeros(npts)
-        pred = None
-        if self.gp.fitted:
-            pred = self.gp.predict(feats, grad=True)
-            rel = np.linalg.norm(pred.std, axis=1) / self.flux_scale
-            use = rel < self.tol
+        ids = steps = None
+        sticky = np.zeros(npts, dtype=bool)
+        first = True  # may the model learn in this call?
+        if state is not None and "surrogate_point" in state:
+            try:
+                ids = np.asarray(state["surrogate_point"]).reshape(npts).astype(np.int64)
+                steps = np.asarray(state["surrogate_step"], dtype=float).reshape(npts)
+            except (KeyError, ValueError) as err:
+                raise OracleError(f"AdaptiveSurrogate: state needs 'surrogate_point' and "
+                                  f"'surrogate_step' of shape {pts} ({err})") from None
+            if npts:
+                self._next_id = max(self._next_id, int(ids.max()) + 1)
+                if steps[0] != self._step:  # a step was committed: learn between steps
+                    self.absorb()
+                    self._step = float(steps[0])
+                    self._sticky = {}
+                    self._frozen = False
+            first = not self._frozen
+            sticky = np.array([self._sticky.get(int(i)) == s
+                               for i, s in zip(ids, steps, strict=True)], dtype=bool)
+        pred = self.gp.predict(feats, grad=True) if self.gp.fitted else None
+        rel = np.full(npts, np.inf) if pred is None else \
+            np.linalg.norm(pred.std, axis=1) / self.flux_scale
+        use = (rel < self.tol) & ~sticky
         ask = np.flatnonzero(~use)
-        flux = tangent = None
+        flux = np.empty(self.flux_shape + (npts,)) if self.flux_shape else None
+        tangent = None
+        asked = np.zeros(npts, dtype=bool)
         if ask.size:
-            r = self._ask(gf[..., ask], None if xf is None else xf[:, ask])
-            rflux = np.asarray(r.flux).reshape(self.flux_shape + (ask.size,))
-            self._add(feats[ask], rflux.reshape(-1, ask.size), ask.size, r.tangent)
-            flux = np.empty(self.flux_shape + (npts,))
-            flux[..., ask] = rflux
-            if r.tangent is not None:
-                tangent = np.empty(self.flux_shape + ishape + (npts,))
-                tangent[..., ask] = np.asarray(r.tangent).reshape(
-                    self.flux_shape + ishape + (ask.size,))
+            flux, tangent, y, dy = self._answers(gf, xf, ask, npts, flux, tangent)
+            asked[ask] = True
+            if ids is None:
+                self._learn(feats[ask], y, dy)
+            elif first:
+                # learn before answering: the whole step then sees one model
+                self._learn(feats[ask], y, dy)
+                pred = self.gp.predict(feats, grad=True) if self.gp.fitted else None
+                if pred is not None:
+                    rel = np.linalg.norm(pred.std, axis=1) / self.flux_scale
+                    use = rel < self.tol
+                more = np.flatnonzero(~use & ~asked)  # rare: after a re-optimisation
+                if more.size:
+                    flux, tangent, _, _ = self._answers(gf, xf, more, npts, flux, tangent)
+                    asked[more] = True
+                    ask = np.flatnonzero(asked)
+            else:  # held back until the step is committed
+                for k, a in enumerate(ask):
+                    self._pending[int(ids[a])] = (steps[a], feats[a], y[k],
+                                                  None if dy is None else dy[k])
+            if ids is not None:
+                for a in np.flatnonzero(~use):
+                    self._sticky[int(ids[a])] = steps[a]
+        if ids is not None:  # frozen from the first call in which the model exists
+            self._frozen = self._frozen or self.gp.fitted
         if use.any():
             sel = np.flatnonzero(use)
-            if flux is None:
-                flux = np.empty(self.flux_shape + (npts,))
+            if tangent is None:
                 tangent = np.empty(self.flux_shape + ishape + (npts,))
             flux[..., sel] = pred.mean[sel].T.reshape(self.flux_shape + (sel.size,))
-            if tangent is not None:
-                tangent[..., sel] = self._tangent(pred.grad[sel], (sel.size,))
-        self.stats["oracle_calls"] += int(ask.size)
+            tangent[..., sel] = self._tangent(pred.grad[sel], (sel.size,))
         self.stats["surrogate_calls"] += int(use.sum())
         log.debug("AdaptiveSurrogate: %d points from the model, %d from the oracle",
                   int(use.sum()), ask.size)
         rel = np.where(use, rel, 0.0)
+        trial = None if ids is None else {
+            "surrogate_point": ids.astype(float).reshape(pts),
+            "surrogate_step": (steps + 1.0).reshape(pts)}
         return Response(
             flux=flux.reshape(self.flux_shape + pts),
             tangent=None if tangent is None else tangent.reshape(self.flux_shape + ishape + pts),
+            state=trial,
             info={"surrogate": use.reshape(pts), "relative_std": rel.reshape(pts)},
         )
 
@@ -351,7 +522,9 @@ class AdaptiveSurrogate(OracleBase):
         """Write ``<path>.npz`` (training data, hyperparameters) and ``<path>.json`` (settings).
 
         Returns the npz path. The wrapped oracle is not stored: pass it to :meth:`load`.
+        Answers held back in the current load step are learned first (:meth:`absorb`).
         """
+        self.absorb()
         if not self.gp.fitted:
             raise ValueError("AdaptiveSurrogate.save: nothing trained yet")
         p = Path(path).with_suffix("")
