@@ -10,18 +10,23 @@
 - :class:`SeriesLaminate`, :func:`series_power_law`: a power-law laminate micro model
   and its exact effective law (the verification reference).
 - :func:`surrogate_from_dict`: the ``type = "AdaptiveSurrogate"`` table of case files.
+- :class:`EnergyEnsemble`: a deep ensemble of neural energies of frame-indifferent
+  inputs (PyTorch, optional extra ``fe2[torch]``): flux and symmetric tangent as the
+  first and second derivatives of one scalar, spread across members as uncertainty.
 
-Not covered: history-dependent micro models (refused), neural models.
+Not covered: history-dependent micro models (refused).
 """
 
 from .adaptive import AdaptiveSurrogate, sample_box
 from .gp import KERNELS, GaussianProcess, GPPrediction
+from .neural import EnergyEnsemble
 from .reference import SeriesLaminate, series_power_law
 from .spec import surrogate_from_dict
 
 __all__ = [
     "KERNELS",
     "AdaptiveSurrogate",
+    "EnergyEnsemble",
     "GaussianProcess",
     "GPPrediction",
     "SeriesLaminate",
