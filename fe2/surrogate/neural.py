@@ -120,6 +120,10 @@ class EnergyEnsemble(OracleBase):
     ----------
     X, Y, dY : ndarray
         Training features ``(n, D)``, fluxes ``(n, m)`` and tangents ``(n, m, D)`` (or None).
+    x_std, theta : ndarray (D,)
+        Standard deviation of the training features and zeros: the duck-typed length
+        scales ``x_std * exp(theta)`` that :class:`AdaptiveSurrogate` reads from its GP
+        (here the spread of the training inputs).
     losses : ndarray (M,)
         Final training loss of every member (mean squared scaled flux error, plus the
         weighted tangent error); ``loss`` is their sum.
@@ -286,6 +290,9 @@ class EnergyEnsemble(OracleBase):
         self.X, self.Y, self.dY = X, Y, dY
         fresh = optimize or self.params is None
         if fresh:
+            sd = X.std(axis=0)
+            self.x_std = np.where(sd > 0, sd, 1.0)
+            self.theta = np.zeros(self.nfeat)
             E = X @ self.A.T
             self.e_scale = float(np.sqrt(np.mean(np.sum(E**2, axis=1)))) or 1.0
             self.q_scale = float(np.sqrt(np.mean(np.sum(Y**2, axis=1)))) or 1.0
@@ -454,6 +461,8 @@ class EnergyEnsemble(OracleBase):
         m.i_mean = np.asarray(arrays["i_mean"], dtype=float)
         m.i_std = np.asarray(arrays["i_std"], dtype=float)
         m.e_scale, m.q_scale = (float(s) for s in arrays["scales"])
+        sd = m.X.std(axis=0)
+        m.x_std, m.theta = np.where(sd > 0, sd, 1.0), np.zeros(m.nfeat)
         nparam = 2 * (len(m.hidden) + 1) + 1
         m.params = [np.asarray(arrays[f"param{k}"], dtype=float) for k in range(nparam)]
         return m
