@@ -6,6 +6,8 @@ with :meth:`ReactionNetwork.from_toml`; :data:`MODELS` ship with fe2) is simulat
 Vanden-Eijnden: an outer SSA of the slow reactions with propensities averaged over
 short inner SSAs of the fast ones). Both return an :class:`SSAResult` (final states,
 optional paths, event counts); :mod:`fe2.kinetics.output` writes CSV/JSON and plots.
+:class:`SSAModel` makes an SSA ensemble a micro model of the coarse time steppers of
+:mod:`fe2.timescales` (lift to a population, SSA bursts, restrict to the means).
 
 Examples
 --------
@@ -16,6 +18,7 @@ Examples
 ((10, 2), 100)
 """
 
+from .coarse import SSAModel
 from .network import MODELS, NetworkError, Reaction, ReactionNetwork, model_path
 from .output import plot_error, plot_histogram, plot_paths, write_result
 from .ssa import (
@@ -38,6 +41,7 @@ __all__ = [
     "NetworkError",
     "Reaction",
     "ReactionNetwork",
+    "SSAModel",
     "SSAResult",
     "averaged_rates",
     "choose_fast",
