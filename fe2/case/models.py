@@ -46,7 +46,7 @@ from fe2.gas.schemes import BOUNDARIES as GAS_BOUNDARIES
 from fe2.gas.schemes import LIMITERS as GAS_LIMITERS
 from fe2.gas.schemes import SCHEMES as GAS_SCHEMES
 
-KINDS = ("scalar", "small_strain", "finite_strain", "material_point", "shock_tube")
+KINDS = ("scalar", "small_strain", "finite_strain", "material_point", "shock_tube", "fluid")
 CELL_TYPES = ("laminate", "checkerboard", "circular_inclusion", "inclusions",
               "random_inclusions", "image", "mesh")
 
@@ -633,7 +633,8 @@ _KIND_SECTIONS = {
                                       "required": ["kind"]}},
            "required": ["problem"]},
     "then": {"required": ["shock_tube", "flux"]},
-    "else": {"required": ["materials"]},
+    "else": {"if": {"properties": {"problem": {"properties": {"kind": {"const": "fluid"}}}}},
+             "then": {"required": ["flow"]}, "else": {"required": ["materials"]}},
 }
 
 
@@ -682,6 +683,11 @@ class Case(_Section):
     flux: AnyFlux | None = Field(None, description="[flux]: the flux oracle of a kind = "
                                  "\"shock_tube\" case, a table with a 'type', one of "
                                  + ", ".join(FLUX_TYPES))
+    flow: dict[str, Any] | None = Field(None, description="[flow]: the flow of a kind = "
+                                        "\"fluid\" case (fe2.fluids.FluidCase: kind, n, "
+                                        "reynolds, t_end, steady_tol, ...)")
+    stress: dict[str, Any] | None = Field(None, description="[stress]: the stress oracle of a "
+                                          "kind = \"fluid\" case, a table with a 'type'")
 
     _path: Path | None = PrivateAttr(None)
     _base_dir: Path = PrivateAttr(default_factory=Path)
@@ -751,6 +757,13 @@ class Case(_Section):
         """
         src = str(self.path)
         gas = ("shock_tube", "flux")
+        if self.problem.kind == "fluid":
+            self._check_fluid(src)
+            return
+        for sec in ("flow", "stress"):
+            if getattr(self, sec) is not None:
+                raise CaseError(f"{src}: {sec}: only for kind = \"fluid\", not "
+                                f"{self.problem.kind!r}")
         if self.problem.kind == "shock_tube":
             self._check_shock_tube(src)
             return
@@ -787,6 +800,21 @@ class Case(_Section):
         if not mesh_file.is_file():
             raise CaseError(f"{src}: mesh.file: mesh file not found: {mesh_file}")
         self.mesh.file = str(mesh_file)
+
+    def _check_fluid(self, src: str) -> None:
+        """Sections of a ``kind = "fluid"`` case: [flow], optional [stress], [output] png/vtu."""
+        for sec in ("mesh", "materials", "dirichlet", "neumann", "body", "point", "newton",
+                    "solver", "shock_tube", "flux"):
+            if sec in self.model_fields_set and getattr(self, sec):
+                raise CaseError(f"{src}: {sec}: not used by kind = \"fluid\" (the flow is "
+                                "[flow], the stress oracle [stress])")
+        for key in ("scalars", "reactions", "curve", "micro"):
+            if key in self.output.model_fields_set:
+                raise CaseError(f"{src}: output.{key}: not used by kind = \"fluid\" "
+                                "(valid: vtu, png)")
+        from fe2.case.fluid import fluid_case
+
+        fluid_case(self)
 
     def _check_shock_tube(self, src: str) -> None:
         """Sections of a ``kind = "shock_tube"`` case: [shock_tube] and [flux], nothing else."""

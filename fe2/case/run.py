@@ -407,6 +407,12 @@ def run_case(
         if resume:
             log.info("--resume: a shock-tube case runs again from the start")
         return run_shock_tube(case, out, force=force)
+    if case.problem.kind == "fluid":
+        from fe2.case.fluid import run_fluid
+
+        if resume:
+            log.info("--resume: a fluid case runs again from the start")
+        return run_fluid(case, out, force=force)
     if case.problem.kind == "material_point":
         from fe2.case.point import run_point
 

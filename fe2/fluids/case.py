@@ -7,6 +7,7 @@
    reynolds = 100           # cavity: rho U L / eta_0
    n = 64                   # cells per side (cavity) or across (channel)
    steady_tol = 1e-5        # or t_end = 5.0
+   lid = "uniform"          # cavity: or "regularized" (16 x^2 (1 - x)^2)
 
    [stress]                 # optional (cavity default: Newtonian with eta = 1/Re)
    type = "HookeanDumbbells"
@@ -41,7 +42,8 @@ __all__ = ["FluidCase", "FluidCaseError", "load_fluid_case", "run_fluid_case"]
 
 log = logging.getLogger(__name__)
 
-STRESS_TYPES = ("Newtonian", "OldroydB", "FENEP", "HookeanDumbbells", "FENEDumbbells")
+STRESS_TYPES = ("Newtonian", "OldroydB", "FENEP", "HookeanDumbbells", "FENEDumbbells",
+                "LennardJonesNEMD")
 
 
 class FluidCaseError(ValueError):
@@ -65,6 +67,8 @@ class Flow(_Strict):
     viscosity: float | None = Field(None, ge=0, description="channel without [stress]")
     dt: float | None = Field(None, gt=0)
     cfl: float = Field(0.5, gt=0)
+    lid: Literal["uniform", "regularized"] | None = Field(
+        None, description="cavity lid profile (default uniform)")
 
 
 class Output(_Strict):
@@ -110,6 +114,8 @@ class FluidCase(_Strict):
         f, src = self.flow, self.source
         if f.kind == "cavity" and f.reynolds is None:
             raise FluidCaseError(f"{src}: flow.reynolds: missing; a cavity needs a Reynolds number")
+        if f.kind == "channel" and f.lid is not None:
+            raise FluidCaseError(f"{src}: flow.lid = {f.lid!r}: only for a cavity")
         if f.kind == "channel" and f.t_end is None:
             raise FluidCaseError(f"{src}: flow.t_end: missing; a channel runs to a given time")
         if f.kind == "channel" and self.stress is None and f.viscosity is None:
@@ -146,8 +152,13 @@ def load_fluid_case(path: str | PathLike) -> FluidCase:
     return FluidCase.from_toml(path)
 
 
-def run_fluid_case(case: FluidCase | str | PathLike | dict, out: str | PathLike) -> dict:
+def run_fluid_case(case: FluidCase | str | PathLike | dict, out: str | PathLike,
+                   executor=None, lid: str = "uniform") -> dict:
     """Run ``case`` and write its outputs into the folder ``out``; return the summary.
+
+    ``executor`` (a :mod:`fe2.parallel` executor) evaluates the stress oracle's points in
+    parallel; ``lid`` is passed to :func:`fe2.fluids.lid_driven_cavity` unless the case
+    sets ``flow.lid``.
 
     Returns
     -------
@@ -168,16 +179,18 @@ def run_fluid_case(case: FluidCase | str | PathLike | dict, out: str | PathLike)
     if f.kind == "cavity":
         r = lid_driven_cavity(f.reynolds, f.n, stress=stress, t_end=f.t_end,
                               steady_tol=f.steady_tol, cfl=f.cfl, dt=f.dt, density=f.density,
-                              snapshots=o.snapshots)
+                              snapshots=o.snapshots, executor=executor, lid=f.lid or lid)
     else:
         r = channel(f.n, f.t_end, gradient=f.gradient, viscosity=f.viscosity, stress=stress,
-                    density=f.density or 1.0, dt=f.dt, cfl=f.cfl, snapshots=o.snapshots)
+                    density=f.density or 1.0, dt=f.dt, cfl=f.cfl, snapshots=o.snapshots,
+                    executor=executor)
     files = write_profiles(r, out, o.name, extra={"kind": f.kind, "source": case.source})
     written = [p.name for p in files.values()]
     if o.snapshots:
         written.append(write_series(r.snapshots, out, o.name).name)
     if o.png:
-        ref = int(f.reynolds) if f.kind == "cavity" and float(f.reynolds).is_integer() else None
+        ghia = f.kind == "cavity" and (f.lid or lid) == "uniform"
+        ref = int(f.reynolds) if ghia and float(f.reynolds).is_integer() else None
         written.append(plot_centerlines(r, out / f"{o.name}_centerlines.png", reynolds=ref).name)
         written.append(plot_streamlines(r, out / f"{o.name}_streamlines.png").name)
     summary = r.to_dict() | {"kind": f.kind, "files": written}
