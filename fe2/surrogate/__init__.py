@@ -13,6 +13,8 @@
 - :class:`EnergyEnsemble`: a deep ensemble of neural energies of frame-indifferent
   inputs (PyTorch, optional extra ``fe2[torch]``): flux and symmetric tangent as the
   first and second derivatives of one scalar, spread across members as uncertainty.
+- :func:`pinn_conductivity`: effective conductivity of a periodic scalar cell by a
+  physics-informed (deep Ritz) network with periodic Fourier features (PyTorch).
 
 Not covered: history-dependent micro models (refused).
 """
@@ -20,6 +22,7 @@ Not covered: history-dependent micro models (refused).
 from .adaptive import AdaptiveSurrogate, sample_box
 from .gp import KERNELS, GaussianProcess, GPPrediction
 from .neural import EnergyEnsemble
+from .pinn import PINNResult, pinn_conductivity
 from .reference import SeriesLaminate, series_power_law
 from .spec import surrogate_from_dict
 
@@ -29,7 +32,9 @@ __all__ = [
     "EnergyEnsemble",
     "GaussianProcess",
     "GPPrediction",
+    "PINNResult",
     "SeriesLaminate",
+    "pinn_conductivity",
     "sample_box",
     "series_power_law",
     "surrogate_from_dict",
