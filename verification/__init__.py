@@ -75,6 +75,10 @@ STUDIES: list[StudySpec] = [
     _spec("kinetics", "Stochastic kinetics: direct and nested SSA vs exact laws, heat shock"),
     _spec("surrogate", "Surrogates: GP flux and tangent vs the exact power-law laminate"),
     _spec("phasefield", "Phase field: PFHub 1, linear stability, fronts and curvature flow"),
+    _spec("phasefield_mms", "Phase field: PFHub benchmark 7 (MMS Allen-Cahn), orders in space "
+          "and time"),
+    _spec("uq", "UQ: random cells within HS, MC/QMC rates, surrogate propagation, Sobol, "
+          "multi-fidelity"),
 ]
 
 

@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import skfem
+from scipy.spatial import cKDTree
 
 from fe2.fem import check_jacobians, element_for
 from fe2.homogenization.constraints import micro_constraints
@@ -65,7 +66,8 @@ _MESHES = (skfem.MeshTri1, skfem.MeshQuad1, skfem.MeshTet1, skfem.MeshHex1)
 class _Discretization:
     """Basis, mass and stiffness matrices, weighted-mass assembly and the periodic map."""
 
-    def __init__(self, owner: str, mesh: skfem.Mesh, order: int, bc: str):
+    def __init__(self, owner: str, mesh: skfem.Mesh, order: int, bc: str,
+                 periodic_axes=None, dirichlet=None):
         if not isinstance(mesh, _MESHES):
             raise ValueError(
                 f"{owner}: mesh must be a linear scikit-fem MeshTri1, MeshQuad1, MeshTet1 or "
@@ -93,16 +95,84 @@ class _Discretization:
         self.stiffness = skfem.asm(skfem.BilinearForm(
             lambda u, v, w: skfem.helpers.dot(u.grad, v.grad)), basis).tocsr()
         self.lumped = np.asarray(self.mass.sum(axis=1)).ravel()
-        if bc == "periodic":
+        dim = mesh.p.shape[0]
+        if periodic_axes is not None:
+            axes = tuple(sorted({int(a) for a in np.atleast_1d(periodic_axes)}))
+            if bc != "periodic" or not axes or any(a < 0 or a >= dim for a in axes):
+                raise ValueError(f"{owner}: periodic_axes must be axes in 0..{dim - 1} with "
+                                 f"bc='periodic', got {periodic_axes!r} with bc={bc!r}")
+        else:
+            axes = tuple(range(dim)) if bc == "periodic" else ()
+        self.dirichlet = self._dirichlet_dofs(owner, dirichlet)
+        if bc == "periodic" and axes == tuple(range(dim)) and not self.dirichlet:
             rmap = micro_constraints(basis, "periodic").rmap.copy()
             rmap[rmap < 0] = rmap.max() + 1  # the RVE pins the corner class; free it
-            self.rmap = rmap
-            n = int(rmap.max()) + 1
-            self.P = sp.csr_matrix((np.ones(N), (np.arange(N), rmap)), shape=(N, n))
-            self.count = np.bincount(rmap, minlength=n).astype(float)
+        elif axes or self.dirichlet:
+            rmap = _periodic_map(owner, np.asarray(basis.doflocs), axes)
+            fixed = np.zeros(N, dtype=bool)
+            for dofs, _ in self.dirichlet:
+                fixed[dofs] = True
+            if np.any(fixed[np.isin(rmap, rmap[fixed])] != True):  # noqa: E712
+                raise ValueError(f"{owner}: dirichlet boundaries and periodic partners "
+                                 "overlap only partly (fix whole periodic classes)")
+            rmap = np.where(fixed, -1, rmap)
+            _, rmap[~fixed] = np.unique(rmap[~fixed], return_inverse=True)
         else:
-            self.rmap, self.P = None, None
+            rmap = None
+        if rmap is None:
+            self.rmap, self.P, self.free = None, None, None
+            self.first = np.arange(N)
+        else:
+            self.rmap = rmap
+            self.free = np.flatnonzero(rmap >= 0)
+            n = int(rmap[self.free].max()) + 1
+            self.P = sp.csr_matrix((np.ones(self.free.size), (self.free, rmap[self.free])),
+                                   shape=(N, n))
+            self.count = np.bincount(rmap[self.free], minlength=n).astype(float)
+            self.first = self.free[np.unique(rmap[self.free], return_index=True)[1]]
         self.n = self.N if self.P is None else self.P.shape[1]
+
+    def _dirichlet_dofs(self, owner: str, dirichlet) -> list:
+        """``[(dofs, value)]`` of ``{boundary: value}`` (value a number or ``g(x, t)``)."""
+        if dirichlet is None:
+            return []
+        if not isinstance(dirichlet, dict) or not dirichlet:
+            raise ValueError(f"{owner}: dirichlet must be a dict {{boundary: value}}, got "
+                             f"{dirichlet!r}")
+        out = []
+        for name, value in dirichlet.items():
+            if callable(name):
+                facets = self.mesh.facets_satisfying(name)
+            elif isinstance(name, str) and self.mesh.boundaries and name in self.mesh.boundaries:
+                facets = self.mesh.boundaries[name]
+            else:
+                raise ValueError(
+                    f"{owner}: dirichlet boundary {name!r} is neither a predicate f(x) nor a "
+                    f"named boundary of the mesh ({sorted(self.mesh.boundaries or [])})")
+            dofs = np.asarray(self.basis.get_dofs(facets).all())
+            if dofs.size == 0:
+                raise ValueError(f"{owner}: dirichlet boundary {name!r} has no dofs")
+            if not callable(value):
+                try:
+                    v = float(value)
+                except (TypeError, ValueError):
+                    v = float("nan")
+                if not np.isfinite(v):
+                    raise ValueError(f"{owner}: dirichlet value on {name!r} must be a finite "
+                                     f"number or g(x, t), got {value!r}")
+                value = v
+            out.append((dofs, value))
+        return out
+
+    def boundary_values(self, t: float) -> np.ndarray | None:
+        """Dirichlet values ``(N,)`` at time ``t`` (zeros off the Dirichlet dofs)."""
+        if not self.dirichlet:
+            return None
+        u = np.zeros(self.N)
+        x = np.asarray(self.basis.doflocs)
+        for dofs, value in self.dirichlet:
+            u[dofs] = value(x[:, dofs], t) if callable(value) else value
+        return u
 
     # ------------------------------------------------------------------ fields
     def at_points(self, u: np.ndarray) -> np.ndarray:
@@ -124,18 +194,28 @@ class _Discretization:
         """``int f dV`` of quadrature values ``f (nel, nqp)``."""
         return float(np.sum(f * self.dx))
 
-    # ------------------------------------------------------------------ periodic reduction
+    # ------------------------------------------------------------------ constraints
     def reduce_vec(self, r: np.ndarray) -> np.ndarray:
-        """Reduced residual ``P^T r``."""
-        return r if self.P is None else np.bincount(self.rmap, weights=r, minlength=self.n)
+        """Reduced residual ``P^T r`` (periodic partners summed, Dirichlet dofs dropped)."""
+        if self.P is None:
+            return r
+        return np.bincount(self.rmap[self.free], weights=r[self.free], minlength=self.n)
 
     def reduce_mat(self, A: sp.csr_matrix) -> sp.csr_matrix:
         """Reduced matrix ``P^T A P``."""
         return A if self.P is None else (self.P.T @ A @ self.P).tocsr()
 
-    def expand(self, x: np.ndarray) -> np.ndarray:
-        """Full dof values ``P x``."""
-        return x if self.P is None else x[self.rmap]
+    def expand(self, x: np.ndarray, boundary: np.ndarray | None = None) -> np.ndarray:
+        """Full dof values ``P x`` (+ the Dirichlet values ``boundary (N,)``)."""
+        if self.P is None:
+            return x
+        u = np.zeros(self.N) if boundary is None else boundary.copy()
+        u[self.free] = x[self.rmap[self.free]]
+        return u
+
+    def restrict(self, u: np.ndarray) -> np.ndarray:
+        """Reduced unknowns ``(n,)`` of full dof values (one dof per class)."""
+        return u[self.first]
 
     def initial(self, owner: str, phi0: Any) -> np.ndarray:
         """Dof values ``(N,)`` of an initial field: an array or a callable ``f(x (d, N))``."""
@@ -151,8 +231,38 @@ class _Discretization:
             i = int(np.flatnonzero(~np.isfinite(u))[0])
             raise ValueError(f"{owner}.solve: phi0 is not finite at dof {i} ({u[i]!r})")
         if self.P is not None:  # periodic partners share one value (their mean)
-            u = self.expand(self.reduce_vec(u) / self.count)
+            u = self.expand(self.reduce_vec(u) / self.count, self.boundary_values(0.0))
         return u
+
+
+def _periodic_map(owner: str, x: np.ndarray, axes: tuple) -> np.ndarray:
+    """Class of every dof ``(N,)`` when the box faces normal to ``axes`` are identified.
+
+    A dof on the upper face of an axis is matched (:class:`scipy.spatial.cKDTree`, to
+    ``1e-8`` of the box size) to the dof on the lower face with the same other
+    coordinates; edge and corner dofs follow the chain to one class.
+    """
+    N = x.shape[1]
+    parent = np.arange(N)
+    lo, hi = x.min(axis=1), x.max(axis=1)
+    tol = 1e-8 * float(np.max(hi - lo))
+    for a in axes:
+        low = np.flatnonzero(np.abs(x[a] - lo[a]) <= tol)
+        up = np.flatnonzero(np.abs(x[a] - hi[a]) <= tol)
+        shifted = x[:, up].copy()
+        shifted[a] = lo[a]
+        dist, j = cKDTree(x[:, low].T).query(shifted.T)
+        if low.size != up.size or np.any(dist > tol):
+            i = int(up[np.argmax(dist)]) if up.size else 0
+            raise ValueError(f"{owner}: periodic along axis {a} needs matching nodes on the "
+                             f"opposite faces; dof {i} at {x[:, i]} has no partner")
+        parent[up] = low[j]
+    while True:
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
+    return np.unique(parent, return_inverse=True)[1].astype(np.int64)
 
 
 def _solver(owner: str, solver: str | Callable | None, spd: bool) -> Callable:
@@ -218,8 +328,8 @@ class _FESolver:
     name = "phasefield"
 
     def __init__(self, mesh, order, bc, free_energy, default, solver, spd, newton_tol,
-                 max_newton):
-        self.disc = _Discretization(self.name, mesh, order, bc)
+                 max_newton, periodic_axes=None, dirichlet=None):
+        self.disc = _Discretization(self.name, mesh, order, bc, periodic_axes, dirichlet)
         self.free_energy = _energy(self.name, free_energy, default)
         self.linear_solver = _solver(self.name, solver, spd)
         self.newton_tol = positive_number(self.name, "newton_tol", newton_tol)
@@ -318,6 +428,18 @@ class AllenCahn(_FESolver):
     solver : str or callable, optional
         Linear solver (:func:`fe2.linalg.make_solver` name or ``solve(A, b)``); default
         CHOLMOD when available, else SuperLU.
+    periodic_axes : sequence of int, optional
+        With ``bc="periodic"``: only these axes are periodic (default all); the other
+        faces are no-flux unless ``dirichlet`` fixes them.
+    dirichlet : dict, optional
+        ``{boundary: value}``: a boundary is a name in ``mesh.boundaries`` or a predicate
+        ``f(x (d, n)) -> bool (n,)`` of facet midpoints; a value is a number or ``g(x (d,
+        n), t) -> (n,)`` at the dof coordinates (imposed at the end of each step).
+    source : callable, optional
+        ``s(x (d, nel, nqp), t) -> (nel, nqp)``, added to the right-hand side: ``d phi/dt
+        = M (lap phi - psi'(phi)/eps^2) + s``, evaluated at the end of each step (implicit
+        Euler), e.g. the manufactured-solution source of PFHub benchmark 7
+        (:mod:`fe2.phasefield.benchmarks`).
 
     Examples
     --------
@@ -334,11 +456,19 @@ class AllenCahn(_FESolver):
     def __init__(self, mesh: skfem.Mesh, epsilon: float, mobility: float = 1.0, order: int = 1,
                  free_energy: FreeEnergy | None = None, *, bc: str = "no-flux",
                  solver: str | Callable | None = None, newton_tol: float = 1e-10,
-                 max_newton: int = 12):
+                 max_newton: int = 12, periodic_axes=None, dirichlet: dict | None = None,
+                 source: Callable | None = None):
         self.epsilon = positive_number(self.name, "epsilon", epsilon)
         self.mobility = positive_number(self.name, "mobility", mobility)
+        if source is not None and not callable(source):
+            raise ValueError(f"{self.name}: source must be a callable s(x, t), got {source!r}")
         super().__init__(mesh, order, bc, free_energy, double_well(), solver, True, newton_tol,
-                         max_newton)
+                         max_newton, periodic_axes, dirichlet)
+        self.source = source
+        self.needs_time = source is not None or any(
+            callable(v) for _, v in self.disc.dirichlet)
+        self._qpoints = (np.asarray(self.disc.basis.mapping.F(self.disc.basis.X))
+                         if source is not None else None)
 
     def _initial_state(self, phi: np.ndarray) -> np.ndarray:
         return phi
@@ -359,23 +489,26 @@ class AllenCahn(_FESolver):
         g = d.stiffness @ phi + d.load(self.free_energy.dpsi(d.at_points(phi))) / self.epsilon**2
         return float(np.abs(self.mobility * d.reduce_vec(g) / d.reduce_vec(d.lumped)).max())
 
-    def step(self, phi_n: np.ndarray, dt: float) -> tuple[np.ndarray, int]:
-        """One convex-splitting step of size ``dt``; returns ``(phi, newton iterations)``."""
+    def step(self, phi_n: np.ndarray, dt: float, t: float = 0.0) -> tuple[np.ndarray, int]:
+        """One convex-splitting step of size ``dt`` from time ``t``: ``(phi, newton its)``."""
         d, f = self.disc, self.free_energy
         a, L = self.mobility / self.epsilon ** 2, f.convexify
         A = d.mass / dt + self.mobility * d.stiffness + (a * L) * d.mass
         Mn = d.mass @ phi_n
+        rhs = Mn / dt + (a * L) * Mn
+        if self.source is not None:
+            rhs = rhs + d.load(self.source(self._qpoints, t + dt))
+        g = d.boundary_values(t + dt)
 
         def residual(x):
-            phi = d.expand(x)
+            phi = d.expand(x, g)
             q = d.at_points(phi)
-            r = A @ phi - Mn / dt - (a * L) * Mn + a * d.load(f.dpsi(q))
+            r = A @ phi - rhs + a * d.load(f.dpsi(q))
             J = A + a * d.weighted_mass(f.d2psi(q))
             return d.reduce_vec(r), d.reduce_mat(J)
 
-        x0 = phi_n if d.P is None else phi_n[np.unique(d.rmap, return_index=True)[1]]
-        x, its = self._newton(x0, residual, "AllenCahn step")
-        return d.expand(x), its
+        x, its = self._newton(d.restrict(phi_n), residual, "AllenCahn step")
+        return d.expand(x, g), its
 
 
 class CahnHilliard(_FESolver):
@@ -397,6 +530,8 @@ class CahnHilliard(_FESolver):
     bc : {"no-flux", "periodic"}
     solver : str or callable, optional
         Linear solver of the (non-symmetric) mixed Newton system; default SuperLU.
+    periodic_axes : sequence of int, optional
+        With ``bc="periodic"``: only these axes are periodic (default all).
 
     Examples
     --------
@@ -413,19 +548,18 @@ class CahnHilliard(_FESolver):
     def __init__(self, mesh: skfem.Mesh, kappa: float, mobility: float,
                  free_energy: FreeEnergy | None = None, order: int = 1, *,
                  bc: str = "no-flux", solver: str | Callable | None = None,
-                 newton_tol: float = 1e-10, max_newton: int = 12):
+                 newton_tol: float = 1e-10, max_newton: int = 12, periodic_axes=None):
         self.kappa = positive_number(self.name, "kappa", kappa)
         self.mobility = positive_number(self.name, "mobility", mobility)
         super().__init__(mesh, order, bc, free_energy, polynomial(), solver or "scipy", False,
-                         newton_tol, max_newton)
+                         newton_tol, max_newton, periodic_axes)
         d = self.disc
         self._direct = None if solver is None else self.linear_solver
         self._Mr, self._Kr = d.reduce_mat(d.mass), d.reduce_mat(d.stiffness)
         self._Mfac = _factor(self._Mr) if solver is None else None
         self._schur_key, self._schur, self._symbolic = None, None, None
         self._gmres_its: list[int] = []
-        self._first = (np.arange(d.N) if d.P is None
-                       else np.unique(d.rmap, return_index=True)[1])
+        self._first = d.first
 
     def _chemical_potential(self, c: np.ndarray) -> np.ndarray:
         """``mu (N,)``: the L2 projection of ``psi'(c) - kappa lap c`` (lumped mass)."""

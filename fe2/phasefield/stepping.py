@@ -1,6 +1,8 @@
 """The adaptive time loop shared by the finite-element and spectral phase-field solvers.
 
-A solver provides one step ``step(state, dt) -> (state, newton_iterations)`` (raising
+A solver provides one step ``step(state, dt) -> (state, newton_iterations)`` (or
+``step(state, dt, t)`` when its attribute ``needs_time`` is true: time-dependent sources
+or boundary values) (raising
 :class:`StepFailed` when its nonlinear solve does not converge), the order parameter of a
 state, its free energy and its mass. :func:`integrate` steps from ``t = 0`` to ``t_end``:
 
@@ -132,11 +134,12 @@ def integrate(
     saved_t, saved = [0.0], [phi.copy()]
     t, n, rejected, newton, dt_min = 0.0, 0, 0, 0, 1e-14 * t_end
     last_change, h_prev = None, None  # phi_old - phi_older and its step
+    timed = bool(getattr(solver, "needs_time", False))  # step(state, dt, t): sources, g(t)
     with Progress(total=t_end, desc=owner, unit="t", enabled=progress, integer=False) as bar:
         while t < t_end * (1 - 1e-12):
             h = min(dt, dt_max, t_end - t)
             try:
-                new, its = solver.step(state, h)
+                new, its = (solver.step(state, h, t) if timed else solver.step(state, h))
             except StepFailed as err:
                 if not adaptive or h <= dt_min:
                     raise StepFailed(f"{owner}: step {n + 1} at t = {t:.6g} with dt = {h:.3e} "
