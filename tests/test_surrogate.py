@@ -256,7 +256,7 @@ def test_gradient_observations_for_strain_inputs():
     assert err[True] < 1e-3 and err[True] < 0.2 * err[False], err
 
 
-def _fe2_scalar(oracle, n=4, steps=3):
+def _fe2_scalar(oracle, n=3, steps=3):
     import skfem
 
     from fe2.macro import NewtonOptions, Problem
@@ -277,18 +277,27 @@ def _fe2_scalar(oracle, n=4, steps=3):
     return sol, learned
 
 
-def _newton_constants(residuals, floor):
-    """``r_{k+1} / r_k^2`` over the iterations with ``r_k > floor`` (after the predictor)."""
+def _quadratic_pairs(residuals, scale, c_ref):
+    """Per Newton pair ``(r_k, r_{k+1})`` after the predictor, with ``r_{k+1}`` above the
+    GP round-off (1e-10 of ``scale``): quadratic if ``r_{k+1} <= 10 c_ref r_k^2`` or if
+    ``log(r_{k+1}/scale) / log(r_k/scale) >= 1.6`` (2 for exact quadratic convergence,
+    1 for linear)."""
     r = np.asarray(residuals[1:])
-    return np.array([b / a**2 for a, b in zip(r[:-1], r[1:], strict=True) if a > floor])
+    out = []
+    for a, b in zip(r[:-1], r[1:], strict=True):
+        if b > 1e-10 * scale:
+            out.append(bool(b <= 10 * c_ref * a**2
+                            or np.log(b / scale) / np.log(a / scale) >= 1.6))
+    return out
 
 
 def test_fe2_newton_stays_quadratic_while_the_surrogate_learns():
     """FE² with a nonlinear RVE: the surrogate's reactions within a few tol of the RVE's,
-    and in every load step, including those in which the model learned, the Newton
-    residuals contract quadratically, r_{k+1} <= C r_k^2 with C at most 10x the
-    constant of the RVE run (a linearly converging step, r_{k+1} ~ 0.1 r_k at r_k ~
-    1e-4, has C ~ 1e3)."""
+    and in every load step, including those in which the model learned, every Newton
+    iteration after the predictor contracts quadratically: ``r_{k+1} <= C r_k^2`` with C
+    10x the largest constant of the RVE run, or the ratio of the logs of the residuals
+    (relative to the reaction) at least 1.6. Learning after every call, as before, fails
+    this (constants up to 1e4 times the RVE's, log ratios 1.0)."""
     from fe2.homogenization import RVE, cells
 
     img = np.kron(cells.checkerboard(1, squares=4).image, np.ones((2, 2), int))
@@ -302,11 +311,15 @@ def test_fe2_newton_stays_quadratic_while_the_surrogate_learns():
     sur, learned = _fe2_scalar(s)
     ref = direct.reactions["right"][:, 0]
     assert np.allclose(sur.reactions["right"][:, 0], ref, rtol=5 * tol)
-    floor = 1e-9 * np.abs(ref).max()  # GP round-off (see GaussianProcess)
-    c_ref = max(_newton_constants(st.residuals, floor).max() for st in direct.steps)
+    scale = np.abs(ref).max()
+    c_ref = 0.0
+    for st in direct.steps:
+        r = np.asarray(st.residuals[1:])
+        c_ref = max([c_ref] + [b / a**2 for a, b in zip(r[:-1], r[1:], strict=True)
+                               if b > 1e-10 * scale])
     for k, st in enumerate(sur.steps):
-        c = _newton_constants(st.residuals, floor)
-        assert c.size and c.max() <= 10 * c_ref, (k, st.residuals, c_ref)
+        ok = _quadratic_pairs(st.residuals, scale, c_ref)
+        assert ok and all(ok), (k, st.residuals, c_ref)
     grew = np.diff(learned)  # training points added in steps 2, 3, ...
     assert np.all(grew > 0), learned  # the model learned in every step
     assert s.stats["surrogate_calls"] > s.stats["oracle_calls"]

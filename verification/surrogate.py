@@ -20,7 +20,12 @@
 * FE²: a scalar macro problem (unit square, P1) whose points are answered by a periodic
   voxel RVE of two power-law conductors, alone and wrapped in an AdaptiveSurrogate
   (``tol = 1e-3``): reactions within ``5 tol``, the same number of macro Newton iterations
-  (at most one more per step), fewer micro solves; observed Newton orders reported.
+  (at most one more per step), fewer micro solves; observed Newton orders reported. Macro
+  Newton stays quadratic while the model learns: in every load step every Newton iteration
+  after the predictor (with ``r_{k+1}`` above the GP round-off, 1e-10 of the reaction) has
+  ``r_{k+1} <= 10 C r_k^2``, ``C`` the largest constant of the RVE run, or
+  ``log(r_{k+1}/R) / log(r_k/R) >= 1.6`` (2 for quadratic, 1 for linear convergence); and
+  the training set grows in every step after the first.
 """
 
 from __future__ import annotations
@@ -185,9 +190,26 @@ def _fe2_run(oracle, n: int, steps: int):
     p = Problem(mesh, oracle, kind="scalar", order=1)
     p.dirichlet("left", 0.0)
     p.dirichlet("right", lambda x, t: t * (1.0 + 0.3 * x[1]))
+    learned: list[int] = []
+
+    def cb(prob, rec):
+        if isinstance(oracle, AdaptiveSurrogate):
+            learned.append(oracle.stats["training_points"])
+
     # rtol 1e-8: the GP mean carries round-off of about 1e-10 (see GaussianProcess)
-    return p.solve(NewtonOptions(rtol=1e-8, atol=1e-13, steps=steps, max_iter=15),
-                   reactions=("right",))
+    sol = p.solve(NewtonOptions(rtol=1e-8, atol=1e-13, steps=steps, max_iter=15),
+                  reactions=("right",), callback=cb)
+    return sol, learned
+
+
+def _pairs(residuals, scale: float):
+    """Newton pairs ``(r_k, r_{k+1})`` after the predictor with ``r_{k+1}`` above the GP
+    round-off (1e-10 of ``scale``): constants ``r_{k+1} / r_k^2`` and log ratios
+    ``log(r_{k+1} / scale) / log(r_k / scale)`` (2 quadratic, 1 linear)."""
+    r = np.asarray(residuals[1:])
+    keep = [(a, b) for a, b in zip(r[:-1], r[1:], strict=True) if b > 1e-10 * scale]
+    return ([b / a**2 for a, b in keep],
+            [float(np.log(b / scale) / np.log(a / scale)) for a, b in keep])
 
 
 def _fe2(res: StudyResult, quick: bool) -> None:
@@ -199,19 +221,24 @@ def _fe2(res: StudyResult, quick: bool) -> None:
               NonlinearConductivity(8.0, 3.0, dim=2, reg=0.3)]
     rve = RVE(cells.from_image(img, size=1.0), phases, bc="periodic", rtol=1e-12)
     tol = 1e-3
-    direct = _fe2_run(rve, n, steps)
+    direct, _ = _fe2_run(rve, n, steps)
     sur = AdaptiveSurrogate(rve, tol=tol)
-    learned = _fe2_run(sur, n, steps)
+    learned, grew = _fe2_run(sur, n, steps)
     ra, rb = direct.reactions["right"][:, 0], learned.reactions["right"][:, 0]
     dev = float(np.max(np.abs(rb / ra - 1.0)))
     solves = sum(st.points for st in direct.steps)
+    scale = float(np.abs(ra).max())
     t = Table(["run", "load step", "Newton iterations", "residuals", "observed orders",
-               "reaction"])
+               "r_k+1 / r_k^2", "log ratios", "training points", "reaction"])
+    pairs = {}
     for name, sol in (("RVE", direct), ("AdaptiveSurrogate(RVE)", learned)):
+        pairs[name] = [_pairs(st.residuals, scale) for st in sol.steps]
         for k, st in enumerate(sol.steps):
+            c, lr = pairs[name][k]
             t.add(name, k + 1, st.iterations, " ".join(f"{r:.1e}" for r in st.residuals),
                   " ".join(f"{q:.2f}" for q in newton_orders(st.residuals)),
-                  float(sol.reactions["right"][k, 0]))
+                  " ".join(f"{x:.2g}" for x in c), " ".join(f"{x:.2f}" for x in lr),
+                  grew[k] if sol is learned else "", float(sol.reactions["right"][k, 0]))
     res.tables.append((f"FE², {2 * n * n} macro triangles, {steps} load steps: RVE "
                        f"{solves} micro solves, surrogate {sur.stats['oracle_calls']} micro "
                        f"solves + {sur.stats['surrogate_calls']} model answers; max reaction "
@@ -223,3 +250,15 @@ def _fe2(res: StudyResult, quick: bool) -> None:
     extra = max(b.iterations - a.iterations
                 for a, b in zip(direct.steps, learned.steps, strict=True))
     res.check(Check.at_most("FE²: extra macro Newton iterations per step", extra, 1))
+    c_ref = max(max(c, default=0.0) for c, _ in pairs["RVE"])
+    for k, (c, lr) in enumerate(pairs["AdaptiveSurrogate(RVE)"]):
+        ok = [ci <= 10 * c_ref or li >= 1.6 for ci, li in zip(c, lr, strict=True)]
+        res.check(Check.holds(
+            f"FE², step {k + 1}: every Newton iteration quadratic, r_k+1 <= 10 C r_k^2 (C = "
+            f"{c_ref:.2g}, the RVE run's largest) or log ratio >= 1.6",
+            bool(ok) and all(ok), "all iterations",
+            f"{sum(ok)} of {len(ok)}; constants {', '.join(f'{x:.2g}' for x in c)}; log "
+            f"ratios {', '.join(f'{x:.2f}' for x in lr)}"))
+    res.check(Check.holds("FE²: the model learned in every step after the first",
+                          bool(np.all(np.diff(grew) > 0)), "training set grows",
+                          " -> ".join(map(str, grew))))

@@ -19,16 +19,18 @@ now answers (near-duplicate inputs, e.g. a uniform macro field, add one point, n
 
 **One response function per load step.** Under a macro solver (:class:`fe2.macro.Problem`)
 the surrogate keeps a small quadrature state, a point id and the number of committed steps
-(``surrogate_point``, ``surrogate_step``), and learns only between load steps: an oracle
-answer is held back until the step in which it was computed has been committed (the next
-call sees the step counter advanced) and the model is refitted then; and a point sent to
-the oracle stays with the oracle until the step is committed (also through cut-backs). So
-within one macro Newton solve the model is one fixed smooth function, its tangent the exact
-derivative of its flux, and the oracle's points the oracle's: Newton converges
-quadratically (a point may still move once from the model to the oracle, when a Newton
-iterate leaves the model's confident region). Called without that state (``state=None``,
-e.g. directly), the surrogate learns right after each call. :meth:`absorb` learns the held
-back answers at once (:meth:`save` does it first).
+(``surrogate_point``, ``surrogate_step``), and learns only at the start of a load step: in
+the first call of a step (the first Newton iteration; while the model is untrained, the
+first call in which it exists) it learns the answers held back from the last step, asks
+the oracle at the points it is unsure of, learns those answers and predicts again, all
+before answering. Then the model is frozen until the step is committed (the next call sees
+the step counter advanced): a point answered by the oracle stays with the oracle (also
+through cut-backs), and a point that a Newton iterate moves out of the model's confident
+region goes to the oracle and stays there, its answers held back until the next step. So
+within one macro Newton solve the response is one fixed smooth function, its tangent the
+exact derivative of its flux, and Newton converges quadratically. Called without that
+state (``state=None``, e.g. directly), the surrogate learns right after each call.
+:meth:`absorb` learns the held-back answers at once (:meth:`save` does it first).
 
 Not covered: history-dependent micro models (``initial_state`` not None) and time-evolving
 ones (measure ``velocity_gradient``) are refused. A nonlinear RVE whose phases have no
