@@ -134,7 +134,14 @@ class NavierStokes2D:
         stress stable when it is nearly viscous (``lam`` small against ``dt``):
         ``eta_a lap u`` implicit in the predictor, ``eta_a lap u^n`` subtracted
         explicitly, so steady states are unchanged and the transient error is
-        ``O(dt eta_a)``. Default: the oracle's polymer viscosity
+        ``O(dt eta_a)``. With a stress oracle the explicit part is
+        ``eta_a div(grad u^n + grad u^n^T)`` on the oracle's own stencil (velocity
+        gradient at cell centres, shear stress averaged to the corners): it removes the
+        checkerboard modes that stencil cannot see (they are otherwise undamped, and a
+        noisy particle stress drives them), the steady state changes by
+        ``eta_a (lap_5 - lap_c) u = O(h^2)``, and a Newtonian oracle with viscosity
+        ``eta_a`` gives exactly the five-point Navier–Stokes steady state. Default: the
+        oracle's polymer viscosity
         ``zero_shear_viscosity - solvent_viscosity`` (0 without an oracle).
     """
 
@@ -271,8 +278,11 @@ class NavierStokes2D:
         g.fill(s.U, s.V)
         fu = np.full((g.nx + 1, g.ny), self.force[0])
         fv = np.full((g.nx, g.ny + 1), self.force[1])
+        wide = None
         if self.oracle is not None:
             L = g.velocity_gradient(s.U, s.V)
+            if self.nu_a > 0:  # the oracle's stencil applied to a unit Newtonian stress
+                wide = g.stress_divergence(L + L.transpose(1, 0, 2, 3))
             r = evaluate(
                 self.oracle, L, state=s.micro.committed, dt=dt,
                 executor=self.executor, chunk_size=self.chunk_size,
@@ -311,10 +321,16 @@ class NavierStokes2D:
             ru += a * lu[iu]
             rv += a * lv[:, iv]
         if a > 0 or self.nu_a > 0:
-            # both-sides diffusion: + dt nu_a (L u* - L u^n); the wall terms cancel
             c = dt * self.nu_a
-            ru -= c * (lu[iu] - self._bu.reshape(ru.shape))
-            rv -= c * (lv[:, iv] - self._bv.reshape(rv.shape))
+            if wide is None:
+                # both-sides diffusion: + dt nu_a (L u* - L u^n); the wall terms cancel
+                ru -= c * (lu[iu] - self._bu.reshape(ru.shape))
+                rv -= c * (lv[:, iv] - self._bv.reshape(rv.shape))
+            else:
+                # + dt nu_a (lap_5 u* - div_c (grad_c u^n + grad_c u^n^T)): the compact
+                # Laplacian implicit, the oracle's cell-centred stencil explicit
+                ru += c * (self._bu.reshape(ru.shape) - wide[0][iu])
+                rv += c * (self._bv.reshape(rv.shape) - wide[1][:, iv])
             hu, hv = self._helmholtz(dt)
             ru = hu(ru.ravel() + a * self._bu).reshape(ru.shape)
             rv = hv(rv.ravel() + a * self._bv).reshape(rv.shape)
