@@ -163,3 +163,33 @@ def test_deforming_refuses_compressible_gradients():
         o.evaluate(g, dt=0.01)
     with pytest.raises(ValueError, match="cell must be"):
         LennardJonesNEMD(0.8, 1.0, 108, cell="sheared")
+
+
+def test_cavity_with_md_stress_matches_navier_stokes_with_md_viscosity():
+    """Quick tier: a 4 x 4 cavity (regularised lid, Re ~ 2) whose stress comes from SLLOD
+    boxes (108 atoms, rc = 2, deforming cells) against Navier–Stokes with the viscosity
+    of the same fluid measured in simple shear (Lees–Edwards), through the same solver."""
+    from fe2.fluids import MACGrid, NavierStokes2D, Newtonian, run, time_average
+
+    rate, tu, dt = 0.2, 0.05, 0.1
+    kw = dict(n_particles=108, cutoff=2.0, seed=1)
+    eta_md, eta_se = steady_viscosity(LennardJonesNEMD(0.8, 1.0, **kw), rate, t_end=24.0)
+    su = 1.0 / (tu * 2.0)  # stress unit: macro viscosity ~1 for eta_md ~ 2
+    eta = eta_md * tu * su  # the MD fluid's viscosity in macro units
+    o = LennardJonesNEMD(0.8, 1.0, **kw, cell="deforming", micro_steps=40, time_unit=tu,
+                         stress_unit=su, viscosity_estimate=eta, reinit_warmup=40)
+    grid = MACGrid(4, 4, wall_speed=(0.0, lambda x: 16.0 * x**2 * (1.0 - x) ** 2))
+    with NavierStokes2D(grid, density=2.0, stress=o, dt=dt) as ns:
+        md = time_average(run(ns, t_end=3.0, snapshots=30), t_from=1.0)
+    with NavierStokes2D(grid, density=2.0, viscosity=0.0, stress=Newtonian(eta),
+                        stabilization=eta, dt=dt) as ns:
+        ref = run(ns, t_end=3.0)
+    _, u_ref = ref.centerline_u()
+    _, v_ref = ref.centerline_v()
+    inner = slice(1, -1)
+    assert np.all(np.abs(md["u"] - u_ref)[inner] < 4 * md["u_se"][inner] + 1e-3), (md, u_ref)
+    assert np.all(np.abs(md["v"] - v_ref)[inner] < 4 * md["v_se"][inner] + 1e-3), (md, v_ref)
+    # the lid drag measures the viscosity itself (the profiles hardly depend on it at Re ~ 2)
+    tau_ref = ref.tau[0, 1, :, -1].mean()
+    tol = 4 * np.hypot(md["tau_xy_top_se"], tau_ref * eta_se / eta_md)
+    assert abs(md["tau_xy_top"] - tau_ref) < tol, (md["tau_xy_top"], tau_ref, tol)

@@ -6,8 +6,10 @@ solved on a staggered (MAC) grid by Chorin's projection method
 with measure ``"velocity_gradient"`` evaluated at the cell centres: closed forms
 (:class:`Newtonian`, :class:`OldroydB`, :class:`FENEP`) or particle micro models
 (:class:`HookeanDumbbells`, :class:`FENEDumbbells`; :class:`LennardJonesNEMD`, SLLOD
-molecular dynamics in simple shear) whose ensembles are advanced by each
-macro step and never re-initialised (seamless coupling).
+molecular dynamics in simple shear with Lees–Edwards boundaries or under any planar
+velocity gradient in a deforming, remapped box) whose ensembles are advanced by each
+macro step and never re-initialised (seamless coupling); :func:`time_average` gives the
+time averages and batch-means errors of such noisy runs.
 
 Ready-made flows: :func:`lid_driven_cavity`, :func:`channel` (periodic, pressure-driven
 or sliding walls), :func:`start_up_shear` (homogeneous shear at one point). Outputs:
@@ -20,7 +22,7 @@ to verify them.
 from . import reference
 from .case import FluidCase, FluidCaseError, load_fluid_case, run_fluid_case
 from .dumbbells import FENEDumbbells, HookeanDumbbells
-from .flows import FlowResult, channel, lid_driven_cavity, run, start_up_shear
+from .flows import FlowResult, channel, lid_driven_cavity, run, start_up_shear, time_average
 from .grid import MACGrid
 from .nemd import LennardJonesNEMD
 from .output import plot_centerlines, plot_streamlines, write_profiles, write_series
@@ -49,6 +51,7 @@ __all__ = [
     "run",
     "run_fluid_case",
     "start_up_shear",
+    "time_average",
     "write_profiles",
     "write_series",
 ]

@@ -18,7 +18,7 @@ from fe2.oracle import QuadratureState, evaluate
 from .grid import MACGrid
 from .solver import FlowState, NavierStokes2D
 
-__all__ = ["FlowResult", "channel", "lid_driven_cavity", "run", "start_up_shear"]
+__all__ = ["FlowResult", "channel", "lid_driven_cavity", "run", "start_up_shear", "time_average"]
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,40 @@ def run(
                     s.steps, s.t, changes[-1] if changes else np.nan, steady_tol)
     history = {"t": np.array(ts), "change": np.array(changes)}
     return _result(solver, s, history, converged, tuple(kept))
+
+
+def time_average(result: FlowResult, t_from: float, batches: int = 5) -> dict[str, np.ndarray]:
+    """Time averages of a noisy (particle-stress) run over its snapshots with ``t > t_from``.
+
+    The snapshots (``run(..., snapshots=k)``) after ``t_from`` are split into ``batches``
+    consecutive batches; the standard errors are those of the batch means (batch means
+    absorb the time correlation of the noise when the batches are longer than it).
+
+    Returns
+    -------
+    dict
+        ``y, u, u_se`` (vertical centreline, ``(ny + 2,)``), ``x, v, v_se`` (horizontal
+        centreline, ``(nx + 2,)``), ``tau_xy_top, tau_xy_top_se`` (mean shear stress of the
+        top row of cells: the lid drag per length), ``samples`` (snapshots averaged).
+    """
+    snaps = [s for s in result.snapshots if s.t > t_from * (1 + 1e-12)]
+    if len(snaps) < 2 * batches:
+        raise ValueError(f"time_average: {len(snaps)} snapshots after t = {t_from}; need at "
+                         f"least {2 * batches} (run with more snapshots or an earlier t_from)")
+    U = np.array([s.centerline_u()[1] for s in snaps])
+    V = np.array([s.centerline_v()[1] for s in snaps])
+    T = np.array([s.tau[0, 1, :, -1].mean() if s.tau is not None else np.nan for s in snaps])
+
+    def mean_se(a):
+        m = np.array([b.mean(axis=0) for b in np.array_split(a, batches)])
+        return a.mean(axis=0), m.std(axis=0, ddof=1) / np.sqrt(batches)
+
+    out: dict[str, Any] = {"y": snaps[0].centerline_u()[0], "x": snaps[0].centerline_v()[0],
+                           "samples": len(snaps)}
+    out["u"], out["u_se"] = mean_se(U)
+    out["v"], out["v_se"] = mean_se(V)
+    out["tau_xy_top"], out["tau_xy_top_se"] = mean_se(T)
+    return out
 
 
 def _result(solver: NavierStokes2D, s: FlowState, history: dict, converged: bool,
