@@ -55,7 +55,7 @@ def test_laminate_flux_and_tangent_errors_fall_with_training_size():
         r = m.evaluate(Gt[None])
         errs.append((np.abs(r.flux[0] - qt).max() / np.abs(qt).max(),
                      np.abs(r.tangent[0, 0] - dqt).max() / np.abs(dqt).max()))
-    errs = np.array(errs)
+    errs = np.array(errs)  # measured: flux 4.8e-1, 1.3e-2, 1.1e-3; tangent 1.4, 1.5e-1, 2.8e-2
     assert np.all(np.diff(errs[:, 0]) < 0) and np.all(np.diff(errs[:, 1]) < 0), errs
     assert errs[-1, 0] < 5e-3 and errs[-1, 1] < 5e-2, errs
     # the ensemble spread grows outside the training box |G| <= 1
@@ -79,9 +79,9 @@ def test_neo_hookean_against_closed_form_and_objective(neo):
     mat, m = neo
     lo = -0.15 * np.ones((3, 3))
     T = np.eye(3)[..., None] + sample_box(lo, -lo, 50, method="lhs", seed=7)
-    r, ref = m.evaluate(T), mat.evaluate(T)
-    assert np.abs(r.flux - ref.flux).max() < 2e-2 * np.abs(ref.flux).max()
-    assert np.abs(r.tangent - ref.tangent).max() < 1e-1 * np.abs(ref.tangent).max()
+    r, ref = m.evaluate(T), mat.evaluate(T)  # measured: 2.6e-3 and 5.9e-3
+    assert np.abs(r.flux - ref.flux).max() < 1e-2 * np.abs(ref.flux).max()
+    assert np.abs(r.tangent - ref.tangent).max() < 3e-2 * np.abs(ref.tangent).max()
     Q = _rotations(50, 3)
     rq = m.evaluate(np.einsum("ijn,jkn->ikn", Q, T))
     assert np.allclose(rq.flux, np.einsum("ijn,jkn->ikn", Q, r.flux), rtol=0, atol=1e-12)

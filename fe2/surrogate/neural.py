@@ -7,15 +7,13 @@ flux by construction. ``M`` networks that differ only in their random initialisa
 (a deep ensemble, Lakshminarayanan, Pritzel & Blundell, NeurIPS 2017) give the
 predictive mean (their average) and the predictive standard deviation (their spread).
 
-Inputs ``I`` of the energy, by measure (``E`` the input tensor):
+Inputs ``I`` of the energy, by measure (``E`` the input tensor), for
+``symmetry="isotropic"`` / ``"anisotropic"``:
 
-=========================  ==========================================  =====================
-measure                    ``symmetry="isotropic"``                    ``"anisotropic"``
-=========================  ==========================================  =====================
-``"gradient"`` (g)         ``|g|^2``                                   components of g⊗g
-``"strain"`` (ε)           ``tr ε, tr ε², (tr ε³ in 3D)``              components of ε
-``"deformation_gradient"`` ``tr C, (tr C² in 3D), ln J`` with C = FᵀF    components of C
-=========================  ==========================================  =====================
+- ``"gradient"`` (``g``): ``|g|^2`` / the components of ``g ⊗ g``;
+- ``"strain"`` (``ε``): ``tr ε, tr ε², (tr ε³ in 3D)`` / the components of ``ε``;
+- ``"deformation_gradient"`` (``F``): ``tr C, (tr C² in 3D), ln J`` with ``C = FᵀF`` / the
+  components of ``C``.
 
 (``ln J = ln det C / 2``.) The F-based energies are objective for any ``symmetry``: a
 rotation ``F -> Q F`` leaves ``C`` alone, so ``P -> Q P``. The gradient energies are even

@@ -1,6 +1,6 @@
 """A physics-informed network (deep Ritz) for the periodic scalar cell problem.
 
-For a cell ``Y = [0, 1]^d`` with conductivity ``k(y) > 0`` the effective conductivity is
+For a cell ``Y = [0, 1]^d`` with conductivity ``k(y) > 0`` the effective conductivity is::
 
     K_ij = <k (e_i + grad w_i) . (e_j + grad w_j)>,   w_i = argmin over periodic w of
                                                         <k |e_i + grad w|^2>,
