@@ -11,15 +11,19 @@ Parts, all measured in this run:
 2. Four species (fast rates 1e5) to T = 1: direct SSA against the nested SSA (N = 1,
    T_f = 10 relaxation times), both against the exact effective law of ``x1 + x2``.
 3. Heat shock (``heat_shock.toml``, its fast flags) to ``--t-end``: direct SSA against the
-   nested SSA (N = 1, T_f = ``--inner-time``): mean and variance of s32, wall time per run,
-   and the speed-up at equal statistical accuracy,
-   ``(t_direct var_direct) / (t_nested var_nested)`` (time to reach the same standard
-   error of the mean), together with the difference of the means in standard errors.
+   nested SSA (N = 1, T_f from ``--inner-times``) with its hybrid outer loop
+   (``leap="auto"``: ``Protein -> Unfolded`` tau-leaped) and, for contrast, without it
+   (``leap=None``, T_f = ``--inner-time``):
+   mean and variance of s32 (with standard errors), wall time per run, and the speed-up
+   at equal statistical accuracy, ``(t_direct var_direct) / (t_nested var_nested)`` (time
+   to reach the same standard error of the mean), with the differences of the means and
+   of the variances in standard errors.
 
 Usage::
 
-    python bench/kinetics.py [--runs 20] [--hs-direct-runs 6] [--hs-nested-runs 200]
-                             [--t-end 10] [--inner-time 1e-5] [--numpy]
+    python bench/kinetics.py [--runs 20] [--hs-direct-runs 20] [--hs-nested-runs 1000]
+                             [--t-end 10] [--inner-time 3e-5]
+                             [--inner-times 3e-6,1e-5,3e-5,1e-4] [--numpy]
                              [--four-direct-runs 20] [--four-nested-runs 2000]
 """
 
@@ -108,12 +112,16 @@ def networks():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--hs-direct-runs", type=int, default=6)
-    ap.add_argument("--hs-nested-runs", type=int, default=200)
+    ap.add_argument("--hs-direct-runs", type=int, default=20)
+    ap.add_argument("--hs-nested-runs", type=int, default=1000)
     ap.add_argument("--t-end", type=float, default=10.0)
     ap.add_argument("--four-direct-runs", type=int, default=20)
     ap.add_argument("--four-nested-runs", type=int, default=2000)
-    ap.add_argument("--inner-time", type=float, default=1e-5)
+    ap.add_argument("--inner-time", type=float, default=3e-5,
+                    help="T_f of the leap = None contrast run")
+    ap.add_argument("--inner-times", type=lambda v: [float(x) for x in v.split(",")],
+                    default=[3e-6, 1e-5, 3e-5, 1e-4],
+                    help="comma-separated T_f of the hybrid nested SSA runs")
     ap.add_argument("--numpy", action="store_true", help="GillesPy2's NumPySSASolver only")
     args = ap.parse_args()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -169,22 +177,43 @@ def main():
     nested_ssa(hs, None, 0.01, 1, seed=0, inner_runs=1, inner_time=args.inner_time)
     note(f"heat shock: direct SSA, {args.hs_direct_runs} runs to T = {T:g} ...")
     d = ssa(hs, None, T, args.hs_direct_runs, seed=11)
-    n = nested_ssa(hs, None, T, args.hs_nested_runs, seed=12, inner_runs=1,
-                   inner_time=args.inner_time)
-    td, tn = d.seconds / d.runs, n.seconds / n.runs
-    print(f"\nHeat shock to T = {T:g}, s32:")
-    print("| method | runs | mean s32 | se | var s32 | events/run | s/run |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    print(f"| direct SSA | {d.runs} | {d.mean('s32'):.1f} | {d.stderr('s32'):.1f} | "
-          f"{d.var('s32'):.0f} | {d.events.mean():,.0f} | {td:.3g} |")
-    print(f"| nested SSA (N = 1, T_f = {args.inner_time:g}) | {n.runs} | {n.mean('s32'):.1f} | "
-          f"{n.stderr('s32'):.1f} | {n.var('s32'):.0f} | "
-          f"{n.events.mean():,.0f} outer + {n.inner_events.mean():,.0f} inner | {tn:.3g} |")
-    speed = (td * d.var("s32")) / (tn * n.var("s32"))
-    gap = (n.mean("s32") - d.mean("s32")) / math.hypot(d.stderr("s32"), n.stderr("s32"))
-    print(f"\nper-run speed-up {td / tn:.0f}x; at equal statistical accuracy "
-          f"(t var ratio) {speed:.0f}x; mean difference nested - direct = "
-          f"{n.mean('s32') - d.mean('s32'):+.1f} ({gap:+.1f} standard errors)")
+    runs = {f"nested SSA, leap = 'auto', T_f = {tf:g}":
+            nested_ssa(hs, None, T, args.hs_nested_runs, seed=12, inner_runs=1,
+                       inner_time=tf) for tf in args.inner_times}
+    runs[f"nested SSA, leap = None (file's fast flags), T_f = {args.inner_time:g}"] = \
+        nested_ssa(hs, None, T, max(args.hs_nested_runs // 4, 2), seed=13, inner_runs=1,
+                   inner_time=args.inner_time, leap=None)
+    td = d.seconds / d.runs
+    sd = d.column("s32")
+    print(f"\nHeat shock to T = {T:g}, s32 (se of the variance from the sample's fourth "
+          "central moment; differences from the direct SSA in combined standard errors):")
+    print("| method | runs | mean s32 | se | var s32 | se var | events/run | s/run | "
+          "mean diff | var diff | speed-up per run | at equal accuracy |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| direct SSA | {d.runs} | {d.mean('s32'):.2f} | {d.stderr('s32'):.2f} | "
+          f"{d.var('s32'):.1f} | {_se_var(sd):.1f} | {d.events.mean():,.0f} | {td:.3g} | "
+          "| | | |")
+    for label, r in runs.items():
+        sn = r.column("s32")
+        tn = r.seconds / r.runs
+        gap = (r.mean("s32") - d.mean("s32")) / math.hypot(d.stderr("s32"), r.stderr("s32"))
+        vgap = (r.var("s32") - d.var("s32")) / math.hypot(_se_var(sd), _se_var(sn))
+        speed = (td * d.var("s32")) / (tn * r.var("s32"))
+        print(f"| {label} | {r.runs} | {r.mean('s32'):.2f} | {r.stderr('s32'):.2f} | "
+              f"{r.var('s32'):.1f} | {_se_var(sn):.1f} | "
+              f"{r.events.mean():,.0f} outer + {r.inner_events.mean():,.0f} inner + "
+              f"{r.leap_events.mean():,.0f} leaped | {tn:.3g} | {gap:+.1f} | {vgap:+.1f} | "
+              f"{td / tn:.0f}x | {speed:.0f}x |")
+
+
+def _se_var(sample) -> float:
+    """Standard error of the sample variance: ``sqrt((m4 - s^4) / n)`` from the sample's
+    fourth central moment, at least the Gaussian value ``s^2 sqrt(2 / (n - 1))`` (the
+    sample ``m4`` of a few runs underestimates it)."""
+    x = np.asarray(sample, dtype=float)
+    m4 = ((x - x.mean()) ** 4).mean()
+    v = x.var(ddof=1)
+    return max(math.sqrt(max(m4 - x.var() ** 2, 0.0) / x.size), v * math.sqrt(2 / (x.size - 1)))
 
 
 if __name__ == "__main__":
