@@ -25,8 +25,10 @@ first call in which it exists) it learns the answers held back from the last ste
 the oracle at the points it is unsure of, learns those answers and predicts again, all
 before answering. Then the model is frozen until the step is committed (the next call sees
 the step counter advanced): a point answered by the oracle stays with the oracle (also
-through cut-backs), and a point that a Newton iterate moves out of the model's confident
-region goes to the oracle and stays there, its answers held back until the next step. So
+through cut-backs), a point answered by the model keeps the model while its relative std
+stays below ``HYSTERESIS * tol`` (2 tol: Newton corrections move the inputs a little), and
+only a point that a Newton iterate moves beyond that goes to the oracle and stays there;
+oracle answers after the first call are held back until the next step. So
 within one macro Newton solve the response is one fixed smooth function, its tangent the
 exact derivative of its flux, and Newton converges quadratically. Called without that
 state (``state=None``, e.g. directly), the surrogate learns right after each call.
@@ -60,6 +62,9 @@ __all__ = ["AdaptiveSurrogate", "sample_box"]
 log = logging.getLogger(__name__)
 
 MODELS: tuple[str, ...] = ("gp",)
+#: within a load step a point answered by the model keeps it while its relative std stays
+#: below this many ``tol`` (Newton corrections move the inputs a little)
+HYSTERESIS = 2.0
 
 
 def _has_history(oracle: Any) -> bool:
@@ -203,7 +208,8 @@ class AdaptiveSurrogate(OracleBase):
         self._pending: dict[int, tuple] = {}
         self._step: float | None = None  # committed steps seen in the last call
         self._next_id = 0
-        self._sticky: dict[int, float] = {}  # point id -> step in which it went to the oracle
+        # point id -> (committed steps, answered by the model?) of its choice in this step
+        self._sticky: dict[int, tuple] = {}
         self._frozen = False  # the model may not change before the next committed step
         self.stats = {"oracle_calls": 0, "surrogate_calls": 0, "training_points": 0}
 
@@ -462,12 +468,19 @@ class AdaptiveSurrogate(OracleBase):
                     self._sticky = {}
                     self._frozen = False
             first = not self._frozen
-            sticky = np.array([self._sticky.get(int(i)) == s
-                               for i, s in zip(ids, steps, strict=True)], dtype=bool)
+            if first:  # this call defines the step's response: earlier choices lapse
+                self._sticky = {}
+            past = [self._sticky.get(int(i), (None, None)) for i in ids]
+            sticky = np.array([st == s and not m for (st, m), s in zip(past, steps,
+                                                                        strict=True)])
+            kept = np.array([st == s and bool(m) for (st, m), s in zip(past, steps,
+                                                                        strict=True)])
         pred = self.gp.predict(feats, grad=True) if self.gp.fitted else None
         rel = np.full(npts, np.inf) if pred is None else \
             np.linalg.norm(pred.std, axis=1) / self.flux_scale
         use = (rel < self.tol) & ~sticky
+        if ids is not None and not first:  # the model keeps its points within HYSTERESIS tol
+            use |= kept & (rel < HYSTERESIS * self.tol)
         ask = np.flatnonzero(~use)
         flux = np.empty(self.flux_shape + (npts,)) if self.flux_shape else None
         tangent = None
@@ -493,10 +506,9 @@ class AdaptiveSurrogate(OracleBase):
                 for k, a in enumerate(ask):
                     self._pending[int(ids[a])] = (steps[a], feats[a], y[k],
                                                   None if dy is None else dy[k])
-            if ids is not None:
-                for a in np.flatnonzero(~use):
-                    self._sticky[int(ids[a])] = steps[a]
         if ids is not None:  # frozen from the first call in which the model exists
+            for a in range(npts):
+                self._sticky[int(ids[a])] = (steps[a], bool(use[a]))
             self._frozen = self._frozen or self.gp.fitted
         if use.any():
             sel = np.flatnonzero(use)
