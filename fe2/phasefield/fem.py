@@ -529,7 +529,12 @@ class CahnHilliard(_FESolver):
         Lagrange degree of ``c`` and ``mu``.
     bc : {"no-flux", "periodic"}
     solver : str or callable, optional
-        Linear solver of the (non-symmetric) mixed Newton system; default SuperLU.
+        Default (None): the Newton update by GMRES on the ``mu`` Schur complement with
+        CHOLMOD factors (mass matrix, factorised Schur preconditioner). ``"petsc"``:
+        FGMRES on the whole block system with PETSc's Schur ``PCFIELDSPLIT`` and an
+        algebraic-multigrid Schur preconditioner, nothing factorised, for large meshes
+        (:mod:`fe2.phasefield.petsc`). Another name for :func:`fe2.linalg.make_solver`
+        or a callable ``solve(A, b)``: a direct solve of the whole mixed system.
     periodic_axes : sequence of int, optional
         With ``bc="periodic"``: only these axes are periodic (default all).
 
@@ -551,12 +556,19 @@ class CahnHilliard(_FESolver):
                  newton_tol: float = 1e-10, max_newton: int = 12, periodic_axes=None):
         self.kappa = positive_number(self.name, "kappa", kappa)
         self.mobility = positive_number(self.name, "mobility", mobility)
-        super().__init__(mesh, order, bc, free_energy, polynomial(), solver or "scipy", False,
+        petsc = isinstance(solver, str) and solver == "petsc"
+        super().__init__(mesh, order, bc, free_energy, polynomial(),
+                         "scipy" if petsc or solver is None else solver, False,
                          newton_tol, max_newton, periodic_axes)
         d = self.disc
-        self._direct = None if solver is None else self.linear_solver
+        self._direct = None if solver is None or petsc else self.linear_solver
         self._Mr, self._Kr = d.reduce_mat(d.mass), d.reduce_mat(d.stiffness)
         self._Mfac = _factor(self._Mr) if solver is None else None
+        self.petsc_solver = None
+        if petsc:
+            from fe2.phasefield.petsc import PetscMixedSolver
+
+            self.petsc_solver = PetscMixedSolver(self._Mr, self._Kr, self.kappa)
         self._schur_key, self._schur, self._symbolic = None, None, None
         self._gmres_its: list[int] = []
         self._first = d.first
@@ -607,7 +619,10 @@ class CahnHilliard(_FESolver):
         L, kap, tau = f.convexify, self.kappa, dt * self.mobility
         Mr, Kr, Mfac = self._Mr, self._Kr, self._Mfac
         w = L + float(np.sum(f.d2psi(d.at_points(c_n)) * d.dx) / np.sum(d.dx))
-        Sa, Sb = self._schur_preconditioner(tau, max(w, 0.0))
+        if self.petsc_solver is None:
+            Sa, Sb = self._schur_preconditioner(tau, max(w, 0.0))
+        else:
+            mass_row = np.asarray(Mr.sum(axis=0)).ravel()  # 1^T M
         n = d.n
         Mcn = d.reduce_vec(d.mass @ c_n)
         first = self._first
@@ -627,6 +642,20 @@ class CahnHilliard(_FESolver):
             # mu, S = M + tau A M^-1 K, by GMRES; dc = M^-1 (-r1 - tau K dmu) then conserves
             # mass exactly whatever the GMRES accuracy (1^T K = 0)
             f1, g = -r1, -r2
+            if self.petsc_solver is not None:
+                try:
+                    dc, dmu = self.petsc_solver.solve(A, tau, max(w, 0.0), f1, g)
+                except SolverError as err:
+                    raise StepFailed(str(err)) from err
+                # mass exactly: 1^T M dc = 1^T f1 (1^T K = 0), whatever the FGMRES residual
+                dc = dc + (f1.sum() - mass_row @ dc) / mass_row.sum()
+                x = x + np.concatenate([dc, dmu])
+                size = max(float(np.abs(dc).max()), float(np.abs(dmu).max()))
+                if _converged(size, prev, self.newton_tol):
+                    c_new, mu_new = d.expand(x[:n]), d.expand(x[n:])
+                    return (c_new, mu_new, (c_new - c_n) / dt, (mu_new - mu_n) / dt), it
+                prev = size
+                continue
             rhs = g + A @ Mfac.solve(f1)
             S = spla.LinearOperator((n, n), dtype=float,
                                     matvec=lambda y, A=A: Mr @ y + tau * (A @ Mfac.solve(Kr @ y)))
