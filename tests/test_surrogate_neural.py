@@ -137,7 +137,7 @@ def test_protocol_round_trip_and_std():
     """fit/predict as AdaptiveSurrogate calls them; to_arrays/from_arrays restores it."""
     G = np.linspace(-1.0, 1.0, 10)[:, None]
     q, dq = series_power_law(G, K, F, N)
-    m = EnergyEnsemble("gradient", 1, members=3, hidden=(8,), max_iter=100)
+    m = EnergyEnsemble("gradient", 1, members=3, hidden=(8,), max_iter=30, refit_iter=10)
     m.fit(G, q, dY=dq[:, :, None])
     m.fit(G, q, optimize=False)
     p = m.predict(G, grad=True)
