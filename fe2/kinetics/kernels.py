@@ -262,17 +262,27 @@ def leap_tau(x, lrates, lridx, lrord, hidx, hnu, al, leap_tol):
 
 
 @njit(cache=True)
-def _leap(x, al, h, lridx, lrord, lcidx, lcval, rng):
-    """Fire each leap reaction ``Poisson(al_l h)`` times; returns the number of firings.
+def _leap(x, al, h, lridx, lrord, lcidx, lcval, lbin, rng):
+    """Fire the leap reactions over a step ``h``; returns the number of firings.
 
-    A reaction fires at most as often as its reactants allow (applied in turn).
+    A first-order reaction that consumes its reactant (``lbin``; ``a = c x``) fires
+    ``Binomial(x, 1 - exp(-c h))`` times (exact when no other reaction changes ``x``
+    during the step), any other
+    ``Poisson(a h)`` times, at most as often as its reactants allow (applied in turn).
     """
     fired = 0
     for q in range(al.shape[0]):
         lam = al[q] * h
         if lam <= 0.0:
             continue
-        k = rng.poisson(lam)
+        if lbin[q]:
+            # first order and consuming its reactant, a = c x: each of the x molecules
+            # reacts within h with probability 1 - exp(-c h) (exact while nothing else
+            # changes x)
+            xq = x[lridx[q, 0]]
+            k = rng.binomial(xq, -math.expm1(-lam / xq))
+        else:
+            k = rng.poisson(lam)
         for m in range(lridx.shape[1]):
             j = lridx[q, m]
             if j < 0:
@@ -304,13 +314,14 @@ def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_f
     drawn while the state lacks one of its reactants (possible when it consumes a fast
     species) is not applied and counted as rejected.
 
-    ``leap_pack`` is ``(rates, ridx, rord, cidx, cval, hidx, hnu)`` (see :func:`pack`
-    and :func:`leap_tau`), with zero reactions for the plain nested SSA.
+    ``leap_pack`` is ``(rates, ridx, rord, cidx, cval, hidx, hnu, lbin)`` (see
+    :func:`pack`, :func:`leap_tau` and :func:`_leap`), with zero reactions for the plain
+    nested SSA.
     Returns ``(outer_events, inner_events, rejected, leap_events, t_last)``.
     """
     frates, fridx, frord, fcidx, fcval, fdep = fast_pack
     srates, sridx, srord, scidx, scval, sdep = slow_pack
-    lrates, lridx, lrord, lcidx, lcval, hidx, hnu = leap_pack
+    lrates, lridx, lrord, lcidx, lcval, hidx, hnu, lbin = leap_pack
     Rs = srates.shape[0]
     Rl = lrates.shape[0]
     z = np.empty_like(x)
@@ -345,7 +356,8 @@ def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_f
                 slow = False
         rec = _record(x, t_next, t_end, times, out, rec)
         if Rl > 0:
-            leaped += _leap(x, al, min(t_next, t_end) - t, lridx, lrord, lcidx, lcval, rng)
+            leaped += _leap(x, al, min(t_next, t_end) - t, lridx, lrord, lcidx, lcval,
+                            lbin, rng)
         if t_next > t_end:
             reached = t_end  # not ``t = t_end``: see the note in _fast_average
             break

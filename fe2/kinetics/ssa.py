@@ -401,7 +401,11 @@ def _leap_pack(network, leap):
     nu = network.stoichiometry[leap]
     hidx = np.unique(ridx[ridx >= 0]).astype(np.int64)
     hnu = np.ascontiguousarray(nu[:, hidx].T, dtype=float)
-    return rates, ridx, rord, cidx, cval, hidx, hnu.reshape(hidx.size, rates.size)
+    # first order and consuming its reactant: binomial firings (kernels._leap)
+    lbin = np.array([ridx[q, 0] >= 0 and rord[q, 0] == 1
+                     and (ridx.shape[1] == 1 or ridx[q, 1] < 0)
+                     and nu[q, ridx[q, 0]] == -1 for q in range(rates.size)], dtype=np.bool_)
+    return rates, ridx, rord, cidx, cval, hidx, hnu.reshape(hidx.size, rates.size), lbin
 
 
 def _split(network, flags, leap=None):
@@ -463,9 +467,11 @@ def nested_ssa(network: ReactionNetwork, x0=None, t_end: float = 1.0, runs: int 
 
     Hybrid outer loop: reactions that are fast only because their reactant populations
     are large (``leap``, by default :func:`choose_leap`) do not relax in the inner SSA;
-    they fire ``Poisson(a_l(x) h)`` times over each outer step of length ``h``
-    (tau-leaping), the step being cut so that the expected relative change of each of
-    their reactants is at most ``leap_tol`` (Cao, Gillespie & Petzold's bound).
+    over each outer step of length ``h`` they fire ``Poisson(a_l(x) h)`` times
+    (tau-leaping with the propensity at the start of the step; a first-order reaction
+    ``c x`` fires ``Binomial(x, 1 - exp(-c h))`` times, exact while nothing else changes
+    ``x``), the step being cut so that the expected relative change of each of their
+    reactants is at most ``leap_tol`` (Cao, Gillespie & Petzold's bound).
 
     Parameters
     ----------
