@@ -6,8 +6,9 @@
 2. Time per macro step of a cavity whose stress comes from Hookean dumbbells, against the
    grid size and the dumbbells per point; the micro share of the step (oracle evaluation
    time / step time); serial vs a process pool (``fe2.parallel.make_executor``).
-3. The molecular-dynamics oracle (SLLOD, 108 atoms per point): serial vs process pool,
-   where the micro work per point is large and its state small.
+3. A cavity whose stress comes from molecular dynamics (SLLOD boxes of 108 atoms in
+   deforming cells, one per cell): time per macro step, serial vs a process pool, where
+   the micro work per point is large and its state small.
 
 Every number is measured in this run (wall-clock seconds, median over steps). Usage:
 
@@ -111,25 +112,30 @@ def dumbbells(quick: bool) -> None:
 def nemd(quick: bool) -> None:
     from fe2.fluids import LennardJonesNEMD
 
-    print("\n## LennardJonesNEMD oracle (108 atoms per point, SLLOD): serial vs process pool\n")
     workers = min(2, os.cpu_count() or 1)
-    print(f"| points | MD steps per call | serial [s] | pool of {workers} [s] | speed-up |")
-    print("|---|---:|---:|---:|---:|")
-    npts, steps = (4, 100) if quick else (8, 400)
-    o = LennardJonesNEMD(0.8, 1.0, 108, micro_steps=steps, seed=0)
-    g = np.zeros((2, 2, npts))
-    g[0, 1] = np.linspace(0.1, 0.5, npts)
-    st = o.initial_state((npts,))
-    evaluate(o, g, state=st, dt=1.0)  # compile
-    t0 = time.perf_counter()
-    evaluate(o, g, state=st, dt=1.0)
-    ts = time.perf_counter() - t0
-    with make_executor("process", workers=workers) as pool:
-        evaluate(o, g, state=st, dt=1.0, executor=pool, chunk_size=1)  # warm the workers
-        t0 = time.perf_counter()
-        evaluate(o, g, state=st, dt=1.0, executor=pool, chunk_size=1)
-        tp = time.perf_counter() - t0
-    print(f"| {npts} | {steps} | {ts:.2f} | {tp:.2f} | {ts / tp:.2f}x |", flush=True)
+    print("\n## Cavity whose stress comes from molecular dynamics (SLLOD boxes of 108 atoms, "
+          "deforming cells, one box per cell): time per macro step, serial vs process pool\n")
+    print(f"| grid | MD steps per macro step | serial [s] | micro share | pool of {workers} [s] "
+          "| speed-up | state shipped per step |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    cases = [(4, 40)] if quick else [(4, 60), (6, 60), (8, 100)]
+    tu = 0.05
+    for n, steps in cases:
+        o = LennardJonesNEMD(0.8, 1.0, 108, cutoff=2.0, cell="deforming", micro_steps=steps,
+                             time_unit=tu, stress_unit=10.0, viscosity_estimate=1.0, seed=1)
+        o.equilibrated()  # the start box, made once and shipped with the oracle
+
+        def solver(ex=None, o=o, n=n):
+            grid = MACGrid(n, n, wall_speed=(0.0, lambda x: 16.0 * x**2 * (1.0 - x) ** 2))
+            return NavierStokes2D(grid, density=2.0, stress=o, dt=0.05, executor=ex,
+                                  chunk_size=max(1, n * n // (2 * workers)) if ex else None)
+
+        ts, tm = per_step(solver(), 3, warm=2)
+        with make_executor("process", workers=workers) as pool:
+            tp, _ = per_step(solver(pool), 3, warm=2)
+        shipped = 2 * n * n * (2 * 108 * 3 + 6) * 8  # x, p, box and counters, there and back
+        print(f"| {n}^2 | {steps} | {ts:.2f} | {tm / ts:.0%} | {tp:.2f} | {ts / tp:.2f}x | "
+              f"{shipped / 1e6:.2f} MB |", flush=True)
 
 
 def main() -> None:

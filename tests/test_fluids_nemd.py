@@ -193,3 +193,26 @@ def test_cavity_with_md_stress_matches_navier_stokes_with_md_viscosity():
     tau_ref = ref.tau[0, 1, :, -1].mean()
     tol = 4 * np.hypot(md["tau_xy_top_se"], tau_ref * eta_se / eta_md)
     assert abs(md["tau_xy_top"] - tau_ref) < tol, (md["tau_xy_top"], tau_ref, tol)
+
+
+def test_md_boxes_through_a_process_pool_equal_serial():
+    # the boxes (positions, momenta, deformed cell) go to the workers and back with the
+    # macro step; MD is deterministic, so the pool reproduces the serial run exactly
+    from fe2.oracle import evaluate
+    from fe2.parallel import make_executor
+
+    o = LennardJonesNEMD(0.8, 1.0, 108, cutoff=2.0, seed=2, cell="deforming", micro_steps=20,
+                         equilibration=200)
+    g = np.zeros((2, 2, 2, 2))
+    g[0, 1] = [[0.3, -0.2], [0.1, 0.0]]
+    g[0, 0], g[1, 1] = 0.1, -0.1
+    st = o.initial_state((2, 2))
+    serial = evaluate(o, g, state=st, dt=1.0)
+    with make_executor("process", workers=2) as pool:
+        par = evaluate(o, g, state=st, dt=1.0, executor=pool, chunk_size=1)
+        par2 = evaluate(o, g, state=par.state, dt=1.0, executor=pool, chunk_size=3)
+    serial2 = evaluate(o, g, state=serial.state, dt=1.0)
+    for a, b in ((serial, par), (serial2, par2)):
+        np.testing.assert_array_equal(a.flux, b.flux)
+        for k in a.state:
+            np.testing.assert_array_equal(a.state[k], b.state[k])
