@@ -137,6 +137,19 @@ def _next_time(t, a0, rng):
 
 
 @njit(cache=True, inline="always")
+def _stop_time(t, t_next, t_end, count, max_events):
+    """Time reached if the run stops now, or -1 to go on.
+
+    ``t_end`` when the next event is past it, ``t`` after ``max_events`` events (``> 0``).
+    """
+    if t_next > t_end:
+        return t_end  # not ``t = t_end``: see the note in _fast_average
+    if max_events > 0 and count >= max_events:
+        return t
+    return -1.0
+
+
+@njit(cache=True, inline="always")
 def _record(x, t_next, t_end, times, out, rec):
     """Store ``x`` at the record times before ``t_next`` (and <= ``t_end``); next index."""
     while rec < times.shape[0] and times[rec] < t_next and times[rec] <= t_end:
@@ -163,11 +176,8 @@ def direct_run(x, t_end, rates, ridx, rord, cidx, cval, dep, rng, times, out,
         a0 = a.sum()
         t_next = _next_time(t, a0, rng)
         rec = _record(x, t_next, t_end, times, out, rec)
-        if t_next > t_end:
-            reached = t_end  # not ``t = t_end``: see the note in _fast_average
-            break
-        if max_events > 0 and events >= max_events:
-            reached = t
+        reached = _stop_time(t, t_next, t_end, events, max_events)
+        if reached >= 0.0:
             break
         _step(a, a0, x, rng, rates, ridx, rord, cidx, cval, dep)
         t = t_next
@@ -358,11 +368,8 @@ def nested_run(x, t_end, inner_runs, inner_time, fast_pack, slow_pack, sdep_on_f
         if Rl > 0:
             leaped += _leap(x, al, min(t_next, t_end) - t, lridx, lrord, lcidx, lcval,
                             lbin, rng)
-        if t_next > t_end:
-            reached = t_end  # not ``t = t_end``: see the note in _fast_average
-            break
-        if max_events > 0 and outer >= max_events:
-            reached = t
+        reached = _stop_time(t, t_next, t_end, outer, max_events)
+        if reached >= 0.0:
             break
         if slow:
             j = _pick(acc, a0, rng.random())

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from fe2.io.records import write_csv
+from fe2.timescales.output import new_figure, save_figure
 
 from .ssa import SSAResult
 
@@ -60,30 +61,6 @@ def write_result(result: SSAResult, folder: str | PathLike, name: str = "ssa") -
     return {"final": final, "paths": paths, "summary": summary}
 
 
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt, *plt.subplots(figsize=(5.6, 4.0), dpi=110)
-
-
-def _save(plt, fig, ax, path, xlabel, ylabel, title) -> Path:
-    """Label, lay out and write the figure (PNG), then close it."""
-    try:
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    return path
-
-
 def plot_histogram(result: SSAResult, species: str, path: str | PathLike,
                    exact_pmf: np.ndarray | None = None, others: Sequence = (),
                    title: str | None = None) -> Path:
@@ -107,7 +84,7 @@ def plot_histogram(result: SSAResult, species: str, path: str | PathLike,
     r = _check(result)
     samples = [(label, res.runs, _check(res).column(species))
                for label, res in [(r.method, r), *others]]
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     for label, runs, c in samples:
         counts = np.bincount(c)
         ax.step(np.arange(counts.size), counts / c.size, where="mid",
@@ -115,8 +92,8 @@ def plot_histogram(result: SSAResult, species: str, path: str | PathLike,
     if exact_pmf is not None:
         pmf = np.asarray(exact_pmf, float)
         ax.plot(np.arange(pmf.size), pmf, "k.-", ms=3, lw=0.8, label="exact")
-    return _save(plt, fig, ax, path, f"{species} at t = {r.t_end:g}", "probability",
-                 title or f"Distribution of {species}")
+    return save_figure(plt, fig, ax, path, title or f"Distribution of {species}",
+                       f"{species} at t = {r.t_end:g}", "probability")
 
 
 def plot_paths(result: SSAResult, species: str, path: str | PathLike, max_runs: int = 20,
@@ -129,12 +106,13 @@ def plot_paths(result: SSAResult, species: str, path: str | PathLike, max_runs: 
     if j is None:
         raise ValueError(f"plot_paths: unknown species {species!r}; known: "
                          f"{', '.join(r.species)}")
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     for k in range(min(max_runs, r.runs)):
         ax.step(r.times, r.paths[k, :, j], where="post", lw=0.6, alpha=0.5)
     ax.plot(r.times, r.paths[:, :, j].mean(axis=0), "k-", lw=1.6,
             label=f"mean of {r.runs} runs")
-    return _save(plt, fig, ax, path, "t", species, title or f"{r.method} SSA: {species}")
+    return save_figure(plt, fig, ax, path, title or f"{r.method} SSA: {species}", "t",
+                       species)
 
 
 def plot_error(x: Sequence[float], errors: dict[str, Sequence[float]], path: str | PathLike,
@@ -155,10 +133,9 @@ def plot_error(x: Sequence[float], errors: dict[str, Sequence[float]], path: str
     bound : sequence, shape (k,), optional
         A bound drawn dotted.
     """
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     for label, e in errors.items():
         ax.loglog(x, e, "o-", ms=4, label=label)
     if bound is not None:
         ax.loglog(x, bound, "k:", label="bound")
-    ax.grid(True, which="both", alpha=0.3)
-    return _save(plt, fig, ax, path, xlabel, ylabel, title)
+    return save_figure(plt, fig, ax, path, title, xlabel, ylabel)

@@ -35,7 +35,7 @@ from fe2.io.records import jsonable, write_csv, write_table
 from .models import Trajectory
 
 __all__ = ["write_trajectory", "write_table", "plot_trajectories", "plot_distribution",
-           "plot_error"]
+           "plot_error", "new_figure", "save_figure"]
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ def write_trajectory(traj: Trajectory, folder: str | PathLike, name: str = "traj
     return csv_path, json_path
 
 
-def _figure():
+def new_figure():
+    """``(pyplot, figure, axes)`` of one 5.6 x 4 inch panel (Agg backend, imported here)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -105,7 +106,8 @@ def _figure():
     return plt, *plt.subplots(figsize=(5.6, 4.0), dpi=110)
 
 
-def _save(plt, fig, ax, path, title, xlabel, ylabel) -> Path:
+def save_figure(plt, fig, ax, path, title, xlabel, ylabel) -> Path:
+    """Title, labels, grid and legend; write the PNG ``path`` (folder created); close."""
     try:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
@@ -128,31 +130,31 @@ def plot_trajectories(trajectories: Mapping[str, Trajectory], path: str | PathLi
 
     ``reference`` is ``(t, values)`` of a reference curve (resolved or averaged solution).
     """
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     for label, tr in trajectories.items():
         U = np.asarray(tr.U, float).reshape(len(tr.t), -1)
         ax.plot(tr.t, U[:, component], "o-", ms=3, label=f"{label} ({tr.micro_steps} micro)")
     if reference is not None:
         ax.plot(reference[0], reference[1], "k-", lw=1, label="reference")
-    return _save(plt, fig, ax, path, title, "t", ylabel)
+    return save_figure(plt, fig, ax, path, title, "t", ylabel)
 
 
 def plot_distribution(samples: Any, path: str | PathLike, exact: tuple | None = None,
                       title: str = "", xlabel: str = "value", bins: int = 40) -> Path:
     """Histogram (density) of ensemble samples; ``exact = (x, pdf)`` overlaid."""
     s = np.asarray(samples, float).ravel()
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     ax.hist(s, bins=bins, density=True, alpha=0.6, label=f"{s.size} samples")
     if exact is not None:
         ax.plot(exact[0], exact[1], "k-", lw=1, label="exact")
-    return _save(plt, fig, ax, path, title, xlabel, "density")
+    return save_figure(plt, fig, ax, path, title, xlabel, "density")
 
 
 def plot_error(x: Any, errors: Mapping[str, Any], path: str | PathLike, xlabel: str = "",
                ylabel: str = "error", title: str = "", log: bool = True,
                slopes: Sequence[float] = ()) -> Path:
     """Error-versus-parameter curves (log–log by default) with reference slopes."""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     x = np.asarray(x, float)
     for label, e in errors.items():
         ax.plot(x, np.asarray(e, float), "o-", ms=4, label=label)
@@ -163,4 +165,4 @@ def plot_error(x: Any, errors: Mapping[str, Any], path: str | PathLike, xlabel: 
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")
-    return _save(plt, fig, ax, path, title, xlabel, ylabel)
+    return save_figure(plt, fig, ax, path, title, xlabel, ylabel)
