@@ -13,8 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch  # the torch extra (make install); a missing extra fails, never skips
 
 from fe2.materials import J2Plasticity, LinearElastic, NeoHookean  # noqa: E402
 from fe2.surrogate import (  # noqa: E402

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch  # the torch extra (make install); a missing extra fails, never skips
 
 from fe2.surrogate import pinn_conductivity  # noqa: E402
 
