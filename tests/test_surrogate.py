@@ -324,3 +324,34 @@ def test_fe2_newton_stays_quadratic_while_the_surrogate_learns():
     assert np.all(grew > 0), learned  # the model learned in every step
     assert s.stats["surrogate_calls"] > s.stats["oracle_calls"]
     assert s.stats["oracle_calls"] < 0.5 * sum(st.points for st in direct.steps)
+
+
+def test_one_response_function_per_load_step():
+    """Under a macro solver's state the model learns in the first call of a step only:
+    later calls in the step answer the same inputs identically (one function), a point a
+    Newton iterate moves far out goes to the oracle and stays there, its answer held back
+    and learned once the step is committed (the state's step counter advances)."""
+    mat = NonlinearConductivity(2.0, 3.0, dim=2, reg=0.0, backend="numpy")
+    s = AdaptiveSurrogate(mat, tol=2e-3)
+    s.fit(sample_box([-0.5, -0.5], [0.5, 0.5], 32))
+    st = s.initial_state((3,))
+    g = np.array([[0.2, -0.3, 0.9], [0.1, 0.2, 0.0]])  # the third point is outside the box
+    assert np.all(s.relative_std(g) > s.tol)
+    r1 = s.evaluate(g, state=st)  # first call of the step: ask, learn, then answer
+    assert s.stats["oracle_calls"] == 3 and s.stats["training_points"] == 35
+    assert r1.info["surrogate"].all()
+    assert np.allclose(r1.flux, mat.evaluate(g).flux, atol=1e-6)  # the model at its data
+    assert np.array_equal(r1.state["surrogate_step"], st["surrogate_step"] + 1)
+    far = g.copy()
+    far[1, 2] = 0.6  # a Newton iterate moves point 3 far out
+    r2 = s.evaluate(far, state=st)
+    assert s.stats["training_points"] == 35  # frozen within the step
+    assert np.array_equal(r2.flux[:, :2], r1.flux[:, :2])  # same function at the same inputs
+    assert r2.info["surrogate"].tolist() == [True, True, False]
+    assert np.allclose(r2.flux[:, 2], mat.evaluate(far).flux[:, 2], rtol=1e-12)
+    r3 = s.evaluate(g, state=st)  # back inside: point 3 stays with the oracle in this step
+    assert r3.info["surrogate"].tolist() == [True, True, False]
+    assert np.allclose(r3.flux[:, 2], mat.evaluate(g).flux[:, 2], rtol=1e-12)
+    assert s.stats["training_points"] == 35
+    r4 = s.evaluate(far, state=r3.state)  # committed: the held-back answers are learned
+    assert s.stats["training_points"] == 36 and r4.info["surrogate"].all()
