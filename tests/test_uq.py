@@ -68,6 +68,27 @@ def test_coarse_image_shows_the_same_microstructure():
     assert np.mean(majority == other) < 0.75  # an unrelated field agrees far less
 
 
+def test_composite_voxel_coarse_cell_is_bounded_and_changes_in_small_steps():
+    p = {"volume_fraction": 0.3}
+    mixed = RandomConductivityCell(8, KS, field_resolution=32, microstructure_seed=2,
+                                   coarsening="mixed")
+    cut = RandomConductivityCell(8, KS, field_resolution=32, microstructure_seed=2)
+    img = mixed.image(p, 0)
+    assert img.shape == (32, 32) and img.sum() == round(0.3 * 32 * 32)
+    ev = np.linalg.eigvalsh(mixed(p, 0))
+    assert ev.min() >= reuss_bound(KS, [0.7, 0.3]) and ev.max() <= voigt_bound(KS, [0.7, 0.3])
+    # the cut coarse cell jumps when a coarse voxel flips (1/64 of the area); the composite
+    # voxels follow the fine image (1/1024 per voxel)
+    vf = np.linspace(0.28, 0.32, 9)
+    km = np.array([mixed({"volume_fraction": v}, 0)[0, 0] for v in vf])
+    kc = np.array([cut({"volume_fraction": v}, 0)[0, 0] for v in vf])
+    assert np.all(np.diff(km) > 0)
+    assert np.abs(np.diff(km)).max() < 0.5 * np.abs(np.diff(kc)).max()
+    assert np.sum(np.diff(kc) == 0) >= 3  # the cut cell is flat between its jumps
+    with pytest.raises(ValueError, match="coarsening must be"):
+        RandomConductivityCell(8, coarsening="average")
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(resolution=1, volume_fraction=0.3, correlation_length=0.1, seed=0), "resolution"),
     (dict(resolution=8, volume_fraction=1.2, correlation_length=0.1, seed=0),

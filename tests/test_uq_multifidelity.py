@@ -58,7 +58,8 @@ def test_coarse_and_fine_voxel_cells_beat_a_single_level_gp():
               "inclusion_conductivity": stats.loguniform(2.0, 20.0)}
     names = list(inputs)
     fine = RandomConductivityCell(32, field_resolution=32, microstructure_seed=3)
-    coarse = RandomConductivityCell(8, field_resolution=32, microstructure_seed=3)
+    coarse = RandomConductivityCell(8, field_resolution=32, microstructure_seed=3,
+                                    coarsening="mixed")
 
     def diag(Y):
         return Y.reshape(len(Y), -1)[:, [0, 3]]

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
-from fe2.homogenization import RVE, cells
+from fe2.homogenization import RVE, cells, hashin_shtrikman
 from fe2.materials import LinearConductivity
 
 __all__ = ["PARAMETERS", "RandomConductivityCell", "random_two_phase_image"]
@@ -132,6 +132,13 @@ class RandomConductivityCell:
     microstructure_seed : int, optional
         When given, every call uses this seed for the random field (the seed argument
         is ignored): a deterministic, smooth-in-conductivity parameter map.
+    coarsening : {"cut", "mixed"}
+        How a cell coarser than ``field_resolution`` sees the field: ``"cut"`` (default)
+        cuts the block-averaged field (a two-phase image at ``resolution``); ``"mixed"``
+        cuts the field at ``field_resolution`` and gives every coarse voxel the
+        conductivity of its block by the Hashin–Shtrikman lower bound (Maxwell Garnett,
+        phase 0 as matrix) at the block's phase-1 fraction ("composite voxels"): the
+        coarse answer then changes with the fine image and not in coarse-voxel steps.
 
     Notes
     -----
@@ -143,7 +150,8 @@ class RandomConductivityCell:
 
     def __init__(self, resolution: int = 32, conductivities: Sequence[float] = (1.0, 10.0),
                  dim: int = 2, method: str = "fft", fixed: Mapping[str, float] | None = None,
-                 field_resolution: int | None = None, microstructure_seed: int | None = None):
+                 field_resolution: int | None = None, microstructure_seed: int | None = None,
+                 coarsening: str = "cut"):
         k = np.asarray(conductivities, dtype=float)
         if k.shape != (2,) or not np.all(np.isfinite(k)) or np.any(k <= 0):
             raise ValueError(f"RandomConductivityCell: conductivities must be two numbers > 0, "
@@ -155,6 +163,10 @@ class RandomConductivityCell:
         self.conductivities = (float(k[0]), float(k[1]))
         self.dim = dim
         self.method = method
+        if coarsening not in ("cut", "mixed"):
+            raise ValueError(f"RandomConductivityCell: coarsening must be 'cut' or 'mixed', "
+                             f"got {coarsening!r}")
+        self.coarsening = coarsening
         self.field_resolution = field_resolution
         self.microstructure_seed = microstructure_seed
         self.fixed = {"volume_fraction": 0.3, "correlation_length": 0.08,
@@ -181,9 +193,15 @@ class RandomConductivityCell:
                 f"{self.conductivities}, dim={self.dim}, method={self.method!r})")
 
     def image(self, params: Mapping[str, float], seed: int) -> np.ndarray:
-        """The voxel image ``(n,) * dim`` of parameters ``params`` and ``seed``."""
+        """The two-phase voxel image of parameters ``params`` and ``seed``.
+
+        Shape ``(n,) * dim``; with ``coarsening="mixed"`` the image at ``field_resolution``.
+        """
         p = {**self.fixed, **self._check_params(params)}
         s = seed if self.microstructure_seed is None else self.microstructure_seed
+        if self.coarsening == "mixed" and self.field_resolution is not None:
+            return random_two_phase_image(self.field_resolution, p["volume_fraction"],
+                                          p["correlation_length"], s, self.dim)
         return random_two_phase_image(self.resolution, p["volume_fraction"],
                                       p["correlation_length"], s, self.dim,
                                       self.field_resolution)
@@ -192,8 +210,20 @@ class RandomConductivityCell:
         """Effective conductivity ``(d, d)`` of the cell of ``params`` and ``seed``."""
         img = self.image(params, seed)
         kin = {**self.fixed, **self._check_params(params)}["inclusion_conductivity"]
-        phases = [LinearConductivity(k, dim=self.dim) for k in (self.conductivities[0], kin)]
-        if img.max() == 0:  # no inclusion voxel: one phase (RVE needs no unused phase)
-            phases = phases[:1]
+        k = (self.conductivities[0], kin)
+        n = self.resolution
+        if img.shape[0] != n:  # composite voxels: phase-1 fraction of each block
+            b = img.shape[0] // n
+            frac = img.reshape(sum(((n, b) for _ in range(self.dim)), ())).mean(
+                axis=tuple(range(1, 2 * self.dim, 2)))
+            levels, ids = np.unique(frac, return_inverse=True)
+            kv = [hashin_shtrikman(k, [1.0 - f, f], self.dim).lower if 0 < f < 1
+                  else k[int(f)] for f in levels]
+            phases = [LinearConductivity(float(v), dim=self.dim) for v in kv]
+            img = ids.reshape(frac.shape)
+        else:
+            phases = [LinearConductivity(v, dim=self.dim) for v in k]
+            if img.max() == 0:  # no inclusion voxel: one phase (RVE needs no unused phase)
+                phases = phases[:1]
         rve = RVE(cells.from_image(img), phases, method=self.method)
         return rve.effective_tensor()
