@@ -39,9 +39,9 @@ import skfem
 from fe2.phasefield.energies import FreeEnergy, polynomial
 from fe2.phasefield.fem import AllenCahn
 
-__all__ = ["PFHUB1", "PFHUB7", "pfhub1_initial", "pfhub1_gradient", "pfhub1_free_energy",
-           "pfhub7_solution", "pfhub7_source", "pfhub7_free_energy", "pfhub7_run",
-           "MMSResult"]
+__all__ = ["PFHUB1", "PFHUB1_COMMUNITY", "PFHUB7", "MMSResult", "pfhub1_free_energy",
+           "pfhub1_gradient", "pfhub1_initial", "pfhub7_free_energy", "pfhub7_run",
+           "pfhub7_solution", "pfhub7_source"]
 
 #: Parameters of PFHub benchmark 1.
 PFHUB1 = {"rho": 5.0, "ca": 0.3, "cb": 0.7, "kappa": 2.0, "mobility": 5.0, "size": 200.0,
@@ -75,6 +75,37 @@ def pfhub1_gradient(x: np.ndarray) -> np.ndarray:
           + 2 * a * (-0.087 * np.cos(0.13 * X) * np.sin(0.087 * Y))
           + 0.15 * np.sin(u) * np.cos(v) + 0.02 * np.cos(u) * np.sin(v))
     return e * np.asarray([gx, gy])
+
+
+#: Free energies ``F(t)`` uploaded to PFHub for benchmark 1 (``(t, F)`` pairs as published;
+#: usnistgov/pfhub ``_data/simulations/<name>/meta.yaml``, retrieved 2026-12):
+#:
+#: * ``fipy_1a_travis``, ``fipy_1b_travis``: FiPy (T. Keller, NIST), values inline in the
+#:   meta.yaml (to t = 52.7);
+#: * ``moose_1a_mpf``, ``moose_1b_mpf``: MOOSE (M. Frichtl, 2023), 50 x 50 QUAD4 mesh
+#:   (h = 4), BDF2, adaptive steps; rows of github.com/mfrichtl/PFHub_benchmarks
+#:   ``problems/pfhub_benchmark_1.{a1,b1}_csv.csv`` (column ``total_energy``) nearest to
+#:   t = 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4 (1a also 1e5, 1e6).
+PFHUB1_COMMUNITY = {
+    "1a": {
+        "fipy_1a_travis": [(10.4323, 283.6148), (20.8138, 207.9035), (27.5678, 197.3941),
+                           (33.7930, 188.6412), (40.2412, 178.8738), (46.7461, 169.2613),
+                           (52.7466, 162.2555)],
+        "moose_1a_mpf": [(9.54911, 299.3601), (19.5986, 216.4779), (51.1135, 170.3748),
+                         (101.628, 140.1330), (198.427, 123.7486), (506.642, 101.9992),
+                         (996.718, 83.19799), (2015.41, 62.68296), (4984.87, 42.77991),
+                         (9998.71, 34.13743), (99499.6, 19.20548), (1.0e6, 19.20547)],
+    },
+    "1b": {
+        "fipy_1b_travis": [(11.3719, 276.5565), (21.8113, 202.9849), (28.2522, 194.4297),
+                           (34.3525, 186.3785), (40.3405, 178.2122), (46.4354, 169.6708),
+                           (52.4738, 161.8845)],
+        "moose_1b_mpf": [(9.41829, 305.6548), (20.3434, 210.2343), (49.6058, 169.2218),
+                         (100.304, 130.6398), (201.531, 111.2780), (500.671, 91.30089),
+                         (1001.50, 74.38161), (1993.60, 62.23730), (5016.56, 46.85286),
+                         (10009.4, 40.00374)],
+    },
+}
 
 
 #: Parameters of PFHub benchmark 7 part (a).
