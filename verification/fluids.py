@@ -365,7 +365,7 @@ def _nemd_deforming(res: StudyResult, quick: bool, eta_le: float, se_le: float) 
     T, rho = 1.0, 0.8
     table = Table(["flow", "L", "atoms", "time [tau]", "quantity", "SLLOD, deforming box", "SE",
                    "expected", "re-inits"])
-    t_rot = 16.0 if quick else 60.0
+    t_rot = 16.0 if quick else 30.0
     m, se, rei = _window_stress(LennardJonesNEMD(rho, T, 108, seed=5, cell="deforming"),
                                 [[0.0, 0.5], [-0.5, 0.0]], t_rot)
     for name, val, err in (("tau_xy", m[0, 1], se[0, 1]),
@@ -376,18 +376,18 @@ def _nemd_deforming(res: StudyResult, quick: bool, eta_le: float, se_le: float) 
     if not quick:
         rate = 0.2
         m, se, rei = _window_stress(LennardJonesNEMD(rho, T, 108, seed=2, cell="deforming"),
-                                    [[0.0, rate], [0.0, 0.0]], 100.0)
+                                    [[0.0, rate], [0.0, 0.0]], 60.0)
         eta, eta_se = m[0, 1] / rate, se[0, 1] / rate
-        table.add("simple shear", "[[0, 0.2], [0, 0]]", 108, 100.0, "eta", eta, eta_se, eta_le,
+        table.add("simple shear", "[[0, 0.2], [0, 0]]", 108, 60.0, "eta", eta, eta_se, eta_le,
                   rei)
         res.check(Check.at_most(
             "simple shear in a deforming, remapped box vs Lees–Edwards: |eta - eta_LE| / "
             "combined SE", abs(eta - eta_le) / np.hypot(eta_se, se_le), 4.0))
         eps = 0.1  # planar elongation at the same strain-rate magnitude (2 eps = 0.2)
         m, se, rei = _window_stress(LennardJonesNEMD(rho, T, 256, seed=3, cell="deforming"),
-                                    [[eps, 0.0], [0.0, -eps]], 60.0)
+                                    [[eps, 0.0], [0.0, -eps]], 40.0)
         n1, n1_se = m[0, 0] - m[1, 1], np.hypot(se[0, 0], se[1, 1])
-        table.add("planar elongation", "[[0.1, 0], [0, -0.1]]", 256, 60.0,
+        table.add("planar elongation", "[[0.1, 0], [0, -0.1]]", 256, 40.0,
                   "tau_xx - tau_yy", n1, n1_se, 4 * eta_le * eps, rei)
         res.check(Check.at_most(
             "planar elongation 0.1: |N1 - 4 eta_LE rate| / combined SE (Trouton ratio 4, "
@@ -406,7 +406,7 @@ def _md_cavity(res: StudyResult, quick: bool) -> None:
     """A cavity whose stress comes from MD boxes vs Navier–Stokes with the MD viscosity."""
     if quick:
         return  # the quick variant is tests/test_fluids_nemd.py (4 x 4 cells)
-    n, Re, tu, dt, t_end, t_from = 6, 2.0, 0.05, 0.05, 3.5, 1.2
+    n, Re, tu, dt, t_end, t_from = 6, 2.0, 0.05, 0.05, 3.0, 1.2
     kw = dict(n_particles=108, cutoff=2.0, seed=1)
     eta_md, eta_se = _steady_viscosity(LennardJonesNEMD(0.8, 1.0, **kw), 0.2, 60.0)
     su = 1.0 / (tu * 2.0)
