@@ -152,8 +152,10 @@ def test_bad_input_is_refused():
         AdaptiveSurrogate(_WithHistory())
     with pytest.raises(ValueError, match="tol must be"):
         AdaptiveSurrogate(_laminate(), tol=-1)
-    with pytest.raises(ValueError, match="model must be one of gp"):
+    with pytest.raises(ValueError, match="model must be one of gp, neural"):
         AdaptiveSurrogate(_laminate(), model="nn")
+    with pytest.raises(ValueError, match="model_options are for model 'neural'"):
+        AdaptiveSurrogate(_laminate(), model_options={"members": 2})
     with pytest.raises(ValueError, match="kernel must be"):
         GaussianProcess("cubic")
     with pytest.raises(ValueError, match="lower <= upper"):
@@ -355,3 +357,27 @@ def test_one_response_function_per_load_step():
     assert s.stats["training_points"] == 35
     r4 = s.evaluate(far, state=r3.state)  # committed: the held-back answers are learned
     assert s.stats["training_points"] == 36 and r4.info["surrogate"].all()
+
+
+def test_neural_model_behind_the_fallback(tmp_path):
+    """model="neural" (EnergyEnsemble, PyTorch): answers inside the design within 1 % of
+    the exact laminate law, sends a point far outside to the oracle by the ensemble std,
+    returns the derivative of its own flux as tangent, and saves/loads."""
+    import torch  # noqa: F401  (the torch extra; missing it fails, not skips)
+
+    s = AdaptiveSurrogate(_laminate(), model="neural", tol=2e-2,
+                          model_options=dict(members=3, hidden=(8,), max_iter=200,
+                                             refit_iter=30))
+    s.fit(sample_box([-1.0], [1.0], 16))
+    g = np.array([[0.3, -0.6, 2.5]])
+    r = s.evaluate(g)
+    q, _ = series_power_law(g[0], K, F, N)
+    assert r.info["surrogate"].tolist() == [True, True, False]
+    assert np.allclose(r.flux[0, :2], q[:2], rtol=1e-2, atol=1e-2 * np.abs(q[:2]).max())
+    assert r.flux[0, 2] == pytest.approx(q[2], rel=1e-10)  # the oracle's answer
+    g2, h = g[:, :2], 1e-4
+    r2 = s.evaluate(g2)
+    fd = (s.evaluate(g2 + h).flux - s.evaluate(g2 - h).flux) / (2 * h)
+    assert np.allclose(r2.tangent[0, 0], fd[0], rtol=1e-5)
+    t = AdaptiveSurrogate.load(s.save(tmp_path / "nn"), _laminate())
+    assert t.model == "neural" and np.array_equal(t.evaluate(g2).flux, s.evaluate(g2).flux)

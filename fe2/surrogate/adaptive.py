@@ -61,7 +61,7 @@ __all__ = ["AdaptiveSurrogate", "sample_box"]
 
 log = logging.getLogger(__name__)
 
-MODELS: tuple[str, ...] = ("gp",)
+MODELS: tuple[str, ...] = ("gp", "neural")
 #: within a load step a point answered by the model keeps it while its relative std stays
 #: below this many ``tol`` (Newton corrections move the inputs a little)
 HYSTERESIS = 2.0
@@ -123,8 +123,11 @@ class AdaptiveSurrogate(OracleBase):
     oracle : Oracle
         History-free oracle (any measure except ``velocity_gradient``) returning flux and
         tangent; its ``measure``, ``dim`` and ``input_shape`` are the surrogate's.
-    model : {"gp"}
-        Surrogate model: shared-kernel Gaussian process (:class:`GaussianProcess`).
+    model : {"gp", "neural"}
+        Surrogate model: shared-kernel Gaussian process (:class:`GaussianProcess`), or a
+        deep ensemble of neural energies (:class:`fe2.surrogate.EnergyEnsemble`, PyTorch;
+        measures ``gradient``, ``strain`` and ``deformation_gradient``), whose ensemble
+        std plays the part of the predictive std.
     tol : float
         Largest relative predictive std (see module docs) answered by the model.
     executor : concurrent.futures.Executor, optional
@@ -144,6 +147,9 @@ class AdaptiveSurrogate(OracleBase):
     gradients : bool
         Also train on the oracle's tangents as gradient observations (default False);
         the hyperparameters are still optimised on the fluxes alone.
+    model_options : dict, optional
+        Keyword arguments of the neural model (``members``, ``hidden``, ``max_iter``, ...;
+        ``seed`` is the surrogate's); ``kernel`` and ``n_restarts`` are the GP's.
 
     Attributes
     ----------
@@ -162,7 +168,8 @@ class AdaptiveSurrogate(OracleBase):
     def __init__(self, oracle: Any, model: str = "gp", tol: float = 1e-2,
                  executor: Executor | None = None, kernel: str = "matern52",
                  reoptimize_every: int = 20, min_train: int = 4, seed: int = 0,
-                 n_restarts: int = 3, gradients: bool = False):
+                 n_restarts: int = 3, gradients: bool = False,
+                 model_options: dict | None = None):
         name = "AdaptiveSurrogate"
         for attr in ("measure", "dim", "evaluate"):
             if not hasattr(oracle, attr):
@@ -175,8 +182,9 @@ class AdaptiveSurrogate(OracleBase):
                              "(initial_state is not None); surrogates cover history-free "
                              "oracles only")
         if model not in MODELS:
-            raise ValueError(f"{name}: model must be one of {', '.join(MODELS)}, got {model!r} "
-                             "(the neural model is not implemented)")
+            raise ValueError(f"{name}: model must be one of {', '.join(MODELS)}, got {model!r}")
+        if model_options and model != "neural":
+            raise ValueError(f"{name}: model_options are for model 'neural', got {model!r}")
         if not (isinstance(tol, int | float) and np.isfinite(tol) and tol > 0):
             raise ValueError(f"{name}: tol must be a relative std > 0, got {tol!r}")
         if isinstance(reoptimize_every, bool) or not isinstance(reoptimize_every, int) \
@@ -193,7 +201,19 @@ class AdaptiveSurrogate(OracleBase):
         self.executor = executor
         self.reoptimize_every = reoptimize_every
         self.min_train = max(2, int(min_train))
-        self.gp = GaussianProcess(kernel, n_restarts=n_restarts, seed=seed)
+        if model == "neural":
+            from .neural import EnergyEnsemble
+
+            opts = dict(model_options or {})
+            opts.pop("seed", None)
+            try:
+                self.gp = EnergyEnsemble(oracle.measure, oracle.dim, seed=seed, **opts)
+            except TypeError as err:
+                raise ValueError(f"{name}: bad model_options {model_options!r} ({err})") from None
+            self.model_options = opts
+        else:
+            self.gp = GaussianProcess(kernel, n_restarts=n_restarts, seed=seed)
+            self.model_options = {}
         if not isinstance(gradients, bool):
             raise ValueError(f"{name}: gradients must be true or false, got {gradients!r}")
         self.gradients = gradients
@@ -567,12 +587,21 @@ class AdaptiveSurrogate(OracleBase):
             raise ValueError(
                 f"AdaptiveSurrogate.load: {p}.json was trained for measure {meta['measure']!r}, "
                 f"dim {meta['dim']}; got oracle with {oracle.measure!r}, dim {oracle.dim}")
+        cfg = meta["gp"]
+        neural = meta["model"] == "neural"
+        opts = {k: v for k, v in cfg.items() if k not in ("measure", "dim", "seed")}
         s = cls(oracle, model=meta["model"], tol=meta["tol"], executor=executor,
-                kernel=meta["gp"]["kernel"], reoptimize_every=meta["reoptimize_every"],
-                min_train=meta["min_train"], seed=meta["gp"]["seed"],
-                n_restarts=meta["gp"]["n_restarts"], gradients=meta.get("gradients", False))
+                kernel=cfg.get("kernel", "matern52"), reoptimize_every=meta["reoptimize_every"],
+                min_train=meta["min_train"], seed=cfg["seed"],
+                n_restarts=cfg.get("n_restarts", 3), gradients=meta.get("gradients", False),
+                model_options=opts if neural else None)
         with np.load(p.with_suffix(".npz")) as z:
-            s.gp = GaussianProcess.from_arrays(meta["gp"], dict(z))
+            if neural:
+                from .neural import EnergyEnsemble
+
+                s.gp = EnergyEnsemble.from_arrays(cfg, dict(z))
+            else:
+                s.gp = GaussianProcess.from_arrays(cfg, dict(z))
         s.X, s.Y, s.dY = s.gp.X, s.gp.Y, s.gp.dY
         s.flux_shape = tuple(meta["flux_shape"])
         s._n_at_opt = meta["n_at_opt"]
