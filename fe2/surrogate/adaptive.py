@@ -1,8 +1,10 @@
-"""An oracle that answers from a Gaussian process where it is sure, else asks the micro model.
+"""An oracle that answers from a learned model where it is sure, else asks the micro model.
 
 :class:`AdaptiveSurrogate` wraps any history-free oracle (the on-the-fly design of Rocha,
-Kerfriden & van der Meer, 2021). At each batch it predicts flux and predictive standard
-deviation at every point; points whose **relative predictive std**::
+Kerfriden & van der Meer, 2021). The model is a Gaussian process (``model="gp"``, below) or
+a deep ensemble of neural energies (``model="neural"``, :class:`fe2.surrogate.EnergyEnsemble`,
+PyTorch), whose ensemble std stands for the predictive std. At each batch it predicts flux
+and predictive standard deviation at every point; points whose **relative predictive std**::
 
     rel(x) = ||std(x)||_2 / s,   s = RMS over the training set of ||flux||_2
 
