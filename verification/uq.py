@@ -246,7 +246,7 @@ def _multifidelity(res: StudyResult, quick: bool) -> None:
     coarse_res = 8 if quick else 16
     # composite voxels: each coarse voxel gets the HS lower bound of its block's fraction
     coarse = RandomConductivityCell(coarse_res, field_resolution=fine_res,
-                                    microstructure_seed=3, coarsening="mixed")
+                                    microstructure_seed=3, coarsening="mixed", method="sparse")
 
     def diag(Y):
         return Y.reshape(len(Y), -1)[:, [0, 3]]
