@@ -50,6 +50,9 @@ bench: install
 	$(PY) bench/timescales.py
 	$(PY) bench/fluids.py
 	OPENBLAS_NUM_THREADS=1 $(PY) bench/phasefield.py
+	$(PY) bench/surrogate.py
+	$(PY) bench/uq.py
+	$(PY) bench/pinn.py
 
 # the documentation site: API reference from the docstrings, gallery of examples/
 docs: install
