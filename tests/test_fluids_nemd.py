@@ -155,6 +155,35 @@ def test_planar_elongation_trouton_ratio_and_reinit_count():
     assert reinit == np.floor(24.0 / life)
 
 
+def test_kraynik_reinelt_start_needs_no_reinitialisation():
+    # the KR lattice is time-periodic under planar elongation (along x or y): remapped
+    # once per Hencky strain ln((3 + sqrt 5)/2), never re-initialised; the stress is the
+    # same fluid's (Trouton ratio 4 against simple shear, as in the test above)
+    kw = dict(n_particles=108, cutoff=2.0, cell="deforming", orientation="kraynik-reinelt")
+    rate, t_end = 0.1, 24.0
+    ms, ss, _ = _deviatoric(LennardJonesNEMD(0.8, 1.0, seed=8, **kw), [[0, 2 * rate], [0, 0]],
+                            t_end)
+    o = LennardJonesNEMD(0.8, 1.0, seed=8, **kw)
+    me, se, reinit = _deviatoric(o, [[-rate, 0], [0, rate]], t_end)
+    assert reinit == 0
+    eta, eta_se = ms[0, 1] / (2 * rate), ss[0, 1] / (2 * rate)
+    n2 = me[1, 1] - me[0, 0]
+    assert abs(n2 - 4 * eta * rate) < 4 * np.hypot(np.hypot(se[0, 0], se[1, 1]),
+                                                    4 * rate * eta_se), (n2, eta)
+    # after exactly one period the reduced box is the start lattice again
+    from fe2.fluids.kernels import reduce_basis
+
+    h0 = o.start_box()[2]
+    ep = np.log((3 + np.sqrt(5)) / 2)
+    h = np.ascontiguousarray(np.diag([np.exp(-ep), np.exp(ep)]) @ h0)
+    reduce_basis(h)
+    k = np.linalg.solve(h0, h)  # integer, unimodular: the same lattice
+    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+    assert abs(round(np.linalg.det(k))) == 1
+    with pytest.raises(ValueError, match="orientation must be"):
+        LennardJonesNEMD(0.8, 1.0, 108, orientation="KR")
+
+
 def test_deforming_refuses_compressible_gradients():
     o = LennardJonesNEMD(0.8, 1.0, 108, equilibration=0, cell="deforming")
     g = np.zeros((2, 2, 2))

@@ -24,8 +24,9 @@ Two kinds of periodic cell (``cell``):
   "Periodic boundary conditions for arbitrary deformations in molecular dynamics
   simulations", J. Comput. Phys. 315): the periodic system is unchanged, so the remap is
   exact. Simple shear remaps exactly as Lees–Edwards does. Elongation shrinks the
-  shortest lattice vector without bound (unless the box starts in a Kraynik–Reinelt
-  orientation, which this module does not choose): when it falls below twice the cutoff
+  shortest lattice vector without bound unless the box starts in the Kraynik–Reinelt
+  orientation (``orientation="kraynik-reinelt"``, for elongation along x or y; Kraynik &
+  Reinelt 1992, Todd & Daivis 1998): when it falls below twice the cutoff
   the box is re-initialised to the equilibrated start and ``reinit_warmup`` MD steps are
   left out of the average; ``info["md_reinit"]`` counts them per macro step and the state
   keeps the total. Larger boxes (``n_particles = 256, 500``) live longer.
@@ -53,7 +54,10 @@ from fe2.oracle import OracleBase, OracleError, Response
 from . import kernels
 from .stress import _positive
 
-__all__ = ["LennardJonesNEMD"]
+__all__ = ["KRAYNIK_REINELT_ANGLE", "LennardJonesNEMD"]
+
+#: Start angle of the Kraynik–Reinelt lattice for planar elongation along x (radians).
+KRAYNIK_REINELT_ANGLE = float(np.arctan((np.sqrt(5.0) - 1.0) / 2.0))
 
 
 class LennardJonesNEMD(OracleBase):
@@ -89,6 +93,12 @@ class LennardJonesNEMD(OracleBase):
         deforming, remapped box (see the module docstring).
     reinit_warmup : int
         ``cell="deforming"``: MD steps after a re-initialisation left out of the average.
+    orientation : float or "kraynik-reinelt"
+        ``cell="deforming"``: in-plane rotation (radians) of the start box.
+        ``"kraynik-reinelt"`` (``arctan((sqrt 5 - 1)/2)``, 31.72 degrees) makes planar
+        elongation along x or y time-periodic: the reduced lattice returns to itself
+        every Hencky strain ``ln((3 + sqrt 5)/2) = 0.962`` and its shortest vector never
+        falls below 0.9457 of the box side, so there is no re-initialisation.
     max_trace : float
         ``cell="deforming"``: largest accepted ``|L_xx + L_yy|`` relative to the largest
         ``|L|`` of the batch (the box keeps its volume; the macro solver's discrete
@@ -104,7 +114,8 @@ class LennardJonesNEMD(OracleBase):
                  equilibration: int = 2000, seed: int = 0, time_unit: float = 1.0,
                  stress_unit: float = 1.0, viscosity_estimate: float | None = None,
                  max_non_shear: float = 0.05, cell: str = "lees_edwards",
-                 reinit_warmup: int = 50, max_trace: float = 1e-6):
+                 reinit_warmup: int = 50, max_trace: float = 1e-6,
+                 orientation: float | str = 0.0):
         _positive("LennardJonesNEMD", density=density, temperature=temperature, cutoff=cutoff,
                   timestep=timestep, time_unit=time_unit, stress_unit=stress_unit)
         k = round((n_particles / 4) ** (1 / 3))
@@ -126,6 +137,14 @@ class LennardJonesNEMD(OracleBase):
             raise ValueError(f"LennardJonesNEMD: reinit_warmup must be an integer >= 0, got "
                              f"{reinit_warmup!r}")
         self.cell, self.reinit_warmup, self.max_trace = cell, int(reinit_warmup), float(max_trace)
+        if isinstance(orientation, str):
+            if orientation != "kraynik-reinelt":
+                raise ValueError(f"LennardJonesNEMD: orientation must be an angle (radians) or "
+                                 f"'kraynik-reinelt', got {orientation!r}")
+            orientation = KRAYNIK_REINELT_ANGLE
+        if not np.isfinite(orientation):
+            raise ValueError(f"LennardJonesNEMD: orientation must be finite, got {orientation!r}")
+        self.orientation = float(orientation)
         self._start = None  # equilibrated box (deterministic in the parameters), made once
         self.density, self.temperature = float(density), float(temperature)
         self.n_particles, self.cutoff, self.timestep = int(n_particles), float(cutoff), timestep
@@ -170,6 +189,22 @@ class LennardJonesNEMD(OracleBase):
             self._start = (x, p)
         return self._start
 
+    def start_box(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The start (and re-initialisation) box: ``x (n, 3)``, ``p (n, 3)``, ``h (2, 2)``.
+
+        The equilibrated cube, rotated in the plane by ``orientation`` (a rigid rotation
+        of the periodic system: the same fluid). Lees–Edwards cells are never rotated.
+        """
+        x, p = self.equilibrated()
+        if self.cell == "lees_edwards" or self.orientation == 0.0:
+            return x, p, self.box * np.eye(2)
+        c, s = np.cos(self.orientation), np.sin(self.orientation)
+        R = np.array([[c, -s], [s, c]])
+        xr, pr = x.copy(), p.copy()
+        xr[:, :2] = x[:, :2] @ R.T
+        pr[:, :2] = p[:, :2] @ R.T
+        return xr, pr, self.box * R
+
     def initial_state(self, pts):
         """Equilibrated box (fcc start melted at rest), the same at every point.
 
@@ -178,7 +213,7 @@ class LennardJonesNEMD(OracleBase):
         "reinits": pts}`` (deforming).
         """
         n = self.n_particles
-        x, p = self.equilibrated()
+        x, p, h0 = self.start_box()
         shape = (n, 3) + tuple(pts)
         ones = (1,) * len(pts)
         out = {"x": np.broadcast_to(x.reshape((n, 3) + ones), shape).copy(),
@@ -186,8 +221,7 @@ class LennardJonesNEMD(OracleBase):
         if self.cell == "lees_edwards":
             out["offset"] = np.zeros(pts)
         else:
-            out["box"] = np.broadcast_to((self.box * np.eye(2)).reshape((2, 2) + ones),
-                                         (2, 2) + tuple(pts)).copy()
+            out["box"] = np.broadcast_to(h0.reshape((2, 2) + ones), (2, 2) + tuple(pts)).copy()
             out["remaps"] = np.zeros(pts)
             out["reinits"] = np.zeros(pts)
         return out
@@ -224,8 +258,8 @@ class LennardJonesNEMD(OracleBase):
         rem = np.asarray(state["remaps"], float).reshape(npts)
         rei = np.asarray(state["reinits"], float).reshape(npts)
         m = self._steps(dt)
-        x0, p0 = self.equilibrated()
-        h0 = L0 * np.eye(2)
+        x0, p0, h0 = self.start_box()
+        x0, p0, h0 = (np.ascontiguousarray(a) for a in (x0, p0, h0))
         prm = np.ascontiguousarray(self.potential.params)
         Xn, Pn, Hn = np.empty_like(X), np.empty_like(P), np.empty_like(H)
         tau = np.zeros((2, 2, npts))
