@@ -58,6 +58,7 @@ from scipy.stats import qmc
 
 from ..oracle import OracleBase, OracleError, Response, evaluate
 from .gp import GaussianProcess
+from .neural import history_free
 
 __all__ = ["AdaptiveSurrogate", "sample_box"]
 
@@ -67,20 +68,6 @@ MODELS: tuple[str, ...] = ("gp", "neural")
 #: within a load step a point answered by the model keeps it while its relative std stays
 #: below this many ``tol`` (Newton corrections move the inputs a little)
 HYSTERESIS = 2.0
-
-
-def _has_history(oracle: Any) -> bool:
-    """True when ``oracle`` carries history (``initial_state`` not None).
-
-    Except for a cell (an RVE) whose phases all have none: its state is only a warm start.
-    """
-    if not hasattr(oracle, "initial_state") or oracle.initial_state((1,)) is None:
-        return False
-    phases = getattr(oracle, "phases", None)
-    if not phases:
-        return True
-    return any(hasattr(p, "initial_state") and p.initial_state((1,)) is not None
-               for p in phases)
 
 
 def sample_box(lower: Any, upper: Any, n: int, method: str = "sobol", seed: int = 0
@@ -179,7 +166,7 @@ class AdaptiveSurrogate(OracleBase):
         if oracle.measure == "velocity_gradient":
             raise ValueError(f"{name}: oracle {type(oracle).__name__} evolves in time (measure "
                              "'velocity_gradient'); surrogates cover history-free oracles only")
-        if _has_history(oracle):
+        if not history_free(oracle):
             raise ValueError(f"{name}: oracle {type(oracle).__name__} has history "
                              "(initial_state is not None); surrogates cover history-free "
                              "oracles only")
