@@ -75,7 +75,7 @@ def _slope(x, y) -> float:
 
 
 def run(quick: bool) -> StudyResult:
-    """The study; ``quick``: about 15 s, else about 3 minutes."""
+    """The study; ``quick``: about 25 s, else about 3 minutes (2-core machine under load)."""
     res = StudyResult(
         "kinetics", TITLE,
         "Direct SSA against Poisson and binomial laws; nested SSA (E, Liu & Vanden-Eijnden) "
@@ -226,7 +226,7 @@ def run(quick: bool) -> StudyResult:
     hs = ReactionNetwork.model("heat_shock")
     ht = Table(["T", "method", "runs", "mean s32", "se", "var s32", "se var",
                 "events per run", "seconds per run"])
-    for T, nd, nn in ([(0.1, 24, 200)] if quick else [(0.1, 48, 400), (10.0, 8, 400)]):
+    for T, nd, nn in ([(0.1, 24, 200)] if quick else [(0.1, 48, 400), (10.0, 12, 400)]):
         d = ssa(hs, None, T, nd, seed=5)
         ns = nested_ssa(hs, None, T, nn, seed=6, inner_runs=1, inner_time=HS_TF)
         for label, r, ev in (("direct SSA", d, d.events.mean()),
