@@ -130,9 +130,9 @@ def nemd(quick: bool) -> None:
             return NavierStokes2D(grid, density=2.0, stress=o, dt=0.05, executor=ex,
                                   chunk_size=max(1, n * n // (2 * workers)) if ex else None)
 
-        ts, tm = per_step(solver(), 3, warm=2)
+        ts, tm = per_step(solver(), 5, warm=2)
         with make_executor("process", workers=workers) as pool:
-            tp, _ = per_step(solver(pool), 3, warm=2)
+            tp, _ = per_step(solver(pool), 5, warm=2)
         shipped = 2 * n * n * (2 * 108 * 3 + 6) * 8  # x, p, box and counters, there and back
         print(f"| {n}^2 | {steps} | {ts:.2f} | {tm / ts:.0%} | {tp:.2f} | {ts / tp:.2f}x | "
               f"{shipped / 1e6:.2f} MB |", flush=True)
