@@ -383,6 +383,10 @@ def _nemd_deforming(res: StudyResult, quick: bool, eta_le: float, se_le: float) 
         res.check(Check.at_most(
             "simple shear in a deforming, remapped box vs Lees–Edwards: |eta - eta_LE| / "
             "combined SE", abs(eta - eta_le) / np.hypot(eta_se, se_le), 4.0))
+        ref = ljts_viscosity(T, rho)
+        res.check(Check.at_most(
+            "simple shear in a deforming box vs the LJTS correlation: |eta - correlation| - 4 "
+            "SE, relative (correlation ~3 %)", (abs(eta - ref) - 4 * eta_se) / ref, 0.03))
         eps = 0.1  # planar elongation at the same strain-rate magnitude (2 eps = 0.2)
         m, se, rei = _window_stress(LennardJonesNEMD(rho, T, 256, seed=3, cell="deforming"),
                                     [[eps, 0.0], [0.0, -eps]], 40.0)
