@@ -82,3 +82,43 @@ def test_bad_surrogate_tables_name_the_field(tmp_path, change, message):
     case.write_text(CASE.replace(*change))
     with pytest.raises(CaseError, match=message):
         build_problem(load_case(case))
+
+
+DESIGN = 'design = { lower = [-0.2, -0.2], upper = [1.5, 0.2], points = 16 }'
+
+
+def test_surrogate_case_design_trains_before_the_run(tmp_path):
+    case = tmp_path / "case.toml"
+    case.write_text(CASE.replace("tol = 1e-3", "tol = 1e-3\n" + DESIGN))
+    oracle = build_problem(load_case(case)).regions[0].oracle
+    assert oracle.stats["training_points"] == 16
+    # the laminate's harmonic-mean conductivity along the layer normal (series layers:
+    # 1 / (0.25 / 1 + 0.75 / 9) = 3), answered by the model alone
+    r = oracle.evaluate(np.array([[1.0], [0.0]]))
+    assert r.flux[0, 0] == pytest.approx(3.0, rel=5e-3)
+    assert oracle.stats["oracle_calls"] == 0 and oracle.stats["surrogate_calls"] == 1
+
+
+def test_surrogate_case_neural_model(tmp_path):
+    case = tmp_path / "case.toml"
+    case.write_text(CASE.replace("tol = 1e-3", 'tol = 1e-3\nmodel = "neural"'))
+    oracle = build_problem(load_case(case)).regions[0].oracle
+    assert oracle.model == "neural" and type(oracle.gp).__name__ == "EnergyEnsemble"
+
+
+@pytest.mark.parametrize(
+    "design, message",
+    [
+        ("design = { lower = [0.0], upper = [1.0] }",
+         r"materials.all.design: lower and upper must be shaped like the macro input \(2,\)"),
+        ("design = { lower = [1.0, 0.0], upper = [0.0, 1.0] }",
+         "materials.all.design: expected lower <= upper"),
+        ("design = { lower = [0.0, 0.0], upper = [1.0, 1.0], points = 1 }",
+         "materials.all.design.points"),
+    ],
+)
+def test_bad_surrogate_design_names_the_field(tmp_path, design, message):
+    case = tmp_path / "case.toml"
+    case.write_text(CASE.replace("tol = 1e-3", "tol = 1e-3\n" + design))
+    with pytest.raises(CaseError, match=message):
+        build_problem(load_case(case))

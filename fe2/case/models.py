@@ -405,6 +405,21 @@ class RVEMaterial(_Section):
         "str", None, choices=("elastic",))
 
 
+class SurrogateDesign(_Section):
+    """``design = { lower = ..., upper = ..., points = 64 }``: offline training points.
+
+    A box of the wrapped oracle's input (``lower <= g <= upper`` componentwise, each shaped
+    like the macro input) sampled by :func:`fe2.surrogate.sample_box` and answered by the
+    oracle before the run.
+    """
+
+    lower: Matrix = Field(description="lower corner, shaped like the macro input")
+    upper: Matrix = Field(description="upper corner, shaped like the macro input")
+    points: Int = fld("int", 64, lo=2, note="a power of two keeps a Sobol design balanced")
+    method: Annotated[Str, _one_of(("sobol", "lhs"))] = fld(
+        "str", "sobol", choices=("sobol", "lhs"))
+
+
 class AdaptiveSurrogateMaterial(_Section):
     """``[materials.NAME] type = "AdaptiveSurrogate"``: a GP surrogate with fallback.
 
@@ -417,7 +432,11 @@ class AdaptiveSurrogateMaterial(_Section):
     oracle: Annotated[Union[tuple(MATERIAL_MODELS.values()) + (RVEMaterial,)],  # noqa: UP007
                       Field(discriminator="type")] = Field(
         description="the wrapped material table: an RVE or a material")
+    model: Annotated[Str, _one_of(("gp", "neural"))] = fld(
+        "str", "gp", choices=("gp", "neural"),
+        note="Gaussian process, or the PyTorch energy ensemble (the torch extra)")
     tol: Num = fld("number", 1e-2, lo=0, open_lo=True, note="largest relative predictive std")
+    design: SurrogateDesign | None = Field(None, description="offline training design")
     kernel: Annotated[Str, _one_of(("matern52", "rbf"))] = fld(
         "str", "matern52", choices=("matern52", "rbf"))
     reoptimize_every: Int = fld("int", 20, lo=1)

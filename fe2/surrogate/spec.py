@@ -10,6 +10,9 @@ closed-form material, as elsewhere in ``[materials]``) and the surrogate's setti
     type = "RVE"
     ...
 
+``model = "neural"`` puts the PyTorch energy ensemble (the ``torch`` extra) in place of
+the Gaussian process; ``design = { lower = ..., upper = ..., points = 64 }`` trains offline
+on a Sobol (or ``method = "lhs"``) design of the oracle's input box before the run.
 Optional ``load = "trained"`` reads a surrogate written by
 :meth:`AdaptiveSurrogate.save` (``trained.npz`` + ``trained.json``, relative to the case
 file's folder) and keeps learning from it.
@@ -21,12 +24,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .adaptive import AdaptiveSurrogate
+import numpy as np
+
+from .adaptive import AdaptiveSurrogate, sample_box
 
 __all__ = ["SURROGATE_KEYS", "surrogate_from_dict"]
 
-SURROGATE_KEYS: tuple[str, ...] = ("type", "oracle", "tol", "kernel", "reoptimize_every",
-                                   "seed", "gradients", "load")
+SURROGATE_KEYS: tuple[str, ...] = ("type", "oracle", "model", "tol", "design", "kernel",
+                                   "reoptimize_every", "seed", "gradients", "load")
 
 
 def surrogate_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = ".",
@@ -53,8 +58,11 @@ def surrogate_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path 
             oracle = material_from_dict(dict(inner), dim=dim)
         except ValueError as err:
             raise ValueError(f"{where}.oracle: {err}") from err
-    kw = {k: spec[k] for k in ("tol", "kernel", "reoptimize_every", "seed", "gradients")
+    kw = {k: spec[k] for k in ("model", "tol", "kernel", "reoptimize_every", "seed", "gradients")
           if k in spec}
+    if spec.get("model") == "neural":
+        kw.pop("kernel", None)  # a Gaussian-process setting
+        kw.pop("reoptimize_every", None)
     try:
         if spec.get("load"):
             path = Path(base_dir) / str(spec["load"])
@@ -63,7 +71,19 @@ def surrogate_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path 
                 if k == "tol":
                     s.tol = float(v)
             return s
-        return AdaptiveSurrogate(oracle, **kw)
-    except (ValueError, FileNotFoundError) as err:
+        s = AdaptiveSurrogate(oracle, **kw)
+    except (ValueError, FileNotFoundError, ImportError) as err:
         msg = str(err).removeprefix("AdaptiveSurrogate: ").removeprefix("AdaptiveSurrogate.")
         raise ValueError(f"{where}: {msg}") from err
+    design = spec.get("design")
+    if design:
+        lower, upper = np.asarray(design["lower"], float), np.asarray(design["upper"], float)
+        if lower.shape != s.input_shape or upper.shape != s.input_shape:
+            raise ValueError(f"{where}.design: lower and upper must be shaped like the macro "
+                             f"input {s.input_shape}, got {lower.shape} and {upper.shape}")
+        if not np.all(upper >= lower):
+            raise ValueError(f"{where}.design: expected lower <= upper componentwise, got "
+                             f"lower {lower.tolist()} and upper {upper.tolist()}")
+        s.fit(sample_box(lower, upper, int(design.get("points", 64)),
+                         method=str(design.get("method", "sobol")), seed=int(spec.get("seed", 0))))
+    return s
