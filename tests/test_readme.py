@@ -265,9 +265,21 @@ def _check_sod(summary):
     assert abs(cons["mass"]["change"]) < 1e-13 and abs(cons["energy"]["change"]) < 1e-13
 
 
+def _check_cavity(summary, out):
+    """Lid-driven cavity at Re = 100 on 32 x 32: both centreline profiles within 0.02 of the
+    tables of Ghia, Ghia & Shin (1982) (the 32 x 32 MAC grid is within 0.009)."""
+    from fe2.fluids.reference import GHIA_U, GHIA_V, GHIA_X, GHIA_Y
+
+    assert summary["converged"]
+    for name, at, ref in (("u", GHIA_Y, GHIA_U[100]), ("v", GHIA_X, GHIA_V[100])):
+        s, f = np.loadtxt(out / f"flow_centerline_{name}.csv", delimiter=",", skiprows=1).T
+        assert np.abs(np.interp(at, s, f) - ref).max() < 0.02, name
+
+
 CASE_CHECKS = {"plate_hole_j2.toml": _check_plate_hole_j2,
                "j2_cyclic_point.toml": _check_j2_cyclic_point,
-               "sod.toml": _check_sod}
+               "sod.toml": _check_sod,
+               "cavity.toml": _check_cavity}
 
 
 def test_every_case_file_has_a_check():
@@ -287,6 +299,11 @@ def test_example_case_runs_with_default_outputs(tmp_path, case):
     elif summary["kind"] == "shock_tube":
         assert {"profiles.csv", "profiles.json", "gas.pvd", "profiles.png"} <= set(
             summary["outputs"])
+    elif summary["kind"] == "fluid":
+        assert {"flow_centerline_u.csv", "flow_centerline_v.csv", "flow_centerlines.png",
+                "flow_streamlines.png"} <= set(summary["outputs"])
+        CASE_CHECKS[case.name](summary, out)
+        return
     else:
         assert summary["steps"][-1]["t"] == pytest.approx(1.0)
         assert {"solution.pvd", "checkpoint.npz"} <= set(summary["outputs"])
