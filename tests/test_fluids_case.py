@@ -130,6 +130,6 @@ def test_fe2_run_example_fluid_case_is_valid():
     from fe2.case import load_case
     from fe2.case.fluid import fluid_case
 
-    path = Path(__file__).resolve().parents[1] / "examples" / "fluids" / "cavity.toml"
+    path = Path(__file__).resolve().parents[1] / "examples" / "cases" / "cavity.toml"
     fc = fluid_case(load_case(path))
     assert fc.flow.kind == "cavity" and fc.flow.reynolds == 100
