@@ -369,8 +369,8 @@ class _FESolver:
     def solve(self, phi0: Any, t_end: float, dt: float | None = None,
               callback: Callable | None = None, save_every: int | None = None, *,
               change_tol: float | None = None, error_tol: float | None = None,
-              dt_max: float | None = None,
-              adaptive: bool = True, progress: bool = False) -> PhaseFieldResult:
+              dt_max: float | None = None, adaptive: bool = True,
+              progress: bool = False, norm: str = "max") -> PhaseFieldResult:
         """Integrate from ``phi0`` at ``t = 0`` to ``t_end``.
 
         Parameters
@@ -400,12 +400,15 @@ class _FESolver:
             Adapt the step to ``change_tol`` (default); False: fixed ``dt``.
         progress : bool
             Show a progress bar (:class:`fe2.io.Progress`).
+        norm : {"max", "rms"}
+            Norm of the change and of the error estimate (see
+            :func:`fe2.phasefield.stepping.integrate`).
         """
         state = self._initial_state(self.disc.initial(self.name, phi0))
         lo, hi = self.free_energy.sample
         tol = 0.025 * (hi - lo) if change_tol is None else change_tol
         return integrate(self, state, t_end, dt, callback, save_every, tol, dt_max, adaptive,
-                         progress, self.name, error_tol)
+                         progress, self.name, error_tol, norm)
 
 
 class AllenCahn(_FESolver):
