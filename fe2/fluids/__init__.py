@@ -21,6 +21,7 @@ to verify them.
 
 from . import reference
 from .case import FluidCase, FluidCaseError, load_fluid_case, run_fluid_case
+from .coarse import DumbbellModel
 from .dumbbells import FENEDumbbells, HookeanDumbbells
 from .flows import FlowResult, channel, lid_driven_cavity, run, start_up_shear, time_average
 from .grid import MACGrid
@@ -30,6 +31,7 @@ from .solver import FlowState, NavierStokes2D
 from .stress import FENEP, Newtonian, OldroydB
 
 __all__ = [
+    "DumbbellModel",
     "FENEDumbbells",
     "FENEP",
     "FlowResult",
