@@ -684,12 +684,7 @@ def md_forces(x, L, pi, pj, pm, kind, prm, f, obs):  # pragma: no cover - compil
         r = math.sqrt(r2)
         p0, p1, p2 = pair(kind, prm, r)
         s = -p1 / r  # force on b along d, per unit length of d
-        f[b, 0] += s * d0
-        f[b, 1] += s * d1
-        f[b, 2] += s * d2
-        f[a, 0] -= s * d0
-        f[a, 1] -= s * d1
-        f[a, 2] -= s * d2
+        add_pair_force(f, a, b, s, d0, d1, d2)
         obs[0] += p0
         obs[1] += 1.0
         obs[2] += r * p1 + r2 * p2
@@ -751,6 +746,17 @@ def md_verlet(x, v, f, x_list, half_skin2, L, pi, pj, pm, kind, prm, mass, dt, n
         for k in range(6):
             series[row + s, 10 + k] = kt[k]
     return nmax
+
+
+@numba.njit(cache=True, inline="always")
+def add_pair_force(f, a, b, s, d0, d1, d2):  # pragma: no cover - compiled
+    """Equal and opposite pair forces: ``s d`` on atom ``b``, ``-s d`` on atom ``a``."""
+    f[b, 0] += s * d0
+    f[b, 1] += s * d1
+    f[b, 2] += s * d2
+    f[a, 0] -= s * d0
+    f[a, 1] -= s * d1
+    f[a, 2] -= s * d2
 
 
 @numba.njit(cache=True, inline="always")

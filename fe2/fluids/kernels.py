@@ -16,7 +16,7 @@ import math
 import numba
 import numpy as np
 
-from fe2.atomistic.kernels import pair
+from fe2.atomistic.kernels import add_pair_force, pair
 
 __all__ = ["box_forces", "fene_steps", "hookean_steps", "kramers", "le_forces", "noise_block",
            "reduce_basis", "sllod_box_steps", "sllod_steps"]
@@ -169,6 +169,24 @@ def noise_block(seed: int, k0: int, m: int, N: int, scale: float) -> np.ndarray:
 # ---------------------------------------------------------------- NEMD (SLLOD + Lees-Edwards)
 
 
+@numba.njit(cache=True, inline="always")
+def add_pair(f, vir, a, b, d0, d1, d2, r2, rc2, kind, prm):  # pragma: no cover - compiled
+    """Add pair ``(a, b)``'s forces and virial when it is inside the cutoff.
+
+    ``d = x_b - x_a`` is the bond of the chosen image and ``r2 = |d|^2``; forces go into
+    ``f (n, 3)`` and ``d (x) f`` into ``vir (4,)`` as ``xx, yy, zz, xy``.
+    """
+    if r2 >= rc2:
+        return
+    r = math.sqrt(r2)
+    s = -pair(kind, prm, r)[1] / r
+    add_pair_force(f, a, b, s, d0, d1, d2)
+    vir[0] += s * d0 * d0
+    vir[1] += s * d1 * d1
+    vir[2] += s * d2 * d2
+    vir[3] += s * d0 * d1
+
+
 @numba.njit(cache=True)
 def le_forces(x, L, offset, kind, prm, f, vir):  # pragma: no cover - compiled
     """Pair forces in a cubic box with Lees–Edwards images (all pairs, minimum image).
@@ -194,22 +212,7 @@ def le_forces(x, L, offset, kind, prm, f, vir):  # pragma: no cover - compiled
             d0 -= L * math.floor(d0 / L + 0.5)
             d2 = x[b, 2] - x[a, 2]
             d2 -= L * math.floor(d2 / L + 0.5)
-            r2 = d0 * d0 + d1 * d1 + d2 * d2
-            if r2 >= rc2:
-                continue
-            r = math.sqrt(r2)
-            p0, p1, p2 = pair(kind, prm, r)
-            s = -p1 / r
-            f[b, 0] += s * d0
-            f[b, 1] += s * d1
-            f[b, 2] += s * d2
-            f[a, 0] -= s * d0
-            f[a, 1] -= s * d1
-            f[a, 2] -= s * d2
-            vir[0] += s * d0 * d0
-            vir[1] += s * d1 * d1
-            vir[2] += s * d2 * d2
-            vir[3] += s * d0 * d1
+            add_pair(f, vir, a, b, d0, d1, d2, d0 * d0 + d1 * d1 + d2 * d2, rc2, kind, prm)
 
 
 @numba.njit(cache=True)
@@ -356,22 +359,7 @@ def box_forces(x, h, lz, kind, prm, f, vir):  # pragma: no cover - compiled
                         d1 = g1
             d2 = x[b, 2] - x[a, 2]
             d2 -= lz * math.floor(d2 / lz + 0.5)
-            r2 = best + d2 * d2
-            if r2 >= rc2:
-                continue
-            r = math.sqrt(r2)
-            p0, p1, p2 = pair(kind, prm, r)
-            s = -p1 / r
-            f[b, 0] += s * d0
-            f[b, 1] += s * d1
-            f[b, 2] += s * d2
-            f[a, 0] -= s * d0
-            f[a, 1] -= s * d1
-            f[a, 2] -= s * d2
-            vir[0] += s * d0 * d0
-            vir[1] += s * d1 * d1
-            vir[2] += s * d2 * d2
-            vir[3] += s * d0 * d1
+            add_pair(f, vir, a, b, d0, d1, d2, best + d2 * d2, rc2, kind, prm)
 
 
 @numba.njit(cache=True)
