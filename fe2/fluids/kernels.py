@@ -187,6 +187,42 @@ def add_pair(f, vir, a, b, d0, d1, d2, r2, rc2, kind, prm):  # pragma: no cover 
     vir[3] += s * d0 * d1
 
 
+@numba.njit(cache=True, inline="always")
+def rescale(p, temperature, kin, kt):  # pragma: no cover - compiled
+    """Isokinetic thermostat and kinetic tensor.
+
+    Peculiar momenta ``p (n, 3)`` with ``sum p^2 = kin`` are rescaled to ``temperature``
+    (``3 (n - 1)`` degrees of freedom); ``sum p (x) p`` goes into ``kt (4,)`` as
+    ``xx, yy, zz, xy``.
+    """
+    n = p.shape[0]
+    scale = math.sqrt(temperature * 3.0 * (n - 1) / kin) if kin > 0 else 1.0
+    for k in range(4):
+        kt[k] = 0.0
+    for i in range(n):
+        p[i, 0] *= scale
+        p[i, 1] *= scale
+        p[i, 2] *= scale
+        kt[0] += p[i, 0] * p[i, 0]
+        kt[1] += p[i, 1] * p[i, 1]
+        kt[2] += p[i, 2] * p[i, 2]
+        kt[3] += p[i, 0] * p[i, 1]
+
+
+@numba.njit(cache=True, inline="always")
+def accumulate(acc, kt, vir, V):  # pragma: no cover - compiled
+    """Add the Irving–Kirkwood pressure tensor ``(kt + vir) / V`` to the running sums.
+
+    ``acc`` holds ``xx, yy, zz, xy, xy^2``.
+    """
+    pxy = (kt[3] + vir[3]) / V
+    acc[0] += (kt[0] + vir[0]) / V
+    acc[1] += (kt[1] + vir[1]) / V
+    acc[2] += (kt[2] + vir[2]) / V
+    acc[3] += pxy
+    acc[4] += pxy * pxy
+
+
 @numba.njit(cache=True)
 def le_forces(x, L, offset, kind, prm, f, vir):  # pragma: no cover - compiled
     """Pair forces in a cubic box with Lees–Edwards images (all pairs, minimum image).
@@ -230,6 +266,7 @@ def sllod_steps(x, p, state, L, rate, kind, prm, dt, nsteps, temperature, acc): 
     V = L * L * L
     f = np.empty((n, 3))
     vir = np.empty(4)
+    kt = np.empty(4)
     le_forces(x, L, state[0], kind, prm, f, vir)
     for _ in range(nsteps):
         for i in range(n):
@@ -259,25 +296,8 @@ def sllod_steps(x, p, state, L, rate, kind, prm, dt, nsteps, temperature, acc): 
             p[i, 1] += 0.5 * dt * f[i, 1]
             p[i, 2] += 0.5 * dt * f[i, 2]
             kin += p[i, 0] * p[i, 0] + p[i, 1] * p[i, 1] + p[i, 2] * p[i, 2]
-        scale = math.sqrt(temperature * 3.0 * (n - 1) / kin) if kin > 0 else 1.0
-        kxx = 0.0
-        kyy = 0.0
-        kzz = 0.0
-        kxy = 0.0
-        for i in range(n):
-            p[i, 0] *= scale
-            p[i, 1] *= scale
-            p[i, 2] *= scale
-            kxx += p[i, 0] * p[i, 0]
-            kyy += p[i, 1] * p[i, 1]
-            kzz += p[i, 2] * p[i, 2]
-            kxy += p[i, 0] * p[i, 1]
-        pxy = (kxy + vir[3]) / V
-        acc[0] += (kxx + vir[0]) / V
-        acc[1] += (kyy + vir[1]) / V
-        acc[2] += (kzz + vir[2]) / V
-        acc[3] += pxy
-        acc[4] += pxy * pxy
+        rescale(p, temperature, kin, kt)
+        accumulate(acc, kt, vir, V)
         acc[5] += 1.0
 
 
@@ -397,6 +417,7 @@ def sllod_box_steps(x, p, h, lz, L, M, N, kind, prm, dt, nsteps, temperature, x0
     rc2x4 = 4.0 * prm[3] * prm[3]
     f = np.empty((n, 3))
     vir = np.empty(4)
+    kt = np.empty(4)
     box_forces(x, h, lz, kind, prm, f, vir)
     skip = 0
     for _ in range(nsteps):
@@ -436,26 +457,9 @@ def sllod_box_steps(x, p, h, lz, L, M, N, kind, prm, dt, nsteps, temperature, x0
             p[i, 1] += 0.5 * dt * (f[i, 1] - L[1, 0] * p[i, 0] - L[1, 1] * p[i, 1])
             p[i, 2] += 0.5 * dt * f[i, 2]
             kin += p[i, 0] * p[i, 0] + p[i, 1] * p[i, 1] + p[i, 2] * p[i, 2]
-        scale = math.sqrt(temperature * 3.0 * (n - 1) / kin) if kin > 0 else 1.0
-        kxx = 0.0
-        kyy = 0.0
-        kzz = 0.0
-        kxy = 0.0
-        for i in range(n):
-            p[i, 0] *= scale
-            p[i, 1] *= scale
-            p[i, 2] *= scale
-            kxx += p[i, 0] * p[i, 0]
-            kyy += p[i, 1] * p[i, 1]
-            kzz += p[i, 2] * p[i, 2]
-            kxy += p[i, 0] * p[i, 1]
+        rescale(p, temperature, kin, kt)
         if skip > 0:
             skip -= 1
             continue
-        pxy = (kxy + vir[3]) / V
-        acc[0] += (kxx + vir[0]) / V
-        acc[1] += (kyy + vir[1]) / V
-        acc[2] += (kzz + vir[2]) / V
-        acc[3] += pxy
-        acc[4] += pxy * pxy
+        accumulate(acc, kt, vir, V)
         acc[5] += 1.0
