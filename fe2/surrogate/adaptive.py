@@ -11,13 +11,15 @@ and predictive standard deviation at every point; points whose **relative predic
 (2-norm over all flux components) is below ``tol`` get the GP mean as flux and the
 analytic gradient of the mean as tangent; the others go to the wrapped oracle in one
 batched :func:`fe2.oracle.evaluate` call through ``executor``. Their answers join the
-training set: the GP is refitted with its hyperparameters and standardisation kept
-(a full Cholesky refactorisation), and the hyperparameters are re-optimised each time
-the training set has grown by ``max(reoptimize_every, n_opt / 2)`` points since the last
-optimisation at ``n_opt`` points (so a long run optimises O(log n) times). New answers are
-added in at most eight rounds, largest predictive std first, each round skipping points
-within a quarter of a length scale of a point taken in it and, after the refit, points the model
-now answers (near-duplicate inputs, e.g. a uniform macro field, add one point, not many).
+training set: the GP takes them with its hyperparameters and standardisation kept,
+by extending its Cholesky factor (:meth:`fe2.surrogate.GaussianProcess.add`, O(N^2) per
+new point; ``incremental=False``: a full O(N^3) refactorisation), and the hyperparameters are
+re-optimised (with a full refit) each time the training set has grown by
+``max(reoptimize_every, n_opt / 2)`` points since the last optimisation at ``n_opt``
+points (so a long run optimises O(log n) times). New answers are added in at most eight
+rounds, largest predictive std first, each round skipping points within a quarter of a
+length scale of a point taken in it and, after the refit, points the model now answers
+(near-duplicate inputs, e.g. a uniform macro field, add one point, not many).
 
 **One response function per load step.** Under a macro solver (:class:`fe2.macro.Problem`)
 the surrogate keeps a small quadrature state, a point id and the number of committed steps
@@ -136,6 +138,10 @@ class AdaptiveSurrogate(OracleBase):
     gradients : bool
         Also train on the oracle's tangents as gradient observations (default False);
         the hyperparameters are still optimised on the fluxes alone.
+    incremental : bool
+        Between re-optimisations add new points to the GP by extending its Cholesky
+        factor (default True; the same model up to round-off as a full refactorisation,
+        which ``False`` does; the neural model always refits).
     model_options : dict, optional
         Keyword arguments of the neural model (``members``, ``hidden``, ``max_iter``, ...;
         ``seed`` is the surrogate's); ``kernel`` and ``n_restarts`` are the GP's.
@@ -158,7 +164,7 @@ class AdaptiveSurrogate(OracleBase):
                  executor: Executor | None = None, kernel: str = "matern52",
                  reoptimize_every: int = 20, min_train: int = 4, seed: int = 0,
                  n_restarts: int = 3, gradients: bool = False,
-                 model_options: dict | None = None):
+                 model_options: dict | None = None, incremental: bool = True):
         name = "AdaptiveSurrogate"
         for attr in ("measure", "dim", "evaluate"):
             if not hasattr(oracle, attr):
@@ -206,6 +212,9 @@ class AdaptiveSurrogate(OracleBase):
         if not isinstance(gradients, bool):
             raise ValueError(f"{name}: gradients must be true or false, got {gradients!r}")
         self.gradients = gradients
+        if not isinstance(incremental, bool):
+            raise ValueError(f"{name}: incremental must be true or false, got {incremental!r}")
+        self.incremental = incremental
         self.dY: np.ndarray | None = None
         self.X = np.empty((0, self._nfeat()))
         self.Y: np.ndarray | None = None
@@ -311,7 +320,12 @@ class AdaptiveSurrogate(OracleBase):
         grown = len(self.X) - self._n_at_opt
         reopt = (not self.gp.fitted) or grown >= max(self.reoptimize_every,
                                                      self._n_at_opt // 2)
-        self.gp.fit(self.X, self.Y, optimize=reopt, dY=self.dY)
+        k = len(feats)
+        if (not reopt and self.incremental and hasattr(self.gp, "add")
+                and len(self.gp.X) == len(self.X) - k):
+            self.gp.add(feats, y, dy)
+        else:
+            self.gp.fit(self.X, self.Y, optimize=reopt, dY=self.dY)
         if reopt:
             self._n_at_opt = len(self.X)
         self.flux_scale = float(np.sqrt(np.mean(np.sum(self.Y**2, axis=1)))) or 1.0
@@ -556,7 +570,7 @@ class AdaptiveSurrogate(OracleBase):
         meta = {
             "model": self.model, "tol": self.tol, "measure": self.measure, "dim": self.dim,
             "flux_shape": list(self.flux_shape), "reoptimize_every": self.reoptimize_every,
-            "gradients": self.gradients,
+            "gradients": self.gradients, "incremental": self.incremental,
             "min_train": self.min_train, "n_at_opt": self._n_at_opt, "scale": self.flux_scale,
             "gp": self.gp.config(), "stats": self.stats, "oracle": repr(self.oracle),
         }
@@ -583,7 +597,8 @@ class AdaptiveSurrogate(OracleBase):
                 kernel=cfg.get("kernel", "matern52"), reoptimize_every=meta["reoptimize_every"],
                 min_train=meta["min_train"], seed=cfg["seed"],
                 n_restarts=cfg.get("n_restarts", 3), gradients=meta.get("gradients", False),
-                model_options=opts if neural else None)
+                model_options=opts if neural else None,
+                incremental=meta.get("incremental", True))
         with np.load(p.with_suffix(".npz")) as z:
             if neural:
                 from .neural import EnergyEnsemble

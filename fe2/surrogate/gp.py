@@ -16,6 +16,21 @@ Hyperparameters ``theta = (log l_1 .. log l_D, log s2, log sn2)`` maximise the l
 marginal likelihood (Rasmussen & Williams 2006, eq. 2.30 and 5.9, with its analytic
 gradient) by L-BFGS-B from the previous optimum plus ``n_restarts`` random starts
 drawn from a seeded generator.
+
+**Adding points without refactorising.** :meth:`fe2.surrogate.GaussianProcess.add` appends
+training points with the hyperparameters and the standardisation kept: the Cholesky factor
+``L`` of the ``N x N`` kernel matrix grows by a block row (Golub & Van Loan, *Matrix
+Computations*, 4th ed., sec. 4.2: the bordered Cholesky step)::
+
+    K_new = [[K, K_on], [K_no, K_nn]]   L_new = [[L, 0], [B^T, chol(K_nn - B^T B)]],
+    B = L^-1 K_on
+
+in O(N^2 k) for ``k`` new rows instead of O((N + k)^3); the weights follow from
+``z = L^-1 y`` (kept) extended by ``chol(S)^-1 (y_n - B^T z)`` and one back substitution.
+With gradient observations the rows are ordered point by point (value, then the ``D``
+derivatives), so a new point's block of ``1 + D`` rows is appended at the end. If the
+Schur complement ``S`` is not numerically positive definite the factor is rebuilt from
+scratch (logged at INFO).
 """
 
 from __future__ import annotations
@@ -25,7 +40,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, lapack, solve_triangular
+from scipy.linalg import cho_factor, cho_solve, cholesky, lapack, solve_triangular
 from scipy.optimize import minimize
 
 __all__ = ["KERNELS", "GaussianProcess", "GPPrediction"]
@@ -114,6 +129,25 @@ def _blocks(kernel: str, A: np.ndarray, B: np.ndarray, ell: np.ndarray, s2: floa
     return K, k0d, kd0, kdd
 
 
+def _checked(what: str, X, Y, dY, min_rows: int):
+    """Training rows as float arrays ``X (n, D)``, ``Y (n, m)``, ``dY (n, m, D)`` or None."""
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if X.shape[0] != Y.shape[0] or X.shape[0] < min_rows:
+        raise ValueError(f"GaussianProcess.{what}: need n >= {min_rows} matching rows, got X "
+                         f"{X.shape} and Y {Y.shape}")
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
+        raise ValueError(f"GaussianProcess.{what}: non-finite training data")
+    if dY is not None:
+        dY = np.asarray(dY, dtype=float)
+        if dY.shape != Y.shape + (X.shape[1],) or not np.all(np.isfinite(dY)):
+            raise ValueError(f"GaussianProcess.{what}: dY must be finite of shape "
+                             f"{Y.shape + (X.shape[1],)}, got {dY.shape}")
+    return X, Y, dY
+
+
 class GaussianProcess:
     """Shared-kernel multi-output GP regression ``x (D,) -> y (m,)``.
 
@@ -181,20 +215,7 @@ class GaussianProcess:
         jointly (one Cholesky of size ``n (1 + D)``), while the hyperparameters
         are optimised on the values alone.
         """
-        X = np.atleast_2d(np.asarray(X, dtype=float))
-        Y = np.asarray(Y, dtype=float)
-        if Y.ndim == 1:
-            Y = Y[:, None]
-        if X.shape[0] != Y.shape[0] or X.shape[0] < 2:
-            raise ValueError(f"GaussianProcess.fit: need n >= 2 matching rows, got X {X.shape} "
-                             f"and Y {Y.shape}")
-        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
-            raise ValueError("GaussianProcess.fit: non-finite training data")
-        if dY is not None:
-            dY = np.asarray(dY, dtype=float)
-            if dY.shape != Y.shape + (X.shape[1],) or not np.all(np.isfinite(dY)):
-                raise ValueError(f"GaussianProcess.fit: dY must be finite of shape "
-                                 f"{Y.shape + (X.shape[1],)}, got {dY.shape}")
+        X, Y, dY = _checked("fit", X, Y, dY, min_rows=2)
         self.X, self.Y, self.dY = X, Y, dY
         with _single_thread_blas():
             if optimize or self.theta is None:
@@ -280,22 +301,110 @@ class GaussianProcess:
             theta = np.concatenate([theta, [np.log(self.noise)]])
         return theta
 
-    def _factor(self) -> None:
-        Xs, Ys = self._std()
-        ell, s2, sn2 = self._unpack(self.theta)
+    def _cov(self, A: np.ndarray, B: np.ndarray, values_only: bool = False) -> np.ndarray:
+        """Covariance of the training rows at standardised ``A (na, D)`` with those at ``B``.
+
+        Without gradient observations ``(na, nb)``; with them ``(na (1 + D), nb (1 + D))``,
+        rows and columns ordered point by point (value, then ``d/dx_1 .. d/dx_D``); with
+        ``values_only`` only the value rows of ``A`` ``(na, nb (1 + D))``.
+        """
+        ell, s2, _ = self._unpack(self.theta)
         if self.dY is None:
-            K, _, _ = _kernel_parts(self.kernel, Xs, Xs, ell, s2)
-        else:
-            n, D = Xs.shape
-            K00, k0d, kd0, kdd = _blocks(self.kernel, Xs, Xs, ell, s2)
-            K = np.block([[K00, k0d.reshape(n, n * D)],
-                          [kd0.reshape(n * D, n), kdd.reshape(n * D, n * D)]])
-            dYs = self.dY * self.x_std[None, None, :] / self.y_std[None, :, None]
-            Ys = np.vstack([Ys, dYs.transpose(0, 2, 1).reshape(n * D, -1)])
-        self._chol = cho_factor(K + (sn2 + 1e-10) * np.eye(len(K)), lower=True)
-        self._alpha = cho_solve(self._chol, Ys)
+            return _kernel_parts(self.kernel, A, B, ell, s2)[0]
+        na, D = A.shape
+        nb = len(B)
+        K00, k0d, kd0, kdd = _blocks(self.kernel, A, B, ell, s2)
+        if values_only:
+            M = np.concatenate([K00[:, :, None], k0d], axis=2)
+            return M.reshape(na, nb * (1 + D))
+        M = np.empty((na, 1 + D, nb, 1 + D))
+        M[:, 0, :, 0] = K00
+        M[:, 0, :, 1:] = k0d
+        M[:, 1:, :, 0] = kd0
+        M[:, 1:, :, 1:] = kdd
+        return M.reshape(na * (1 + D), nb * (1 + D))
+
+    def _targets(self, Y: np.ndarray, dY: np.ndarray | None) -> np.ndarray:
+        """Standardised training targets in the row order of :meth:`_cov` ``(rows, m)``."""
+        Ys = (Y - self.y_mean) / self.y_std
+        if dY is None:
+            return Ys
+        n, m, D = dY.shape
+        T = np.empty((n, 1 + D, m))
+        T[:, 0] = Ys
+        T[:, 1:] = (dY * self.x_std[None, None, :] / self.y_std[None, :, None]
+                    ).transpose(0, 2, 1)
+        return T.reshape(n * (1 + D), m)
+
+    def _jitter(self) -> float:
+        return self._unpack(self.theta)[2] + 1e-10
+
+    def _factor(self) -> None:
+        """Cholesky factor ``L`` of the whole kernel matrix and the weights ``alpha``."""
+        Xs = (self.X - self.x_mean) / self.x_std
+        K = self._cov(Xs, Xs)
+        L = cholesky(K + self._jitter() * np.eye(len(K)), lower=True, check_finite=False)
+        self._set_factor(L, solve_triangular(L, self._targets(self.Y, self.dY), lower=True,
+                                             check_finite=False))
+
+    def _set_factor(self, L: np.ndarray, z: np.ndarray) -> None:
+        """Keep ``L`` and ``z = L^-1 y``; ``alpha = L^-T z``."""
+        self._chol = (L, True)
+        self._z = z
+        self._alpha = solve_triangular(L, z, lower=True, trans="T", check_finite=False)
+
+    def add(self, X: np.ndarray, Y: np.ndarray, dY: np.ndarray | None = None
+            ) -> GaussianProcess:
+        """Append training points ``X (k, D)``, ``Y (k, m)`` (``dY (k, m, D)``) to a fitted GP.
+
+        Hyperparameters and standardisation are kept (as in ``fit(..., optimize=False)``),
+        and the Cholesky factor is extended by the new block row (module docs) instead of
+        being rebuilt: the result equals that refit up to round-off. Gradient observations
+        are needed exactly when the GP was fitted with them. If the Schur complement of
+        the new rows is not numerically positive definite (e.g. a point repeated with a
+        tiny noise), the whole factor is rebuilt and this is logged at INFO.
+        """
+        if not self.fitted:
+            raise RuntimeError("GaussianProcess.add: call fit first")
+        X, Y, dY = _checked("add", X, Y, dY, min_rows=0)
+        if X.shape[1] != self.X.shape[1] or Y.shape[1] != self.Y.shape[1]:
+            raise ValueError(f"GaussianProcess.add: expected {self.X.shape[1]} input and "
+                             f"{self.Y.shape[1]} output columns, got X {X.shape}, Y {Y.shape}")
+        if (dY is None) != (self.dY is None):
+            raise ValueError("GaussianProcess.add: dY must be given exactly when the GP was "
+                             "fitted with gradient observations")
+        if not len(X):
+            return self
+        Xs_old = (self.X - self.x_mean) / self.x_std
+        Xs_new = (X - self.x_mean) / self.x_std
+        self.X = np.vstack([self.X, X])
+        self.Y = np.vstack([self.Y, Y])
+        if dY is not None:
+            self.dY = np.concatenate([self.dY, dY])
+        with _single_thread_blas():
+            L = self._chol[0]
+            N = len(L)
+            B = solve_triangular(L, self._cov(Xs_old, Xs_new), lower=True, check_finite=False)
+            C = self._cov(Xs_new, Xs_new)
+            S = C + self._jitter() * np.eye(len(C)) - B.T @ B
+            try:
+                Ls = cholesky(S, lower=True, check_finite=False)
+            except np.linalg.LinAlgError:
+                log.info("GaussianProcess.add: Schur complement of %d new rows not positive "
+                         "definite; refactorising all %d rows", len(C), N + len(C))
+                self._factor()
+                return self
+            Lnew = np.zeros((N + len(C), N + len(C)))
+            Lnew[:N, :N] = L
+            Lnew[N:, :N] = B.T
+            Lnew[N:, N:] = Ls
+            zn = solve_triangular(Ls, self._targets(Y, dY) - B.T @ self._z, lower=True,
+                                  check_finite=False)
+            self._set_factor(Lnew, np.vstack([self._z, zn]))
+        return self
 
     _chol = None
+    _z = None
     dY = None
 
     # ---------------------------------------------------------------- prediction
@@ -316,11 +425,11 @@ class GaussianProcess:
             Kq, diff, dkr = _kernel_parts(self.kernel, Qs, Xs, ell, s2)
             # d k(q, x_i) / d q_j (standardised) = (dk/dr / r) * diff_j / l_j
             dK = np.moveaxis(dkr[:, :, None] * diff / ell, 2, 1) if grad else None
+        elif grad:  # rows of the query's value and derivatives, columns as in _cov
+            M = self._cov(Qs, Xs).reshape(nq, 1 + D, -1)
+            Kq, dK = M[:, 0, :], M[:, 1:, :]
         else:
-            n = len(Xs)
-            K00, k0d, kd0, kdd = _blocks(self.kernel, Qs, Xs, ell, s2)
-            Kq = np.hstack([K00, k0d.reshape(nq, n * D)])
-            dK = np.concatenate([kd0, kdd.reshape(nq, D, n * D)], axis=2) if grad else None
+            Kq, dK = self._cov(Qs, Xs, values_only=True), None
         mean_s = Kq @ self._alpha
         v = solve_triangular(self._chol[0], Kq.T, lower=True)
         var_s = np.maximum(s2 - np.einsum("in,in->n", v, v), 0.0)
