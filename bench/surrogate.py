@@ -20,7 +20,12 @@ Three runs of the same load steps:
    tangent at F = I, one RVE solve), widened by 25 % of its range on each side; it does
    not use the FE² answers.
 3. **AdaptiveSurrogate(RVE) on the fly only**: no design; the model learns from its
-   fallbacks only.
+   fallbacks only, adding them to the GP by extending its Cholesky factor between
+   hyperparameter re-optimisations (:meth:`fe2.surrogate.GaussianProcess.add`).
+4. with ``--compare-refit``: run 3 again with ``incremental=False`` (a full Cholesky
+   refactorisation at every learning round, the behaviour before the update), so the
+   two wall times are measured in one run; the time inside the GP's ``fit``/``add`` is
+   printed for both.
 
 Printed (ratios measured in this run): micro solves (RVE solves; for the surrogate the
 design, the effective-tangent solve and the fallbacks), wall time (the surrogate's
@@ -31,7 +36,7 @@ the observed Newton constants ``max r_{k+1} / r_k^2`` (quadratic convergence).
 Usage::
 
     python bench/surrogate.py [--voxels 10] [--steps 10] [--u-max 0.15] [--tol 3e-3]
-                              [--design 128] [--no-gradients]
+                              [--design 128] [--no-gradients] [--compare-refit]
 """
 
 from __future__ import annotations
@@ -82,6 +87,23 @@ def run(oracle, u_max: float, steps: int, keep_h: bool = False):
     return react, sol.steps, sec, (np.hstack(seen) if keep_h else None)
 
 
+def timed_gp(sur) -> list[float]:
+    """Accumulate the seconds spent in ``sur.gp.fit`` and ``sur.gp.add`` (a one-item list)."""
+    acc = [0.0]
+    for name in ("fit", "add"):
+        f = getattr(sur.gp, name)
+
+        def wrapped(*args, _f=f, **kw):
+            t0 = time.perf_counter()
+            try:
+                return _f(*args, **kw)
+            finally:
+                acc[0] += time.perf_counter() - t0
+
+        setattr(sur.gp, name, wrapped)
+    return acc
+
+
 def newton_constant(residuals, floor: float) -> float:
     """``max r_{k+1} / r_k^2`` over the iterations after the predictor with ``r_{k+1} > floor``."""
     r = np.asarray(residuals[1:])
@@ -98,6 +120,8 @@ def main() -> None:
     ap.add_argument("--design", type=int, default=128, help="Sobol design points")
     ap.add_argument("--no-gradients", action="store_true",
                     help="train on the fluxes only (not on the RVE tangents)")
+    ap.add_argument("--compare-refit", action="store_true",
+                    help="also run on the fly with full refits (incremental=False)")
     a = ap.parse_args()
     phases = [NeoHookean(*MATRIX, dim=2), NeoHookean(*FIBRE, dim=2)]
     cell = fibre_cell(a.voxels, 0.45)
@@ -134,13 +158,22 @@ def main() -> None:
     note(f"surrogate: {n_s} micro solves, {t_fit + t_s:.0f} s")
 
     # 3. on the fly only: no design, the model learns from the fallbacks
-    fly = AdaptiveSurrogate(RVE(cell, phases, bc="periodic"), tol=a.tol,
-                            gradients=not a.no_gradients)
-    r_f, st_f, t_f, _ = run(fly, a.u_max, a.steps)
+    def on_the_fly(incremental: bool):
+        s = AdaptiveSurrogate(RVE(cell, phases, bc="periodic"), tol=a.tol,
+                              gradients=not a.no_gradients, incremental=incremental)
+        t_gp = timed_gp(s)
+        r, st, t, _ = run(s, a.u_max, a.steps)
+        note(f"on the fly (incremental={incremental}): {s.stats['oracle_calls']} micro "
+             f"solves, {t:.0f} s ({t_gp[0]:.1f} s in GP fit/add)")
+        return s, r, st, t, t_gp[0]
+
+    fly, r_f, st_f, t_f, gp_f = on_the_fly(True)
     n_f = fly.stats["oracle_calls"]
     dev_f = np.abs(r_f / r_ref - 1.0)
-    note(f"on the fly: {n_f} micro solves, {t_f:.0f} s")
-    floor = 1e-10 * float(np.abs(r_ref).max())  # GP round-off (see GaussianProcess)
+    full = on_the_fly(False) if a.compare_refit else None
+    # GP round-off (see GaussianProcess): the mean carries about 1e-10 relative, and the
+    # macro residual it leaves is 0.9-2e-7 of a reaction of 1e3 depending on summation order
+    floor = 1e-9 * float(np.abs(r_ref).max())
 
     print(f"\nFE² plate with a hole at finite strain, neo-Hookean fibre composite "
           f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -162,13 +195,25 @@ def main() -> None:
           f"{' '.join(str(s.iterations) for s in st_f)} | "
           f"{max(newton_constant(s.residuals, floor) for s in st_f):.3g} | "
           f"{dev_f.max():.2e} |")
+    if full is not None:
+        fl, r_x, st_x, t_x, gp_x = full
+        print(f"| AdaptiveSurrogate(RVE), on the fly only, full refits (incremental=False) | "
+              f"{fl.stats['oracle_calls']} | {t_x:.1f} | "
+              f"{' '.join(str(s.iterations) for s in st_x)} | "
+              f"{max(newton_constant(s.residuals, floor) for s in st_x):.3g} | "
+              f"{np.abs(r_x / r_ref - 1.0).max():.2e} |")
+        print(f"\non the fly, Cholesky update against full refits: wall time {t_x:.1f} s -> "
+              f"{t_f:.1f} s ({t_x / t_f:.2f}x), time in GP fit/add {gp_x:.1f} s -> "
+              f"{gp_f:.1f} s ({gp_x / max(gp_f, 1e-9):.1f}x); largest relative difference "
+              f"of the two reaction curves {np.abs(r_f / r_x - 1.0).max():.1e}; micro solves "
+              f"{fl.stats['oracle_calls']} and {n_f}")
     print(f"\nSobol design: micro solves RVE / surrogate {n_ref / n_s:.1f}x, wall time "
           f"{t_ref / (t_fit + t_s):.1f}x; model answers {sur.stats['surrogate_calls']}, "
           f"training points {sur.stats['training_points']}")
     print(f"on the fly only: micro solves RVE / surrogate {n_ref / n_f:.1f}x, wall time "
           f"{t_ref / t_f:.1f}x; model answers {fly.stats['surrogate_calls']}, training "
           f"points {fly.stats['training_points']}")
-    print(f"Newton constants over r_k+1 > {floor:.1e} (1e-10 of the largest reaction: the "
+    print(f"Newton constants over r_k+1 > {floor:.1e} (1e-9 of the largest reaction: the "
           "GP mean's round-off)")
     print(f"final reaction {r_ref[-1]:.6g} (RVE), {r_s[-1]:.6g} (design), {r_f[-1]:.6g} "
           "(on the fly)\n")

@@ -427,7 +427,7 @@ class GaussianProcess:
             dK = np.moveaxis(dkr[:, :, None] * diff / ell, 2, 1) if grad else None
         elif grad:  # rows of the query's value and derivatives, columns as in _cov
             M = self._cov(Qs, Xs).reshape(nq, 1 + D, -1)
-            Kq, dK = M[:, 0, :], M[:, 1:, :]
+            Kq, dK = np.ascontiguousarray(M[:, 0, :]), M[:, 1:, :]
         else:
             Kq, dK = self._cov(Qs, Xs, values_only=True), None
         mean_s = Kq @ self._alpha
