@@ -57,3 +57,39 @@ def test_bad_scheme_and_norm():
     ch = SpectralCahnHilliard((8, 8), 8.0, 2.0, 5.0)
     with pytest.raises(ValueError, match="norm must be one of"):
         ch.solve(np.full((8, 8), 0.5), 1.0, norm="l1")
+
+
+def test_fe_implicit_scheme_growth_rate_and_agreement_with_convex_splitting():
+    import skfem
+
+    from fe2.phasefield import CahnHilliard
+
+    # backward Euler on the finite elements: the linear growth rate (Richardson in dt),
+    # and the same field as convex splitting as dt -> 0 (difference falls like dt)
+    kappa, M, k2 = 2.0, 5.0, 0.2
+    k = np.sqrt(k2)
+    L = 2 * np.pi / k
+    omega = M * k2 * (0.8 - kappa * k2)
+    T = 2.0 / omega
+    g = np.linspace(0, L, 65)
+    mesh = skfem.MeshQuad.init_tensor(g, np.linspace(0, L / 64, 2))
+    ch = CahnHilliard(mesh, kappa, M, bc="periodic", scheme="implicit")
+    x = ch.basis.doflocs[0]
+    rates = []
+    for n in (100, 200):
+        r = ch.solve(0.5 + 1e-4 * np.cos(k * x), T, dt=T / n, adaptive=False)
+        rates.append(np.log((r.field - 0.5) @ np.cos(k * x)
+                            / ((r.saved[0] - 0.5) @ np.cos(k * x))) / T)
+    assert abs(2 * rates[1] - rates[0] - omega) < 5e-3 * omega
+    m2 = skfem.MeshQuad.init_tensor(*(np.linspace(0, 24, 13),) * 2)
+    c0 = lambda p: 0.5 + 0.05 * np.cos(0.5 * p[0]) * np.sin(0.3 * p[1])  # noqa: E731
+    diffs = []
+    for dt in (0.5, 0.25):
+        a = CahnHilliard(m2, 2.0, 5.0, bc="periodic").solve(c0, 10.0, dt=dt, adaptive=False)
+        b = CahnHilliard(m2, 2.0, 5.0, bc="periodic", scheme="implicit").solve(
+            c0, 10.0, dt=dt, adaptive=False)
+        diffs.append(np.abs(a.field - b.field).max())
+        assert abs(b.mass[-1] - b.mass[0]) < 1e-12 * b.mass[0]
+    assert diffs[1] < 0.6 * diffs[0]
+    with pytest.raises(ValueError, match="scheme must be 'convex' or 'implicit'"):
+        CahnHilliard(m2, 2.0, 5.0, scheme="bdf2")

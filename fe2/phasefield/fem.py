@@ -540,6 +540,12 @@ class CahnHilliard(_FESolver):
         or a callable ``solve(A, b)``: a direct solve of the whole mixed system.
     periodic_axes : sequence of int, optional
         With ``bc="periodic"``: only these axes are periodic (default all).
+    scheme : {"convex", "implicit"}
+        ``"convex"`` (default): convex splitting, energy stable for every step.
+        ``"implicit"``: backward Euler (the whole ``psi'`` implicit): no lag of the
+        interface motion at large steps, for long coarsening runs with ``norm="rms"``
+        (PFHub 1a on 50 x 50 to ``t = 1e6`` in 614 steps, none raising ``F``); energy
+        decrease observed, not guaranteed.
 
     Examples
     --------
@@ -556,7 +562,12 @@ class CahnHilliard(_FESolver):
     def __init__(self, mesh: skfem.Mesh, kappa: float, mobility: float,
                  free_energy: FreeEnergy | None = None, order: int = 1, *,
                  bc: str = "no-flux", solver: str | Callable | None = None,
-                 newton_tol: float = 1e-10, max_newton: int = 12, periodic_axes=None):
+                 newton_tol: float = 1e-10, max_newton: int = 12, periodic_axes=None,
+                 scheme: str = "convex"):
+        if scheme not in ("convex", "implicit"):
+            raise ValueError(f"{self.name}: scheme must be 'convex' or 'implicit', got "
+                             f"{scheme!r}")
+        self.scheme = scheme
         self.kappa = positive_number(self.name, "kappa", kappa)
         self.mobility = positive_number(self.name, "mobility", mobility)
         petsc = isinstance(solver, str) and solver == "petsc"
@@ -564,6 +575,8 @@ class CahnHilliard(_FESolver):
                          "scipy" if petsc or solver is None else solver, False,
                          newton_tol, max_newton, periodic_axes)
         d = self.disc
+        # the explicit part L c of the convex splitting; 0: backward Euler (scheme="implicit")
+        self._split = self.free_energy.convexify if scheme == "convex" else 0.0
         self._direct = None if solver is None or petsc else self.linear_solver
         self._Mr, self._Kr = d.reduce_mat(d.mass), d.reduce_mat(d.stiffness)
         self._Mfac = _factor(self._Mr) if solver is None else None
@@ -619,7 +632,7 @@ class CahnHilliard(_FESolver):
             return self._step_direct(state, dt)
         d, f = self.disc, self.free_energy
         c_n, mu_n = state[0], state[1]
-        L, kap, tau = f.convexify, self.kappa, dt * self.mobility
+        L, kap, tau = self._split, self.kappa, dt * self.mobility
         Mr, Kr, Mfac = self._Mr, self._Kr, self._Mfac
         w = L + float(np.sum(f.d2psi(d.at_points(c_n)) * d.dx) / np.sum(d.dx))
         if self.petsc_solver is None:
@@ -712,7 +725,7 @@ class CahnHilliard(_FESolver):
         """The same step with a direct solver of the whole mixed Newton system."""
         d, f = self.disc, self.free_energy
         c_n, mu_n = state[0], state[1]
-        L, kap = f.convexify, self.kappa
+        L, kap = self._split, self.kappa
         Mm, K = d.mass, d.stiffness
         B = (L * Mm + kap * K).tocsr()
         Mcn = Mm @ c_n
