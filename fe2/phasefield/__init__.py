@@ -14,6 +14,11 @@
   conductivity of a run with Hashin–Shtrikman bounds (:func:`conductivity_history`)
   (:mod:`fe2.phasefield.microstructure`); VTU/PVD series, CSV and PNG curves
   (:mod:`fe2.phasefield.output`).
+- Community benchmarks (:mod:`fe2.phasefield.benchmarks`): PFHub 1 (spinodal
+  decomposition; published community ``F(t)`` uploads) and PFHub 7 (manufactured-solution
+  Allen–Cahn, :func:`~fe2.phasefield.benchmarks.pfhub7_run`).
+- Large meshes: ``CahnHilliard(solver="petsc")``, FGMRES with PETSc's Schur fieldsplit
+  (:mod:`fe2.phasefield.petsc`); long runs: ``scheme="implicit"`` and ``norm="rms"``.
 - Concurrent use: :class:`CoarseningConductor`, an oracle whose points carry evolving
   phase-field RVEs coarsening at a temperature-dependent rate, and
   :func:`coarsening_heat`, a staggered macro heat / micro coarsening run

@@ -24,8 +24,16 @@ the concave part explicit. It is unconditionally energy stable: ``F(c^{n+1}) <= 
 for every step size, and for Cahn–Hilliard the mass is conserved exactly (to the round-off
 of the linear solves). Each step solves its nonlinear system by Newton's method (the
 Allen–Cahn Jacobian is symmetric positive definite: CHOLMOD; the mixed Cahn–Hilliard one is
-not symmetric: SuperLU). The step size adapts to the change per step
-(:mod:`fe2.phasefield.stepping`).
+not symmetric: by default GMRES on the ``mu`` Schur complement; ``solver="petsc"``:
+PETSc fieldsplit, :mod:`fe2.phasefield.petsc`). The step size adapts to the change per
+step (:mod:`fe2.phasefield.stepping`). ``CahnHilliard(scheme="implicit")`` drops the
+splitting (backward Euler, ``L = 0``): convex splitting slows interface motion at large
+steps, backward Euler does not, so long coarsening runs take hundreds of steps with
+``norm="rms"``; its energy decrease is observed, not guaranteed.
+
+:class:`AllenCahn` also takes a source term ``s(x, t)``, Dirichlet values ``g(x, t)`` on
+named or predicate-selected boundaries and periodicity along chosen axes only
+(``periodic_axes``), as PFHub benchmark 7 needs (:func:`fe2.phasefield.benchmarks.pfhub7_run`).
 
 Boundaries: ``bc="no-flux"`` (natural: ``grad phi . n = 0`` and ``grad mu . n = 0``) or
 ``bc="periodic"`` on a box mesh whose opposite boundary nodes match, by the same node
