@@ -110,25 +110,6 @@ def _psi2(kernel: str, diff: np.ndarray, s2: float) -> np.ndarray:
     return s2 * 25.0 / 3.0 * np.exp(-_SQRT5 * np.sqrt(r2))
 
 
-def _blocks(kernel: str, A: np.ndarray, B: np.ndarray, ell: np.ndarray, s2: float):
-    """Covariances of values and gradients at ``A (na, D)`` with those at ``B (nb, D)``.
-
-    Returns ``k (na, nb)``, ``cov(f(A), df(B)) (na, nb, D)``, ``cov(df(A), f(B))
-    (na, D, nb)`` and ``cov(df(A), df(B)) (na, D, nb, D)``, with ``psi = (dk/dr) / r``,
-    ``u_j = (a_j - b_j) / l_j^2``: ``dk/da_i = psi u_i``, ``dk/db_j = -psi u_j``,
-    ``d2k/da_i db_j = -psi' / r u_i u_j - psi delta_ij / l_i^2``.
-    """
-    K, diff, psi = _kernel_parts(kernel, A, B, ell, s2)
-    u = diff / ell
-    k0d = -psi[:, :, None] * u
-    kd0 = np.moveaxis(psi[:, :, None] * u, 2, 1)
-    p2 = _psi2(kernel, diff, s2)
-    kdd = -p2[:, None, :, None] * np.einsum("abi,abj->aibj", u, u)
-    kdd -= psi[:, None, :, None] * np.eye(len(ell))[None, :, None, :] / ell[None, :, None,
-                                                                              None] ** 2
-    return K, k0d, kd0, kdd
-
-
 def _checked(what: str, X, Y, dY, min_rows: int):
     """Training rows as float arrays ``X (n, D)``, ``Y (n, m)``, ``dY (n, m, D)`` or None."""
     X = np.atleast_2d(np.asarray(X, dtype=float))
@@ -306,22 +287,29 @@ class GaussianProcess:
 
         Without gradient observations ``(na, nb)``; with them ``(na (1 + D), nb (1 + D))``,
         rows and columns ordered point by point (value, then ``d/dx_1 .. d/dx_D``); with
-        ``values_only`` only the value rows of ``A`` ``(na, nb (1 + D))``.
+        ``values_only`` only the value rows of ``A`` ``(na, nb (1 + D))``. With ``psi =
+        (dk/dr) / r`` and ``u_j = (a_j - b_j) / l_j^2``: ``dk/da_i = psi u_i``, ``dk/db_j =
+        -psi u_j``, ``d2k/da_i db_j = -psi' / r u_i u_j - psi delta_ij / l_i^2``.
         """
         ell, s2, _ = self._unpack(self.theta)
         if self.dY is None:
             return _kernel_parts(self.kernel, A, B, ell, s2)[0]
         na, D = A.shape
         nb = len(B)
-        K00, k0d, kd0, kdd = _blocks(self.kernel, A, B, ell, s2)
+        # written in place, one derivative row at a time (no (na, nb, D, D) temporaries)
+        K, diff, psi = _kernel_parts(self.kernel, A, B, ell, s2)
+        u = diff / ell
+        pu = psi[:, :, None] * u
+        M = np.empty((na, 1 if values_only else 1 + D, nb, 1 + D))
+        M[:, 0, :, 0] = K
+        M[:, 0, :, 1:] = -pu
         if values_only:
-            M = np.concatenate([K00[:, :, None], k0d], axis=2)
             return M.reshape(na, nb * (1 + D))
-        M = np.empty((na, 1 + D, nb, 1 + D))
-        M[:, 0, :, 0] = K00
-        M[:, 0, :, 1:] = k0d
-        M[:, 1:, :, 0] = kd0
-        M[:, 1:, :, 1:] = kdd
+        M[:, 1:, :, 0] = pu.transpose(0, 2, 1)
+        p2 = _psi2(self.kernel, diff, s2)
+        for i in range(D):
+            M[:, 1 + i, :, 1:] = -(p2 * u[:, :, i])[:, :, None] * u
+            M[:, 1 + i, :, 1 + i] -= psi / ell[i] ** 2
         return M.reshape(na * (1 + D), nb * (1 + D))
 
     def _targets(self, Y: np.ndarray, dY: np.ndarray | None) -> np.ndarray:
