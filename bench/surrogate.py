@@ -175,7 +175,7 @@ def main() -> None:
     dev_f = np.abs(r_f / r_ref - 1.0)
     full = on_the_fly(False) if a.compare_refit else None
     # GP round-off (see GaussianProcess): the mean carries about 1e-10 relative, and the
-    # macro residual it leaves is 0.9-2e-7 of a reaction of 1e3 depending on summation order
+    # macro residual it leaves was 0.9-2e-7 of a reaction of 1e3 between code versions
     floor = 1e-9 * float(np.abs(r_ref).max())
 
     print(f"\nFE² plate with a hole at finite strain, neo-Hookean fibre composite "
