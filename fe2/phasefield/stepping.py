@@ -15,7 +15,9 @@ state, its free energy and its mass. :func:`integrate` steps from ``t = 0`` to `
   ``dt`` than ``dt^2``, so it is used linearly) the next step is ``dt * clip(min(0.9
   change_tol / delta, 0.9 error_tol / e), 0.2, 2)``; a step with ``delta > 2
   change_tol`` or ``e > 2 error_tol``, or a failed nonlinear solve, is rejected and retried
-  smaller. Energy-stable schemes stay stable at any step, so the step grows as the dynamics
+  smaller (a solver may lower the growth limit 2 by an attribute ``max_step_growth``:
+  the Crank–Nicolson SAV scheme, whose stiff modes ring after a large step change).
+  Energy-stable schemes stay stable at any step, so the step grows as the dynamics
   slow down (coarsening to ``t = 1e6`` takes hundreds of steps);
 * ``norm="rms"`` measures both by their root mean square instead of their maximum
   (long coarsening runs: local topological events then limit the step less);
@@ -77,6 +79,9 @@ class PhaseFieldResult:
         Rejected steps (too large a change, or no nonlinear convergence).
     newton_iterations : int
         Nonlinear iterations summed over accepted steps (0 for linear schemes).
+    modified_energy : ndarray (n + 1,) or None
+        The energy the scheme keeps non-increasing when it is not ``F`` itself (the SAV
+        energy of ``SpectralCahnHilliard(scheme="sav")``), at ``times``; else None.
     """
 
     times: np.ndarray
@@ -88,6 +93,7 @@ class PhaseFieldResult:
     field: np.ndarray
     rejected: int
     newton_iterations: int
+    modified_energy: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -144,10 +150,15 @@ def integrate(
         dt = min(dt_max, 0.1 * change_tol / rate if rate > 0 else t_end)
     dt = min(_check_positive(owner, "dt", dt), t_end)
     times, energy, mass, steps = [0.0], [solver.energy(state)], [solver.mass(state)], []
+    # schemes stable in an energy other than F (SAV) say so by has_modified_energy
+    modified = solver.modified_energy if getattr(solver, "has_modified_energy", False) \
+        else None
+    mod_energy = [] if modified is None else [modified(state)]
     saved_t, saved = [0.0], [phi.copy()]
     t, n, rejected, newton, dt_min = 0.0, 0, 0, 0, 1e-14 * t_end
     last_change, h_prev = None, None  # phi_old - phi_older and its step
     timed = bool(getattr(solver, "needs_time", False))  # step(state, dt, t): sources, g(t)
+    grow = float(getattr(solver, "max_step_growth", _GROW))  # largest dt_new / dt
     with Progress(total=t_end, desc=owner, unit="t", enabled=progress, integer=False) as bar:
         while t < t_end * (1 - 1e-12):
             h = min(dt, dt_max, t_end - t)
@@ -185,8 +196,10 @@ def integrate(
             times.append(t)
             energy.append(solver.energy(state))
             mass.append(solver.mass(state))
+            if modified is not None:
+                mod_energy.append(modified(state))
             if adaptive:
-                dt = h * min(_GROW, max(_SHRINK, factor))
+                dt = h * min(grow, max(_SHRINK, factor))
             last = t >= t_end * (1 - 1e-12)
             if last or (save_every is not None and n % save_every == 0):
                 saved_t.append(t)
@@ -206,6 +219,7 @@ def integrate(
         times=np.asarray(times), energy=np.asarray(energy), mass=np.asarray(mass),
         dt=np.asarray(steps), saved_times=np.asarray(saved_t), saved=np.asarray(saved),
         field=phi, rejected=rejected, newton_iterations=newton,
+        modified_energy=None if modified is None else np.asarray(mod_energy),
     )
 
 
