@@ -87,8 +87,10 @@ def test_adaptive_long_coarsening_run():
     assert np.all(np.diff(r.modified_energy) <= 0)
     assert abs(r.mass[-1] - r.mass[0]) < 1e-10 * r.mass[0]
     assert r.energy[-1] < 0.3 * r.energy[0]  # it did coarsen
-    # the true and the SAV energies stay together (relaxation)
+    # the true and the SAV energies stay together (relaxation); rises of the true F are
+    # held below energy_rise |F| by step rejection
     assert np.abs(r.energy - r.modified_energy).max() < 0.01 * r.energy[0]
+    assert np.all(np.diff(r.energy) <= 1e-4 * r.energy[1:])
 
 
 def test_bad_sav_options():
@@ -98,6 +100,8 @@ def test_bad_sav_options():
         SpectralCahnHilliard((8, 8), 8.0, 2.0, 5.0, scheme="sav", sav_stabilizer=-1.0)
     with pytest.raises(ValueError, match="sav_constant must be"):
         SpectralCahnHilliard((8, 8), 8.0, 2.0, 5.0, scheme="sav", sav_constant=0.0)
+    with pytest.raises(ValueError, match="energy_rise must be"):
+        SpectralCahnHilliard((8, 8), 8.0, 2.0, 5.0, scheme="sav", energy_rise=-1.0)
     ch = SpectralCahnHilliard((8, 8), 8.0, 2.0, 5.0, scheme="sav")
     with pytest.raises(ValueError, match="unknown option"):
         ch.solve(np.full((8, 8), 0.5), 1.0, tolerance=1e-3)

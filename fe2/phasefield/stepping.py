@@ -16,7 +16,10 @@ state, its free energy and its mass. :func:`integrate` steps from ``t = 0`` to `
   change_tol / delta, 0.9 error_tol / e), 0.2, 2)``; a step with ``delta > 2
   change_tol`` or ``e > 2 error_tol``, or a failed nonlinear solve, is rejected and retried
   smaller (a solver may lower the growth limit 2 by an attribute ``max_step_growth``:
-  the Crank–Nicolson SAV scheme, whose stiff modes ring after a large step change).
+  the Crank–Nicolson SAV scheme, whose stiff modes ring after a large step change;
+  a solver stable only in a modified energy (``has_modified_energy``) may also set
+  ``energy_rise``: a step raising the true ``F`` by more than ``energy_rise |F|`` is
+  rejected and retried at half the step).
   Energy-stable schemes stay stable at any step, so the step grows as the dynamics
   slow down (coarsening to ``t = 1e6`` takes hundreds of steps);
 * ``norm="rms"`` measures both by their root mean square instead of their maximum
@@ -154,6 +157,7 @@ def integrate(
     modified = solver.modified_energy if getattr(solver, "has_modified_energy", False) \
         else None
     mod_energy = [] if modified is None else [modified(state)]
+    energy_rise = getattr(solver, "energy_rise", None)
     saved_t, saved = [0.0], [phi.copy()]
     t, n, rejected, newton, dt_min = 0.0, 0, 0, 0, 1e-14 * t_end
     last_change, h_prev = None, None  # phi_old - phi_older and its step
@@ -184,8 +188,16 @@ def integrate(
                 err = size(phi_new - phi - (h / h_prev) * last_change) / max(
                     float(phi_new.max() - phi_new.min()), 1e-3 * change_tol)
                 factor = min(factor, _SAFETY * error_tol / max(err, 1e-300))
+            F_new = solver.energy(new)
+            rise = False
+            if modified is not None and energy_rise is not None:
+                # schemes stable only in a modified energy: a rise of the true F by more
+                # than energy_rise |F| rejects the step (and halves it)
+                rise = F_new - energy[-1] > energy_rise * abs(energy[-1])
+                if rise:
+                    factor = min(factor, 0.5)
             if adaptive and h > dt_min and (change > _REJECT * change_tol
-                                            or err > _REJECT * error_tol):
+                                            or err > _REJECT * error_tol or rise):
                 rejected += 1
                 dt = h * max(_SHRINK, min(factor, 1.0))
                 continue
@@ -194,7 +206,7 @@ def integrate(
             newton += its
             steps.append(h)
             times.append(t)
-            energy.append(solver.energy(state))
+            energy.append(F_new)
             mass.append(solver.mass(state))
             if modified is not None:
                 mod_energy.append(modified(state))
