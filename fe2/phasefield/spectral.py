@@ -149,14 +149,6 @@ class _Spectral:
         n = float(np.prod(self.shape))
         return float(np.sum(self._weights * self.k2 * np.abs(U) ** 2) * self.volume / n ** 2)
 
-    def order_parameter(self, state: np.ndarray) -> np.ndarray:
-        """The grid values flattened ``(prod(shape),)``."""
-        return state.ravel()
-
-    def mass(self, u: np.ndarray) -> float:
-        """``int phi dV`` (exact for the trigonometric interpolant)."""
-        return float(u.sum() * self.cell)
-
     def _initial(self, phi0: Any) -> np.ndarray:
         if callable(phi0):
             phi0 = phi0(self.points)
@@ -184,6 +176,129 @@ class _Spectral:
         tol = 0.025 * (hi - lo) if change_tol is None else change_tol
         return integrate(self, self._initial(phi0), t_end, dt, callback, save_every, tol,
                          dt_max, adaptive, progress, self.name, error_tol, norm)
+
+
+    # --- scalar auxiliary variable scheme (module docs), shared by CH and AC ---------
+
+    def _setup_sav(self, relaxation, sav_constant, sav_stabilizer, energy_rise,
+                   scale: float) -> None:
+        if relaxation is not None and not (isinstance(relaxation, int | float)
+                                           and 0.0 <= relaxation <= 1.0):
+            raise ValueError(f"{self.name}: relaxation must be None or a number in [0, 1], "
+                             f"got {relaxation!r}")
+        self.relaxation = None if relaxation is None else float(relaxation)
+        self.sav_stabilizer = (0.5 * self.free_energy.lipschitz if sav_stabilizer is None
+                               else float(sav_stabilizer))
+        if not (np.isfinite(self.sav_stabilizer) and self.sav_stabilizer >= 0):
+            raise ValueError(f"{self.name}: sav_stabilizer must be a finite number >= 0, "
+                             f"got {sav_stabilizer!r}")
+        self._sav_scale = scale  # E_1 = scale int psi - S c^2 / 2 dV
+        if sav_constant is None:
+            # E_1 + C_0 >= 0.1 V (range of psi over sample) while the field stays in sample
+            lo, hi = self.free_energy.sample
+            x = np.linspace(lo, hi, 2001)
+            p = self.free_energy.psi(x) - 0.5 * self.sav_stabilizer * x * x
+            sav_constant = scale * self.volume * (max(0.0, -float(p.min()))
+                                                  + 0.1 * float(p.max() - p.min()))
+        self.sav_constant = positive_number(self.name, "sav_constant", sav_constant)
+        self.energy_rise = (None if energy_rise is None
+                            else positive_number(self.name, "energy_rise", energy_rise))
+
+    def _sav_symbols(self) -> tuple[np.ndarray, np.ndarray]:
+        """Fourier symbols ``(G, Lambda)``: mobility operator / M and linear energy."""
+        raise NotImplementedError
+
+    @property
+    def max_step_growth(self) -> float:
+        """Largest ratio of consecutive adaptive steps: 1.25 for SAV (module docs), else 2."""
+        return 1.25 if self.scheme == "sav" else 2.0
+
+    @property
+    def has_modified_energy(self) -> bool:
+        """True for ``scheme="sav"``: results then carry ``modified_energy``."""
+        return self.scheme == "sav"
+
+    def _sav_e1(self, c: np.ndarray) -> float:
+        """``E_1(c) + C_0`` (the SAV ``r^2``); must be > 0."""
+        e = self._sav_scale * float((self.free_energy.psi(c) - 0.5 * self.sav_stabilizer
+                                     * c * c).sum() * self.cell) + self.sav_constant
+        if not e > 0:
+            raise StepFailed(f"{self.name} SAV: E_1 + C_0 = {e:.4g} <= 0 (raise sav_constant)")
+        return e
+
+    @staticmethod
+    def _field(state: Any) -> np.ndarray:
+        return state.c if isinstance(state, _SAVState) else state
+
+    def order_parameter(self, state: Any) -> np.ndarray:
+        """The grid values flattened ``(prod(shape),)``."""
+        return self._field(state).ravel()
+
+    def mass(self, state: Any) -> float:
+        """``int phi dV`` (exact for the trigonometric interpolant)."""
+        return float(self._field(state).sum() * self.cell)
+
+    def _quadratic(self, C: np.ndarray, symbol: np.ndarray) -> float:
+        """``int u (symbol u) dV`` of the field with spectrum ``C`` (Parseval)."""
+        n = float(np.prod(self.shape))
+        return float(np.sum(self._weights * symbol * np.abs(C) ** 2)) * self.volume / n ** 2
+
+    def modified_energy(self, state: Any) -> float:
+        """SAV energy ``(u, Lambda u) / 2 + r^2 - C_0`` (``F`` for other states)."""
+        if not isinstance(state, _SAVState):
+            return self.energy(state)
+        return float(0.5 * self._quadratic(self._fft(state.c), self._sav_symbols()[1])
+                     + state.r ** 2 - self.sav_constant)
+
+    def _sav_solve(self, phi0: Any, t_end: float, dt: float | None, callback: Callable | None,
+                   save_every: int | None, options: dict) -> PhaseFieldResult:
+        c = self._initial(phi0)
+        lo, hi = self.free_energy.sample
+        tol = options.pop("change_tol", None)
+        tol = 0.025 * (hi - lo) if tol is None else tol
+        args = {k: options.pop(k, v) for k, v in (
+            ("error_tol", None), ("dt_max", None), ("adaptive", True), ("progress", False),
+            ("norm", "max"))}
+        if options:
+            raise ValueError(f"{self.name}.solve: unknown option(s) {sorted(options)}")
+        state = _SAVState(c, float(np.sqrt(self._sav_e1(c))))
+        return integrate(self, state, t_end, dt, callback, save_every, tol, args["dt_max"],
+                         args["adaptive"], args["progress"], self.name, args["error_tol"],
+                         args["norm"])
+
+    def _sav_step(self, s: _SAVState, dt: float) -> _SAVState:
+        """One Crank–Nicolson SAV step (module docs), relaxed if ``relaxation`` is set."""
+        c, r, tau = s.c, s.r, self.mobility * dt
+        G, Lam = self._sav_symbols()
+        # second-order extrapolation to t + dt/2 of the explicit argument; first step c_n
+        cbar = c if s.c_prev is None else c + (0.5 * dt / s.h_prev) * (c - s.c_prev)
+        S = self.sav_stabilizer
+        b = self._sav_scale * (self.free_energy.dpsi(cbar) - S * cbar) / np.sqrt(
+            self._sav_e1(cbar))
+        B, C = self._fft(b), self._fft(c)
+        lin = 0.5 * tau * G * Lam
+        A = 1.0 + lin
+        p = self._ifft((1.0 - lin) * C / A)  # c_{n+1} = p + g q, g = (r_{n+1} + r_n) / 2
+        q = self._ifft(-tau * G * B / A)
+        dot = self.cell
+        g = (r + 0.25 * dot * float(np.sum(b * (p - c)))) / (
+            1.0 - 0.25 * dot * float(np.sum(b * q)))
+        c_new = p + g * q
+        r_new = r + 0.5 * dot * float(np.sum(b * (c_new - c)))
+        if self.relaxation is not None:
+            # relaxed SAV (Jiang, Zhang & Zhao 2022): pull r towards sqrt(E_1(c) + C_0)
+            # as far as the modified energy still falls by (1 - eta) dt M (mu, G mu)
+            R = np.sqrt(self._sav_e1(c_new))
+            diss = tau * self._quadratic(0.5 * Lam * (self._fft(c_new) + C) + g * B, G)
+            qa, qb = (r_new - R) ** 2, 2.0 * R * (r_new - R)
+            qc = R * R - r_new * r_new - self.relaxation * diss
+            if qc <= 0.0:
+                r_new = R
+            elif qa > 0.0:
+                xi = (-qb - np.sqrt(max(qb * qb - 4.0 * qa * qc, 0.0))) / (2.0 * qa)
+                xi = min(max(xi, 0.0), 1.0)
+                r_new = xi * r_new + (1.0 - xi) * R
+        return _SAVState(c_new, float(r_new), c, dt)
 
 
 class SpectralCahnHilliard(_Spectral):
@@ -245,26 +360,10 @@ class SpectralCahnHilliard(_Spectral):
         self.scheme = scheme
         self.newton_tol = positive_number(self.name, "newton_tol", newton_tol)
         self.max_newton = int(max_newton)
-        if relaxation is not None and not (isinstance(relaxation, int | float)
-                                           and 0.0 <= relaxation <= 1.0):
-            raise ValueError(f"{self.name}: relaxation must be None or a number in [0, 1], "
-                             f"got {relaxation!r}")
-        self.relaxation = None if relaxation is None else float(relaxation)
-        self.sav_stabilizer = (0.5 * self.free_energy.lipschitz if sav_stabilizer is None
-                               else float(sav_stabilizer))
-        if not (np.isfinite(self.sav_stabilizer) and self.sav_stabilizer >= 0):
-            raise ValueError(f"{self.name}: sav_stabilizer must be a finite number >= 0, "
-                             f"got {sav_stabilizer!r}")
-        if sav_constant is None:
-            # E_1 + C_0 >= 0.1 V (range of psi over sample) while the field stays in sample
-            lo, hi = self.free_energy.sample
-            x = np.linspace(lo, hi, 2001)
-            p = self.free_energy.psi(x) - 0.5 * self.sav_stabilizer * x * x
-            sav_constant = self.volume * (max(0.0, -float(p.min()))
-                                          + 0.1 * float(p.max() - p.min()))
-        self.sav_constant = positive_number(self.name, "sav_constant", sav_constant)
-        self.energy_rise = (None if energy_rise is None
-                            else positive_number(self.name, "energy_rise", energy_rise))
+        self._setup_sav(relaxation, sav_constant, sav_stabilizer, energy_rise, 1.0)
+
+    def _sav_symbols(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.k2, self.kappa * self.k2 + self.sav_stabilizer
 
     def solve(self, phi0: Any, t_end: float, dt: float | None = None,
               callback: Callable | None = None, save_every: int | None = None,
@@ -272,71 +371,22 @@ class SpectralCahnHilliard(_Spectral):
         """Integrate from ``phi0`` to ``t_end``; options as :meth:`_Spectral.solve`.
 
         With ``scheme="sav"`` the result's ``modified_energy`` is the SAV energy
-        ``kappa |grad c|^2 / 2 + r^2 - C_0`` that the scheme keeps non-increasing;
-        ``energy`` is the true ``F(c)``.
+        ``(kappa |grad c|^2 + S c^2) / 2 + r^2 - C_0`` that the scheme keeps
+        non-increasing; ``energy`` is the true ``F(c)``.
         """
         if self.scheme != "sav":
             return super().solve(phi0, t_end, dt, callback, save_every, **options)
-        c = self._initial(phi0)
-        lo, hi = self.free_energy.sample
-        tol = options.pop("change_tol", None)
-        tol = 0.025 * (hi - lo) if tol is None else tol
-        args = {k: options.pop(k, v) for k, v in (
-            ("error_tol", None), ("dt_max", None), ("adaptive", True), ("progress", False),
-            ("norm", "max"))}
-        if options:
-            raise ValueError(f"{self.name}.solve: unknown option(s) {sorted(options)}")
-        state = _SAVState(c, float(np.sqrt(self._sav_e1(c))))
-        return integrate(self, state, t_end, dt, callback, save_every, tol, args["dt_max"],
-                         args["adaptive"], args["progress"], self.name, args["error_tol"],
-                         args["norm"])
-
-    @property
-    def max_step_growth(self) -> float:
-        """Largest ratio of consecutive adaptive steps: 1.25 for SAV (module docs), else 2."""
-        return 1.25 if self.scheme == "sav" else 2.0
-
-    @property
-    def has_modified_energy(self) -> bool:
-        """True for ``scheme="sav"``: results then carry ``modified_energy``."""
-        return self.scheme == "sav"
-
-    def _sav_e1(self, c: np.ndarray) -> float:
-        """``E_1(c) + C_0 = int psi(c) dV + C_0`` (the SAV ``r^2``); must be > 0."""
-        e = float((self.free_energy.psi(c) - 0.5 * self.sav_stabilizer * c * c).sum()
-                  * self.cell) + self.sav_constant
-        if not e > 0:
-            raise StepFailed(f"{self.name} SAV: E_1 + C_0 = {e:.4g} <= 0 (raise sav_constant)")
-        return e
-
-    def order_parameter(self, state: Any) -> np.ndarray:
-        """The grid values flattened ``(prod(shape),)``."""
-        return (state.c if isinstance(state, _SAVState) else state).ravel()
-
-    def mass(self, state: Any) -> float:
-        """``int c dV`` (exact for the trigonometric interpolant)."""
-        return super().mass(state.c if isinstance(state, _SAVState) else state)
-
-    def modified_energy(self, state: Any) -> float:
-        """SAV energy ``kappa |grad c|^2 / 2 + r^2 - C_0`` (``F`` for other states)."""
-        if not isinstance(state, _SAVState):
-            return self.energy(state)
-        c = state.c
-        return float(0.5 * self.kappa * self._gradient_energy(c) + state.r ** 2
-                     + 0.5 * self.sav_stabilizer * float(np.sum(c * c)) * self.cell
-                     - self.sav_constant)
+        return self._sav_solve(phi0, t_end, dt, callback, save_every, options)
 
     def energy(self, c: Any) -> float:
         """``F = int psi(c) + kappa |grad c|^2 / 2 dV``."""
-        if isinstance(c, _SAVState):
-            c = c.c
+        c = self._field(c)
         return float(self.free_energy.psi(c).sum() * self.cell
                      + 0.5 * self.kappa * self._gradient_energy(c))
 
     def rate(self, c: Any) -> float:
         """``max |dc/dt|`` of the explicit right-hand side."""
-        if isinstance(c, _SAVState):
-            c = c.c
+        c = self._field(c)
         C = self._fft(c)
         mu = self._fft(self.free_energy.dpsi(c)) + self.kappa * self.k2 * C
         return float(np.abs(self._ifft(-self.mobility * self.k2 * mu)).max())
@@ -351,42 +401,6 @@ class SpectralCahnHilliard(_Spectral):
         rhs = self._fft(c) - tau * k2 * self._fft(self.free_energy.dpsi(c) - S * c)
         return self._ifft(rhs / (1.0 + tau * k2 * (S + self.kappa * k2))), 0
 
-
-    def _sav_step(self, s: _SAVState, dt: float) -> _SAVState:
-        """One Crank–Nicolson SAV step (module docs), relaxed if ``relaxation`` is set."""
-        c, r, k2, tau = s.c, s.r, self.k2, self.mobility * dt
-        # second-order extrapolation to t + dt/2 of the explicit argument; first step c_n
-        cbar = c if s.c_prev is None else c + (0.5 * dt / s.h_prev) * (c - s.c_prev)
-        S = self.sav_stabilizer
-        b = (self.free_energy.dpsi(cbar) - S * cbar) / np.sqrt(self._sav_e1(cbar))
-        B, C = self._fft(b), self._fft(c)
-        lin = 0.5 * tau * k2 * (self.kappa * k2 + S)  # (tau/2) (kappa k^4 + S k^2)
-        A = 1.0 + lin
-        P = (1.0 - lin) * C / A  # c_{n+1} = p + g q, g = (r_{n+1} + r_n) / 2
-        Q = -tau * k2 * B / A
-        p, q = self._ifft(P), self._ifft(Q)
-        dot = self.cell
-        g = (r + 0.25 * dot * float(np.sum(b * (p - c)))) / (
-            1.0 - 0.25 * dot * float(np.sum(b * q)))
-        c_new = p + g * q
-        r_new = r + 0.5 * dot * float(np.sum(b * (c_new - c)))
-        if self.relaxation is not None:
-            # relaxed SAV (Jiang, Zhang & Zhao 2022): pull r towards sqrt(E_1(c) + C_0)
-            # as far as the modified energy still falls by (1 - eta) dt M |grad mu|^2
-            R = np.sqrt(self._sav_e1(c_new))
-            mu = 0.5 * (self.kappa * k2 + S) * (self._fft(c_new) + C) + g * B
-            n = float(np.prod(self.shape))
-            diss = tau * float(np.sum(self._weights * k2 * np.abs(mu) ** 2)) \
-                * self.volume / n ** 2
-            qa, qb = (r_new - R) ** 2, 2.0 * R * (r_new - R)
-            qc = R * R - r_new * r_new - self.relaxation * diss
-            if qc <= 0.0:
-                r_new = R
-            elif qa > 0.0:
-                xi = (-qb - np.sqrt(max(qb * qb - 4.0 * qa * qc, 0.0))) / (2.0 * qa)
-                xi = min(max(xi, 0.0), 1.0)
-                r_new = xi * r_new + (1.0 - xi) * R
-        return _SAVState(c_new, float(r_new), c, dt)
 
     def _implicit_step(self, c: np.ndarray, dt: float) -> tuple[np.ndarray, int]:
         """Backward Euler by Newton; each update by GMRES with a Fourier preconditioner."""
@@ -432,32 +446,59 @@ class SpectralAllenCahn(_Spectral):
         As :class:`fe2.phasefield.AllenCahn`.
     free_energy : FreeEnergy, optional
         Default :func:`~fe2.phasefield.energies.double_well`.
+    scheme : {"stabilized", "sav"}
+        ``"stabilized"`` (default): first-order stabilised linear scheme. ``"sav"``:
+        the second-order Crank–Nicolson SAV scheme of the module docs with ``G = 1``,
+        ``Lambda = k^2 + S / eps^2`` and ``E_1 = int (psi - S phi^2 / 2) / eps^2 dV``.
+    relaxation, sav_constant, sav_stabilizer, energy_rise
+        SAV options as :class:`SpectralCahnHilliard` (``sav_constant`` [energy]).
     """
 
     name = "SpectralAllenCahn"
 
     def __init__(self, shape: Sequence[int], size: float | Sequence[float], epsilon: float,
                  mobility: float = 1.0, free_energy: FreeEnergy | None = None, *,
-                 origin: Sequence[float] | None = None):
+                 origin: Sequence[float] | None = None, scheme: str = "stabilized",
+                 relaxation: float | None = 0.95, sav_constant: float | None = None,
+                 sav_stabilizer: float | None = None, energy_rise: float | None = 1e-4):
         super().__init__(shape, size, free_energy, double_well(), origin)
         self.epsilon = positive_number(self.name, "epsilon", epsilon)
         self.mobility = positive_number(self.name, "mobility", mobility)
+        if scheme not in ("stabilized", "sav"):
+            raise ValueError(f"{self.name}: scheme must be one of ('stabilized', 'sav'), "
+                             f"got {scheme!r}")
+        self.scheme = scheme
+        self._setup_sav(relaxation, sav_constant, sav_stabilizer, energy_rise,
+                        1.0 / self.epsilon ** 2)
 
-    def energy(self, u: np.ndarray) -> float:
+    def _sav_symbols(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.ones_like(self.k2), self.k2 + self.sav_stabilizer / self.epsilon ** 2
+
+    def solve(self, phi0: Any, t_end: float, dt: float | None = None,
+              callback: Callable | None = None, save_every: int | None = None,
+              **options: Any) -> PhaseFieldResult:
+        """Integrate from ``phi0`` to ``t_end``; options as :meth:`_Spectral.solve`."""
+        if self.scheme != "sav":
+            return super().solve(phi0, t_end, dt, callback, save_every, **options)
+        return self._sav_solve(phi0, t_end, dt, callback, save_every, options)
+
+    def energy(self, u: Any) -> float:
         """``F = int |grad phi|^2 / 2 + psi(phi) / eps^2 dV``."""
+        u = self._field(u)
         return float(self.free_energy.psi(u).sum() * self.cell / self.epsilon ** 2
                      + 0.5 * self._gradient_energy(u))
 
-    def rate(self, u: np.ndarray) -> float:
+    def rate(self, u: Any) -> float:
         """``max |d phi/dt|`` of the explicit right-hand side."""
+        u = self._field(u)
         lap = self._ifft(-self.k2 * self._fft(u))
         return float(np.abs(self.mobility * (lap - self.free_energy.dpsi(u)
                                              / self.epsilon ** 2)).max())
 
-    def step(self, u: np.ndarray, dt: float) -> tuple[np.ndarray, int]:
-        """One stabilised semi-implicit step; returns ``(phi, 0)``."""
+    def step(self, u: Any, dt: float) -> tuple[Any, int]:
+        """One stabilised semi-implicit (or SAV) step; returns ``(phi, 0)``."""
+        if self.scheme == "sav":
+            return self._sav_step(u, dt), 0
         S, a = self.stabilizer, self.mobility * dt / self.epsilon ** 2
         rhs = self._fft(u) - a * self._fft(self.free_energy.dpsi(u) - S * u)
         return self._ifft(rhs / (1.0 + self.mobility * dt * self.k2 + a * S)), 0
-
-
