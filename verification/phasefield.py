@@ -15,7 +15,8 @@
   late in the coarsening (t > 1000, where the sequence of coalescences differs); the
   check is 4 % for 25 <= t <= 600 and the rest is tabulated.
 * Cahn–Hilliard: growth rate of ``c0 + d cos(k x)`` against linear stability theory
-  ``omega = -M k^2 (psi''(c0) + kappa k^2)`` (both solvers).
+  ``omega = -M k^2 (psi''(c0) + kappa k^2)`` (both solvers; and the second-order SAV
+  scheme of the Fourier solver with its observed order in the step).
 * Allen–Cahn: the Nagumo front moves at ``sqrt(2) (1/2 - a) M / eps``; a quarter disk
   shrinks by curvature flow ``R^2 = R0^2 - 2 M t`` and (full tier) an octant of a ball on
   hexahedra by ``R^2 = R0^2 - 4 M t`` (Richardson in the step: the scheme is first order).
@@ -164,17 +165,26 @@ def _growth(res: StudyResult, quick: bool) -> None:
         T = 2.0 / omega
         fe = CahnHilliard(_quads(64, 1, L, L / 64), kappa, M, bc="periodic")
         sp = SpectralCahnHilliard((64, 4), (L, L / 16), kappa, M)
+        sav = SpectralCahnHilliard((64, 4), (L, L / 16), kappa, M, scheme="sav")
         for name, solver, x, n in (("FE Q1 periodic", fe, fe.basis.doflocs[0], 100),
-                                   ("Fourier", sp, sp.points[0].ravel(), 1000)):
+                                   ("Fourier", sp, sp.points[0].ravel(), 1000),
+                                   ("Fourier SAV", sav, sp.points[0].ravel(), 40)):
             r1, r2 = (_rate(solver, x, k, T, m) for m in (n, 2 * n))
-            rich = 2 * r2 - r1
+            second = solver is sav  # Crank-Nicolson SAV: second order in dt
+            rich = (4 * r2 - r1) / 3 if second else 2 * r2 - r1
             err = abs(rich - omega) / omega
             tab.add(name, k2, omega, r1, r2, rich, err)
             res.check(Check.at_most(f"CH growth rate k^2 = {k2} ({name}, Richardson)", err,
                                     5e-3))
+            if second:
+                res.check(Check.within(f"CH growth rate k^2 = {k2} (Fourier SAV): observed "
+                                       "order in dt", float(np.log2(abs(r1 - omega)
+                                                                  / abs(r2 - omega))),
+                                       1.8, 2.2))
     res.tables.append(("Cahn-Hilliard linear stability: omega = -M k^2 (psi''(0.5) + kappa "
                        "k^2), 64 points per wavelength, T = 2 / omega in 100 and 200 (FE), "
-                       "1000 and 2000 (Fourier) steps", tab))
+                       "1000 and 2000 (Fourier), 40 and 80 (Fourier SAV, second order: "
+                       "Richardson (4 omega(dt/2) - omega(dt)) / 3) steps", tab))
 
 
 def _front(res: StudyResult, quick: bool) -> None:
