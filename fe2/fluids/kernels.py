@@ -233,12 +233,8 @@ def le_forces(x, L, offset, kind, prm, f, vir):  # pragma: no cover - compiled
     """
     n = x.shape[0]
     rc2 = prm[3] * prm[3]
-    for i in range(n):
-        f[i, 0] = 0.0
-        f[i, 1] = 0.0
-        f[i, 2] = 0.0
-    for k in range(4):
-        vir[k] = 0.0
+    f[:, :] = 0.0
+    vir[:] = 0.0
     for a in range(n):
         for b in range(a + 1, n):
             d1 = x[b, 1] - x[a, 1]
@@ -349,12 +345,8 @@ def box_forces(x, h, lz, kind, prm, f, vir):  # pragma: no cover - compiled
     i01 = -h[0, 1] / det
     i10 = -h[1, 0] / det
     i11 = h[0, 0] / det
-    for i in range(n):
-        f[i, 0] = 0.0
-        f[i, 1] = 0.0
-        f[i, 2] = 0.0
-    for k in range(4):
-        vir[k] = 0.0
+    f[:, :] = 0.0
+    vir[:] = 0.0
     for a in range(n):
         for b in range(a + 1, n):
             e0 = x[b, 0] - x[a, 0]

@@ -673,26 +673,21 @@ class CahnHilliard(_FESolver):
                     raise StepFailed(str(err)) from err
                 # mass exactly: 1^T M dc = 1^T f1 (1^T K = 0), whatever the FGMRES residual
                 dc = dc + (f1.sum() - mass_row @ dc) / mass_row.sum()
-                x = x + np.concatenate([dc, dmu])
-                size = max(float(np.abs(dc).max()), float(np.abs(dmu).max()))
-                if _converged(size, prev, self.newton_tol):
-                    c_new, mu_new = d.expand(x[:n]), d.expand(x[n:])
-                    return (c_new, mu_new, (c_new - c_n) / dt, (mu_new - mu_n) / dt), it
-                prev = size
-                continue
-            rhs = g + A @ Mfac.solve(f1)
-            S = spla.LinearOperator((n, n), dtype=float,
-                                    matvec=lambda y, A=A: Mr @ y + tau * (A @ Mfac.solve(Kr @ y)))
-            P = spla.LinearOperator((n, n), dtype=float,
-                                    matvec=lambda y: Sb.solve(Mr @ Sa.solve(y)))
-            count = _Counter()
-            dmu, info = spla.gmres(S, rhs, M=P, rtol=_GMRES_RTOL, atol=0.0, restart=60,
-                                   maxiter=10, callback=count, callback_type="pr_norm")
-            gm.append(count.n)
-            if info != 0:
-                raise StepFailed(f"CahnHilliard step: GMRES on the Schur complement did not "
-                                 f"converge (info {info}, {count.n} iterations)")
-            dc = Mfac.solve(f1 - tau * (Kr @ dmu))
+            else:
+                rhs = g + A @ Mfac.solve(f1)
+                S = spla.LinearOperator(
+                    (n, n), dtype=float,
+                    matvec=lambda y, A=A: Mr @ y + tau * (A @ Mfac.solve(Kr @ y)))
+                P = spla.LinearOperator((n, n), dtype=float,
+                                        matvec=lambda y: Sb.solve(Mr @ Sa.solve(y)))
+                count = _Counter()
+                dmu, info = spla.gmres(S, rhs, M=P, rtol=_GMRES_RTOL, atol=0.0, restart=60,
+                                       maxiter=10, callback=count, callback_type="pr_norm")
+                gm.append(count.n)
+                if info != 0:
+                    raise StepFailed(f"CahnHilliard step: GMRES on the Schur complement did "
+                                     f"not converge (info {info}, {count.n} iterations)")
+                dc = Mfac.solve(f1 - tau * (Kr @ dmu))
             x = x + np.concatenate([dc, dmu])
             size = max(float(np.abs(dc).max()), float(np.abs(dmu).max()))
             if _converged(size, prev, self.newton_tol):
