@@ -63,6 +63,9 @@ def test_surrogate_case_builds_the_wrapper(tmp_path):
     p = build_problem(load_case(case))
     oracle = p.regions[0].oracle
     assert isinstance(oracle, AdaptiveSurrogate) and oracle.tol == 1e-3 and oracle.gradients
+    assert oracle.incremental
+    case.write_text(CASE.replace("tol = 1e-3", "tol = 1e-3\nincremental = false"))
+    assert not build_problem(load_case(case)).regions[0].oracle.incremental
     assert type(oracle.oracle).__name__ == "RVE"
 
 

@@ -442,6 +442,8 @@ class AdaptiveSurrogateMaterial(_Section):
     reoptimize_every: Int = fld("int", 20, lo=1)
     seed: Int = fld("int", 0, lo=0)
     gradients: Bool = fld("bool", False, note="train on the oracle's tangents too")
+    incremental: Bool = fld("bool", True, note="extend the GP's Cholesky factor between "
+                                               "re-optimisations instead of refactorising")
     load: Str | None = fld("str", None, note="path of a saved surrogate, without suffix")
 
 

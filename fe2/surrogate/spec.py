@@ -31,7 +31,8 @@ from .adaptive import AdaptiveSurrogate, sample_box
 __all__ = ["SURROGATE_KEYS", "surrogate_from_dict"]
 
 SURROGATE_KEYS: tuple[str, ...] = ("type", "oracle", "model", "tol", "design", "kernel",
-                                   "reoptimize_every", "seed", "gradients", "load")
+                                   "reoptimize_every", "seed", "gradients", "incremental",
+                                   "load")
 
 
 def surrogate_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path = ".",
@@ -58,8 +59,8 @@ def surrogate_from_dict(spec: Mapping[str, Any], dim: int, base_dir: str | Path 
             oracle = material_from_dict(dict(inner), dim=dim)
         except ValueError as err:
             raise ValueError(f"{where}.oracle: {err}") from err
-    kw = {k: spec[k] for k in ("model", "tol", "kernel", "reoptimize_every", "seed", "gradients")
-          if k in spec}
+    kw = {k: spec[k] for k in ("model", "tol", "kernel", "reoptimize_every", "seed", "gradients",
+                               "incremental") if k in spec}
     if spec.get("model") == "neural":
         kw.pop("kernel", None)  # a Gaussian-process setting
         kw.pop("reoptimize_every", None)
