@@ -31,6 +31,24 @@ splitting (backward Euler, ``L = 0``): convex splitting slows interface motion a
 steps, backward Euler does not, so long coarsening runs take hundreds of steps with
 ``norm="rms"``; its energy decrease is observed, not guaranteed.
 
+``CahnHilliard(scheme="sav")`` is the second-order, linear Crank–Nicolson scalar
+auxiliary variable scheme of :class:`fe2.phasefield.SpectralCahnHilliard` (Shen, Xu &
+Yang, J. Comput. Phys. 353 (2018) 407-416; same extrapolation ``c_bar = c_n + (dt_n / 2
+dt_{n-1}) (c_n - c_{n-1})``, stabiliser ``S``, relaxation of Jiang, Zhang & Zhao 2022,
+``energy_rise`` rejection) in the finite-element mixed form: with ``A = kappa K + S M``
+(``M``, ``K`` the mass and stiffness matrices), ``b_i = int (psi'(c_bar) - S c_bar) v_i
+dV / sqrt(E_1(c_bar) + C_0)``, ``E_1 = int psi(c) - S c^2 / 2 dV`` and ``g = (r_{n+1} +
+r_n) / 2``::
+
+    M (c_{n+1} - c_n) + tau K mu = 0,   M mu - A (c_{n+1} + c_n) / 2 = g b,
+    r_{n+1} - r_n = b . (c_{n+1} - c_n) / 2,
+
+so ``E~ = c^T A c / 2 + r^2 - C_0`` falls by ``tau mu^T K mu`` at every step for every
+step size. The block matrix ``[[M, tau K], [-A / 2, M]]`` depends on ``dt`` only: it is
+factorised (SuperLU) once per distinct step size and reused; a step is two solves with
+it (``c = p + g q``) and a scalar equation for ``g``. The mass is conserved to round-off
+(``1^T K = 0``).
+
 :class:`AllenCahn` also takes a source term ``s(x, t)``, Dirichlet values ``g(x, t)`` on
 named or predicate-selected boundaries and periodicity along chosen axes only
 (``periodic_axes``), as PFHub benchmark 7 needs (:func:`fe2.phasefield.benchmarks.pfhub7_run`).
@@ -48,7 +66,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,13 +80,26 @@ from fe2.linalg import SolverError, SparseCholesky, cholmod_available, factorize
 from fe2.phasefield.energies import FreeEnergy, double_well, polynomial, positive_number
 from fe2.phasefield.stepping import PhaseFieldResult, StepFailed, integrate
 
-__all__ = ["AllenCahn", "CahnHilliard", "BOUNDARY_CONDITIONS"]
+__all__ = ["AllenCahn", "CahnHilliard", "BOUNDARY_CONDITIONS", "SCHEMES"]
 
 log = logging.getLogger(__name__)
 
 BOUNDARY_CONDITIONS = ("no-flux", "periodic")
 _GMRES_RTOL = 1e-6  # relative tolerance of the Schur-complement GMRES in each Newton update
 _MESHES = (skfem.MeshTri1, skfem.MeshQuad1, skfem.MeshTet1, skfem.MeshHex1)
+#: Time schemes of :class:`CahnHilliard`.
+SCHEMES = ("convex", "implicit", "sav")
+_SAV_CACHE = 8  # factorised SAV block matrices kept (by step size)
+
+
+class _SAVState(NamedTuple):
+    """CN-SAV state of :class:`CahnHilliard`: ``c, mu (N,)``, ``r``, previous ``c``, step."""
+
+    c: np.ndarray
+    mu: np.ndarray
+    r: float
+    c_prev: np.ndarray | None = None
+    h_prev: float = 0.0
 
 
 class _Discretization:
@@ -554,6 +585,19 @@ class CahnHilliard(_FESolver):
         interface motion at large steps, for long coarsening runs with ``norm="rms"``
         (PFHub 1a on 50 x 50 to ``t = 1e6`` in 614 steps, none raising ``F``); energy
         decrease observed, not guaranteed.
+        ``"sav"``: second-order Crank–Nicolson scalar auxiliary variable scheme (module
+        docs), linear, unconditionally stable in its modified energy; one SuperLU
+        factorisation per distinct step size (``solver`` is not used), two solves per step.
+    relaxation : float in [0, 1] or None
+        SAV: relaxation ``eta`` of ``r`` towards ``sqrt(E_1 + C_0)`` (None: plain SAV).
+    sav_constant : float, optional
+        SAV: ``C_0 > 0`` [energy] (default: the domain volume times ``0.1 x`` the range of
+        ``psi - S c^2 / 2`` over ``free_energy.sample``, plus its negative part).
+    sav_stabilizer : float, optional
+        SAV: ``S >= 0`` [energy / volume] treated implicitly (default ``lipschitz / 2``).
+    energy_rise : float or None
+        SAV, adaptive steps: a step that raises the true ``F`` by more than
+        ``energy_rise |F|`` is rejected and retried at half the step (None: no check).
 
     Examples
     --------
@@ -571,10 +615,12 @@ class CahnHilliard(_FESolver):
                  free_energy: FreeEnergy | None = None, order: int = 1, *,
                  bc: str = "no-flux", solver: str | Callable | None = None,
                  newton_tol: float = 1e-10, max_newton: int = 12, periodic_axes=None,
-                 scheme: str = "convex"):
-        if scheme not in ("convex", "implicit"):
-            raise ValueError(f"{self.name}: scheme must be 'convex' or 'implicit', got "
-                             f"{scheme!r}")
+                 scheme: str = "convex", relaxation: float | None = 0.95,
+                 sav_constant: float | None = None, sav_stabilizer: float | None = None,
+                 energy_rise: float | None = 1e-4):
+        if scheme not in SCHEMES:
+            raise ValueError(f"{self.name}: scheme must be 'convex' or 'implicit' or 'sav', "
+                             f"got {scheme!r}")
         self.scheme = scheme
         self.kappa = positive_number(self.name, "kappa", kappa)
         self.mobility = positive_number(self.name, "mobility", mobility)
@@ -596,6 +642,114 @@ class CahnHilliard(_FESolver):
         self._schur_key, self._schur, self._symbolic = None, None, None
         self._gmres_its: list[int] = []
         self._first = d.first
+        self._sav_lu: dict[float, Any] = {}
+        self.sav_factorizations = 0
+        self._setup_sav(relaxation, sav_constant, sav_stabilizer, energy_rise)
+
+    # --- Crank–Nicolson scalar auxiliary variable scheme (module docs) ---------------
+
+    def _setup_sav(self, relaxation, sav_constant, sav_stabilizer, energy_rise) -> None:
+        if relaxation is not None and (isinstance(relaxation, bool) or not (
+                isinstance(relaxation, int | float) and 0.0 <= relaxation <= 1.0)):
+            raise ValueError(f"{self.name}: relaxation must be None or a number in [0, 1], "
+                             f"got {relaxation!r}")
+        self.relaxation = None if relaxation is None else float(relaxation)
+        self.sav_stabilizer = (0.5 * self.free_energy.lipschitz if sav_stabilizer is None
+                               else float(sav_stabilizer))
+        if not (np.isfinite(self.sav_stabilizer) and self.sav_stabilizer >= 0):
+            raise ValueError(f"{self.name}: sav_stabilizer must be a finite number >= 0, "
+                             f"got {sav_stabilizer!r}")
+        if sav_constant is None:
+            # E_1 + C_0 >= 0.1 V (range of psi over sample) while c stays in sample
+            lo, hi = self.free_energy.sample
+            x = np.linspace(lo, hi, 2001)
+            p = self.free_energy.psi(x) - 0.5 * self.sav_stabilizer * x * x
+            sav_constant = float(self.disc.lumped.sum()) * (
+                max(0.0, -float(p.min())) + 0.1 * float(p.max() - p.min()))
+        self.sav_constant = positive_number(self.name, "sav_constant", sav_constant)
+        self.energy_rise = (None if energy_rise is None
+                            else positive_number(self.name, "energy_rise", energy_rise))
+        S = self.sav_stabilizer
+        self._sav_A = (self.kappa * self._Kr + S * self._Mr).tocsr()
+
+    @property
+    def max_step_growth(self) -> float:
+        """Largest ratio of consecutive adaptive steps: 1.25 for SAV, else 2."""
+        return 1.25 if self.scheme == "sav" else 2.0
+
+    @property
+    def has_modified_energy(self) -> bool:
+        """True for ``scheme="sav"``: results then carry ``modified_energy``."""
+        return self.scheme == "sav"
+
+    def _sav_e1(self, c: np.ndarray) -> float:
+        """``E_1(c) + C_0`` [energy] of full dof values ``c (N,)``; must be > 0."""
+        d = self.disc
+        q = d.at_points(c)
+        e = d.integral(self.free_energy.psi(q) - 0.5 * self.sav_stabilizer * q * q) \
+            + self.sav_constant
+        if not e > 0:
+            raise StepFailed(f"{self.name} SAV: E_1 + C_0 = {e:.4g} <= 0 (raise sav_constant)")
+        return e
+
+    def modified_energy(self, state) -> float:
+        """SAV energy ``kappa c^T K c / 2 + S c^T M c / 2 + r^2 - C_0`` (``F`` otherwise)."""
+        if not isinstance(state, _SAVState):
+            return self.energy(state)
+        c = state.c
+        d = self.disc
+        return float(0.5 * c @ (self.kappa * (d.stiffness @ c)
+                                + self.sav_stabilizer * (d.mass @ c))
+                     + state.r ** 2 - self.sav_constant)
+
+    def _sav_factor(self, tau: float):
+        """LU of ``[[M, tau K], [-A / 2, M]]`` (reduced), cached by ``tau``."""
+        lu = self._sav_lu.get(tau)
+        if lu is None:
+            J = sp.bmat([[self._Mr, tau * self._Kr], [-0.5 * self._sav_A, self._Mr]],
+                        format="csc")
+            lu = factorize(J)
+            self.sav_factorizations += 1
+            if len(self._sav_lu) >= _SAV_CACHE:
+                self._sav_lu.pop(next(iter(self._sav_lu)))
+            self._sav_lu[tau] = lu
+        return lu
+
+    def _sav_step(self, s: _SAVState, dt: float) -> tuple[_SAVState, int]:
+        """One Crank–Nicolson SAV step (module docs), relaxed if ``relaxation`` is set."""
+        d, f, S = self.disc, self.free_energy, self.sav_stabilizer
+        tau, n = self.mobility * dt, self.disc.n
+        c = s.c
+        cbar = c if s.c_prev is None else c + (0.5 * dt / s.h_prev) * (c - s.c_prev)
+        qb = d.at_points(cbar)
+        b = d.reduce_vec(d.load(f.dpsi(qb) - S * qb)) / np.sqrt(self._sav_e1(cbar))
+        lu = self._sav_factor(tau)
+        x = d.restrict(c)
+        try:
+            P = lu.solve(np.concatenate([self._Mr @ x, 0.5 * (self._sav_A @ x)]))
+            Q = lu.solve(np.concatenate([np.zeros(n), b]))
+        except SolverError as err:
+            raise StepFailed(f"{self.name} SAV: linear solve failed: {err}") from err
+        p, q = P[:n], Q[:n]
+        g = (s.r + 0.25 * float(b @ (p - x))) / (1.0 - 0.25 * float(b @ q))
+        x_new = p + g * q
+        mu = P[n:] + g * Q[n:]
+        r_new = s.r + 0.5 * float(b @ (x_new - x))
+        c_new = d.expand(x_new)
+        if self.relaxation is not None:
+            # relaxed SAV (Jiang, Zhang & Zhao 2022): pull r towards sqrt(E_1(c) + C_0)
+            # as far as the modified energy still falls by (1 - eta) tau mu^T K mu
+            R = np.sqrt(self._sav_e1(c_new))
+            diss = tau * float(mu @ (self._Kr @ mu))
+            qa, qb2 = (r_new - R) ** 2, 2.0 * R * (r_new - R)
+            qc = R * R - r_new * r_new - self.relaxation * diss
+            if qc <= 0.0:
+                r_new = R
+            elif qa > 0.0:
+                xi = (-qb2 - np.sqrt(max(qb2 * qb2 - 4.0 * qa * qc, 0.0))) / (2.0 * qa)
+                xi = min(max(xi, 0.0), 1.0)
+                r_new = xi * r_new + (1.0 - xi) * R
+        return _SAVState(c_new, d.expand(mu), float(r_new), c, dt), 2
 
     def _chemical_potential(self, c: np.ndarray) -> np.ndarray:
         """``mu (N,)``: the L2 projection of ``psi'(c) - kappa lap c`` (lumped mass)."""
@@ -604,7 +758,12 @@ class CahnHilliard(_FESolver):
         return d.expand(d.reduce_vec(g) / d.reduce_vec(d.lumped))
 
     def _initial_state(self, c: np.ndarray) -> tuple:
-        """``(c, mu, dc/dt, dmu/dt)``; the rates of the last step feed the Newton predictor."""
+        """``(c, mu, dc/dt, dmu/dt)``; the rates of the last step feed the Newton predictor.
+
+        ``scheme="sav"``: ``(c, mu, r, c_prev, dt_prev)`` with ``r = sqrt(E_1(c) + C_0)``.
+        """
+        if self.scheme == "sav":
+            return _SAVState(c, self._chemical_potential(c), float(np.sqrt(self._sav_e1(c))))
         z = np.zeros_like(c)
         return c, self._chemical_potential(c), z, z
 
@@ -636,6 +795,8 @@ class CahnHilliard(_FESolver):
         ``state = (c, mu, dc/dt, dmu/dt)`` (the rates of the step, the Newton predictor of
         the next one).
         """
+        if self.scheme == "sav":
+            return self._sav_step(state, dt)
         if self._direct is not None:
             return self._step_direct(state, dt)
         d, f = self.disc, self.free_energy
