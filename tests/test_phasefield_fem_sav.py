@@ -83,3 +83,18 @@ def test_bad_sav_options():
         CahnHilliard(m, 2.0, 5.0, scheme="sav", sav_stabilizer=-1.0)
     with pytest.raises(ValueError, match="sav_constant must be"):
         CahnHilliard(m, 2.0, 5.0, scheme="sav", sav_constant=0.0)
+
+
+def test_adaptive_steps_reuse_factorisations():
+    # adaptive SAV steps are powers of 2^(1/4) (but the last), so the block LU of each
+    # step size is reused: far fewer factorisations than steps; E~ still never rises
+    rng = np.random.default_rng(1)
+    ch = CahnHilliard(quads(16, 64.0), 2.0, 5.0, bc="periodic", scheme="sav")
+    c0 = 0.5 + 0.01 * rng.standard_normal(ch.basis.N)
+    r = ch.solve(c0, 1e4, norm="rms", error_tol=3e-3)
+    k = np.log(r.dt[:-1]) / np.log(2.0 ** 0.25)
+    assert np.allclose(k, np.round(k), atol=1e-6)
+    assert ch.sav_factorizations < 0.4 * (r.steps + r.rejected)  # 66 of 236 measured
+    assert np.all(np.diff(r.modified_energy) <= 0)
+    assert abs(r.mass[-1] - r.mass[0]) < 1e-12 * r.mass[0]
+    assert r.energy[-1] < 0.6 * r.energy[0]  # it did coarsen (0.45 measured)

@@ -90,6 +90,7 @@ _MESHES = (skfem.MeshTri1, skfem.MeshQuad1, skfem.MeshTet1, skfem.MeshHex1)
 #: Time schemes of :class:`CahnHilliard`.
 SCHEMES = ("convex", "implicit", "sav")
 _SAV_CACHE = 8  # factorised SAV block matrices kept (by step size)
+_SAV_LADDER = 2.0 ** 0.25  # adaptive SAV steps are powers of this (stepping.integrate)
 
 
 class _SAVState(NamedTuple):
@@ -681,6 +682,11 @@ class CahnHilliard(_FESolver):
     def has_modified_energy(self) -> bool:
         """True for ``scheme="sav"``: results then carry ``modified_energy``."""
         return self.scheme == "sav"
+
+    @property
+    def step_ladder(self) -> float | None:
+        """SAV: adaptive steps are powers of ``2^(1/4)`` (factorisations reused); else None."""
+        return _SAV_LADDER if self.scheme == "sav" else None
 
     def _sav_e1(self, c: np.ndarray) -> float:
         """``E_1(c) + C_0`` [energy] of full dof values ``c (N,)``; must be > 0."""

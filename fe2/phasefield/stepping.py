@@ -19,7 +19,9 @@ state, its free energy and its mass. :func:`integrate` steps from ``t = 0`` to `
   the Crank–Nicolson SAV scheme, whose stiff modes ring after a large step change;
   a solver stable only in a modified energy (``has_modified_energy``) may also set
   ``energy_rise``: a step raising the true ``F`` by more than ``energy_rise |F|`` is
-  rejected and retried at half the step).
+  rejected and retried at half the step; a solver that factorises a matrix per step
+  size may set ``step_ladder = q > 1``: adaptive steps are then rounded down to powers of
+  ``q``, so that few distinct steps occur and their factorisations are reused).
   Energy-stable schemes stay stable at any step, so the step grows as the dynamics
   slow down (coarsening to ``t = 1e6`` takes hundreds of steps);
 * ``norm="rms"`` measures both by their root mean square instead of their maximum
@@ -163,9 +165,14 @@ def integrate(
     last_change, h_prev = None, None  # phi_old - phi_older and its step
     timed = bool(getattr(solver, "needs_time", False))  # step(state, dt, t): sources, g(t)
     grow = float(getattr(solver, "max_step_growth", _GROW))  # largest dt_new / dt
+    # solvers that factorise a matrix per step size (CahnHilliard SAV) round adaptive
+    # steps down to powers of step_ladder, so that factorisations are reused
+    ladder = getattr(solver, "step_ladder", None) if adaptive else None
     with Progress(total=t_end, desc=owner, unit="t", enabled=progress, integer=False) as bar:
         while t < t_end * (1 - 1e-12):
             h = min(dt, dt_max, t_end - t)
+            if ladder is not None and h < t_end - t:
+                h = ladder ** math.floor(math.log(h) / math.log(ladder) + 1e-9)
             try:
                 new, its = (solver.step(state, h, t) if timed else solver.step(state, h))
             except StepFailed as err:
