@@ -46,8 +46,10 @@ r_n) / 2``::
 so ``E~ = c^T A c / 2 + r^2 - C_0`` falls by ``tau mu^T K mu`` at every step for every
 step size. The block matrix ``[[M, tau K], [-A / 2, M]]`` depends on ``dt`` only: it is
 factorised (SuperLU) once per distinct step size and reused; a step is two solves with
-it (``c = p + g q``) and a scalar equation for ``g``. The mass is conserved to round-off
-(``1^T K = 0``).
+it (``c = p + g q``) and a scalar equation for ``g``. Adaptive steps are rounded down to
+powers of ``2^(1/4)`` (``step_ladder``, :mod:`fe2.phasefield.stepping`) so that few
+distinct steps occur (PFHub 1a on 50 x 50 to ``t = 1e6``: 154 factorisations for 1,123
+steps). The mass is conserved to round-off (``1^T K = 0``).
 
 :class:`AllenCahn` also takes a source term ``s(x, t)``, Dirichlet values ``g(x, t)`` on
 named or predicate-selected boundaries and periodicity along chosen axes only
