@@ -81,3 +81,31 @@ nu = 0.3
 sigma_y = 250.0
 H_iso = 2000.0
 """ + pull_right("0.004")
+
+
+# A scalar unit square whose material is a periodic laminate RVE (layers normal to x, k = 1
+# and 9 in fractions 0.25 and 0.75: k_eff = 3 across the layers), pulled from 0 to 1 in x.
+LAMINATE_RVE = f"""
+[mesh]
+file = "{MESHES / 'unit_square_quad.msh'}"
+
+[problem]
+kind = "scalar"
+
+[materials.all]
+type = "RVE"
+bc = "periodic"
+cell = {{ type = "laminate", fractions = [0.25, 0.75], normal = 0 }}
+phases = [{{ type = "LinearConductivity", k = 1.0 }}, {{ type = "LinearConductivity", k = 9.0 }}]
+
+[[dirichlet]]
+boundary = "left"
+
+[[dirichlet]]
+boundary = "right"
+value = 1.0
+
+[output]
+reactions = ["right"]
+png = false
+"""

@@ -7,36 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from case_texts import pull_right
+from case_texts import LAMINATE_RVE, pull_right
 
 from fe2.case import CaseError, build_problem, load_case
 
 MESHES = Path(__file__).resolve().parents[1] / "meshes"
 
-CASE = f"""
-[mesh]
-file = "{MESHES / 'unit_square_quad.msh'}"
-
-[problem]
-kind = "scalar"
-
-[materials.all]
-type = "RVE"
-bc = "periodic"
-cell = {{ type = "laminate", fractions = [0.25, 0.75], normal = 0 }}
-phases = [{{ type = "LinearConductivity", k = 1.0 }}, {{ type = "LinearConductivity", k = 9.0 }}]
-
-[[dirichlet]]
-boundary = "left"
-
-[[dirichlet]]
-boundary = "right"
-value = 1.0
-
-[output]
-reactions = ["right"]
-png = false
-"""
+CASE = LAMINATE_RVE
 
 
 def test_laminate_rve_case_gives_the_harmonic_mean_flux(tmp_path):

@@ -3,44 +3,20 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from case_texts import LAMINATE_RVE
 
 from fe2.case import CaseError, build_problem, load_case
 from fe2.surrogate import AdaptiveSurrogate
 
-MESHES = Path(__file__).resolve().parents[1] / "meshes"
-
-CASE = f"""
-[mesh]
-file = "{MESHES / 'unit_square_quad.msh'}"
-
-[problem]
-kind = "scalar"
-
-[materials.all]
-type = "AdaptiveSurrogate"
-tol = 1e-3
-
-[materials.all.oracle]
-type = "RVE"
-bc = "periodic"
-cell = {{ type = "laminate", fractions = [0.25, 0.75], normal = 0 }}
-phases = [{{ type = "LinearConductivity", k = 1.0 }}, {{ type = "LinearConductivity", k = 9.0 }}]
-
-[[dirichlet]]
-boundary = "left"
-
-[[dirichlet]]
-boundary = "right"
-value = 1.0
-
-[output]
-reactions = ["right"]
-png = false
-"""
+# the laminate RVE case with its RVE wrapped in a surrogate
+CASE = LAMINATE_RVE.replace(
+    '[materials.all]\ntype = "RVE"',
+    '[materials.all]\ntype = "AdaptiveSurrogate"\ntol = 1e-3\n\n[materials.all.oracle]\n'
+    'type = "RVE"')
+assert 'type = "AdaptiveSurrogate"' in CASE
 
 
 def test_surrogate_case_gives_the_harmonic_mean_flux(tmp_path):
