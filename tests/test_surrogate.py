@@ -94,18 +94,23 @@ def test_fallback_outside_training_region_and_counters():
     assert s.relative_std(outside)[0] < s.relative_std(2.5 * outside)[0]
 
 
+def assert_tangent_is_central_difference(s, g, tangent, h):
+    """Each column ``tangent[:, j]`` (gradient inputs ``g (2, n)``) matches central differences
+    of ``s``'s flux with step ``h``."""
+    for j in range(2):
+        e = np.zeros((2, 1))
+        e[j] = h
+        fd = (s.evaluate(g + e).flux - s.evaluate(g - e).flux) / (2 * h)
+        assert np.allclose(tangent[:, j], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+
+
 def test_tangent_is_derivative_of_surrogate_mean():
     mat = NonlinearConductivity(1.0, 3.0, dim=2, reg=0.0, backend="numpy")
     s = AdaptiveSurrogate(mat, tol=1.0).fit(sample_box([-1, -1], [1, 1], 32))
     g = np.array([[0.3, -0.5, 0.1], [0.2, 0.4, -0.7]])
     r = s.evaluate(g)
     assert r.info["surrogate"].all()
-    h = 1e-4
-    for j in range(2):
-        e = np.zeros((2, 1))
-        e[j] = h
-        fd = (s.evaluate(g + e).flux - s.evaluate(g - e).flux) / (2 * h)
-        assert np.allclose(r.tangent[:, j], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+    assert_tangent_is_central_difference(s, g, r.tangent, 1e-4)
 
 
 def test_strain_surrogate_symmetric_tangent():
@@ -233,14 +238,8 @@ def test_gradient_observations_reduce_errors():
         errs[grads] = (np.abs(r.flux - ex.flux).max() / np.abs(ex.flux).max(),
                        np.abs(r.tangent - ex.tangent).max() / np.abs(ex.tangent).max())
     assert errs[True][0] < 0.5 * errs[False][0] and errs[True][1] < errs[False][1], errs
-    h = 1e-5  # the tangent is still the derivative of the model's flux
-    q = gt[:, :3]
-    r = s.evaluate(q)
-    for j in range(2):
-        e = np.zeros((2, 1))
-        e[j] = h
-        fd = (s.evaluate(q + e).flux - s.evaluate(q - e).flux) / (2 * h)
-        assert np.allclose(r.tangent[:, j], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+    q = gt[:, :3]  # the tangent is still the derivative of the model's flux
+    assert_tangent_is_central_difference(s, q, s.evaluate(q).tangent, 1e-5)
 
 
 def test_gradient_observations_for_strain_inputs():
